@@ -1,0 +1,141 @@
+import { ConfigError } from './errors';
+
+/**
+ * Every setting a function reads, validated once at cold start. A missing or malformed variable throws ConfigError
+ * before the first event is handled, so a bad deployment fails loudly instead of failing checks one by one.
+ */
+
+type Env = Record<string, string | undefined>;
+
+/** Uploads larger than this are refused by the POST policy and again by the processor (5 MiB). */
+export const MAX_UPLOAD_BYTES = 5 * 1024 * 1024;
+
+export interface StorageConfig {
+  readonly tableName: string;
+  readonly bucketName: string;
+  readonly uploadPrefix: string;
+  /** Path-style S3 URLs; only for emulators, which have no virtual-host DNS. */
+  readonly s3ForcePathStyle: boolean;
+}
+
+export interface CreateCheckConfig extends StorageConfig {
+  readonly uploadUrlTtlSeconds: number;
+  readonly defaultDeclineThreshold: number;
+  readonly checkRetentionDays: number;
+  /** Allow `http://` and loopback callback URLs (the local stack only). */
+  readonly allowInsecureCallbacks: boolean;
+}
+
+export type GetCheckConfig = Pick<StorageConfig, 'tableName'>;
+
+export interface DiditConfig {
+  readonly baseUrl: string;
+  readonly apiKeySecretId: string;
+  readonly connectTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
+}
+
+export interface ImageConfig {
+  readonly maxLongEdge: number;
+  readonly maxOutputBytes: number;
+  readonly maxInputPixels: number;
+}
+
+export interface ProcessorConfig extends StorageConfig {
+  readonly eventBusName: string;
+  readonly prescreenEnabled: boolean;
+  readonly didit: DiditConfig;
+  readonly image: ImageConfig;
+}
+
+export function loadCreateCheckConfig(env: Env = process.env): CreateCheckConfig {
+  return {
+    ...loadStorageConfig(env),
+    uploadUrlTtlSeconds: integer(env, 'UPLOAD_URL_TTL_SECONDS', { default: 300, min: 30, max: 300 }),
+    defaultDeclineThreshold: number(env, 'DEFAULT_DECLINE_THRESHOLD', { default: 30, min: 0, max: 100 }),
+    checkRetentionDays: integer(env, 'CHECK_RETENTION_DAYS', { default: 30, min: 1, max: 3650 }),
+    allowInsecureCallbacks: boolean(env, 'ALLOW_INSECURE_CALLBACKS', false),
+  };
+}
+
+export function loadGetCheckConfig(env: Env = process.env): GetCheckConfig {
+  return { tableName: required(env, 'TABLE_NAME') };
+}
+
+export function loadProcessorConfig(env: Env = process.env): ProcessorConfig {
+  return {
+    ...loadStorageConfig(env),
+    eventBusName: required(env, 'EVENT_BUS_NAME'),
+    prescreenEnabled: boolean(env, 'PRESCREEN_ENABLED', false),
+    didit: {
+      baseUrl: url(env, 'DIDIT_BASE_URL', 'https://verification.didit.me'),
+      apiKeySecretId: required(env, 'DIDIT_API_KEY_SECRET_ID'),
+      connectTimeoutMs: integer(env, 'DIDIT_CONNECT_TIMEOUT_MS', { default: 5_000, min: 100, max: 60_000 }),
+      headersTimeoutMs: integer(env, 'DIDIT_HEADERS_TIMEOUT_MS', { default: 30_000, min: 100, max: 120_000 }),
+      bodyTimeoutMs: integer(env, 'DIDIT_BODY_TIMEOUT_MS', { default: 10_000, min: 100, max: 120_000 }),
+    },
+    image: {
+      maxLongEdge: integer(env, 'IMAGE_MAX_LONG_EDGE', { default: 1920, min: 256, max: 4096 }),
+      maxOutputBytes: integer(env, 'IMAGE_MAX_OUTPUT_BYTES', { default: 500_000, min: 50_000, max: 5_000_000 }),
+      maxInputPixels: integer(env, 'IMAGE_MAX_INPUT_PIXELS', { default: 40_000_000, min: 1_000_000, max: 268_402_689 }),
+    },
+  };
+}
+
+function loadStorageConfig(env: Env): StorageConfig {
+  const uploadPrefix = env.UPLOAD_PREFIX ?? 'uploads/';
+  if (!/^[a-z0-9-]+\/$/.test(uploadPrefix)) {
+    throw new ConfigError(`UPLOAD_PREFIX must look like "uploads/", got "${uploadPrefix}"`);
+  }
+  return {
+    tableName: required(env, 'TABLE_NAME'),
+    bucketName: required(env, 'BUCKET_NAME'),
+    uploadPrefix,
+    s3ForcePathStyle: boolean(env, 'S3_FORCE_PATH_STYLE', false),
+  };
+}
+
+function required(env: Env, name: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(`${name} is required`);
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const value = env[name]?.trim().toLowerCase();
+  if (value === undefined || value === '') return fallback;
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
+}
+
+function number(env: Env, name: string, opts: { default: number; min: number; max: number }): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return opts.default;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < opts.min || value > opts.max) {
+    throw new ConfigError(`${name} must be a number from ${opts.min} to ${opts.max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function integer(env: Env, name: string, opts: { default: number; min: number; max: number }): number {
+  const value = number(env, name, opts);
+  if (!Number.isInteger(value)) throw new ConfigError(`${name} must be a whole number, got "${env[name]}"`);
+  return value;
+}
+
+function url(env: Env, name: string, fallback: string): string {
+  const raw = env[name]?.trim() || fallback;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be an absolute URL, got "${raw}"`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    throw new ConfigError(`${name} must be an http(s) URL, got "${raw}"`);
+  }
+  return raw.replace(/\/+$/, '');
+}

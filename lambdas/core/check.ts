@@ -1,0 +1,103 @@
+import type { FailureCode } from '../errors';
+import type { DiditLiveness } from './didit-types';
+
+export const CHECK_STATUSES = ['AWAITING_UPLOAD', 'PROCESSING', 'RETRYING', 'COMPLETED', 'FAILED', 'EXPIRED'] as const;
+export type CheckStatus = (typeof CHECK_STATUSES)[number];
+
+export const TERMINAL_STATUSES: readonly CheckStatus[] = ['COMPLETED', 'FAILED', 'EXPIRED'];
+
+export const ACCEPTED_CONTENT_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/tiff'] as const;
+export type AcceptedContentType = (typeof ACCEPTED_CONTENT_TYPES)[number];
+
+export type Decision = 'Approved' | 'Declined';
+
+/** The result stored on a COMPLETED check: Didit's answer plus our decision. */
+export interface CheckResult {
+  /** Didit's session id; null when the pre-screen declined without calling Didit. */
+  readonly request_id: string | null;
+  readonly liveness: DiditLiveness;
+  readonly decision: Decision;
+  /** Faces the optional Rekognition pre-screen counted; absent when the pre-screen is off. */
+  readonly prescreen_face_count?: number;
+  readonly didit_created_at?: string | null;
+}
+
+export interface CheckError {
+  readonly code: FailureCode;
+  readonly message: string;
+}
+
+/** Options the client chose when creating the check; forwarded to Didit. */
+export interface CheckOptions {
+  readonly face_liveness_score_decline_threshold: number;
+  readonly rotate_image: boolean;
+  readonly save_api_request: boolean;
+  readonly content_type: AcceptedContentType;
+  readonly vendor_data?: string;
+  readonly metadata?: Record<string, unknown>;
+  readonly callback_url?: string;
+}
+
+/** A check as stored in DynamoDB (partition key `id`). */
+export interface CheckRecord extends CheckOptions {
+  readonly id: string;
+  readonly status: CheckStatus;
+  readonly upload_key: string;
+  readonly created_at: string;
+  readonly updated_at: string;
+  /** Epoch seconds after which DynamoDB TTL may delete the item. */
+  readonly expires_at: number;
+  readonly result?: CheckResult;
+  readonly error?: CheckError;
+  /** Token of the processing attempt that holds the claim. */
+  readonly claim_token?: string;
+  /** The terminal event for this status is not yet on the bus (an outbox flag; cleared after PutEvents). */
+  readonly event_pending?: boolean;
+}
+
+/** The public representation returned by `GET /v1/liveness-checks/{id}`. */
+export interface CheckView {
+  readonly id: string;
+  readonly status: CheckStatus;
+  readonly vendor_data: string | null;
+  readonly metadata: Record<string, unknown> | null;
+  readonly created_at: string;
+  readonly updated_at: string;
+  readonly result?: CheckResult;
+  readonly error?: CheckError;
+}
+
+export function toCheckView(record: CheckRecord): CheckView {
+  return {
+    id: record.id,
+    status: record.status,
+    vendor_data: record.vendor_data ?? null,
+    metadata: record.metadata ?? null,
+    created_at: record.created_at,
+    updated_at: record.updated_at,
+    ...(record.result ? { result: record.result } : {}),
+    ...(record.error ? { error: record.error } : {}),
+  };
+}
+
+export function isTerminal(status: CheckStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+/** Check ids are UUID v4; the upload key embeds the id so the processor can find the check. */
+const CHECK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+export function isCheckId(value: string): boolean {
+  return CHECK_ID.test(value);
+}
+
+export function uploadKeyFor(prefix: string, checkId: string): string {
+  return `${prefix}${checkId}`;
+}
+
+/** Returns the check id an S3 key belongs to, or undefined when the key is not one of ours. */
+export function checkIdFromKey(prefix: string, key: string): string | undefined {
+  if (!key.startsWith(prefix)) return undefined;
+  const id = key.slice(prefix.length);
+  return isCheckId(id) ? id : undefined;
+}

@@ -1,0 +1,46 @@
+/** Didit `POST /v3/passive-liveness/` response, as documented in the seed contract. */
+
+export interface DiditFaceEntity {
+  readonly bbox: readonly number[];
+  readonly confidence: number;
+  readonly age?: number | null;
+  readonly gender?: string | null;
+  readonly race?: string | null;
+}
+
+/** Didit warnings are objects with a `risk` code; older payloads may carry bare strings, normalised on read. */
+export interface DiditWarning {
+  readonly risk: string;
+  readonly log_type?: string;
+  readonly short_description?: string;
+  readonly long_description?: string;
+  readonly additional_data?: unknown;
+}
+
+export interface DiditLiveness {
+  readonly status: string;
+  readonly method: string;
+  readonly score: number | null;
+  readonly user_image: { readonly entities: readonly DiditFaceEntity[]; readonly best_angle?: number | null } | null;
+  readonly warnings: readonly DiditWarning[];
+  readonly face_quality: number | null;
+  readonly face_luminance: number | null;
+}
+
+export interface DiditPassiveLivenessResponse {
+  readonly request_id: string;
+  readonly liveness: DiditLiveness;
+  readonly vendor_data: string | null;
+  readonly metadata: Record<string, unknown> | null;
+  readonly created_at: string;
+}
+
+/** What Didit is sent for one check (the image travels separately as bytes). */
+export interface DiditLivenessRequest {
+  readonly image: Uint8Array;
+  readonly faceLivenessScoreDeclineThreshold: number;
+  readonly rotateImage: boolean;
+  readonly saveApiRequest: boolean;
+  readonly vendorData?: string | undefined;
+  readonly metadata?: Record<string, unknown> | undefined;
+}

@@ -1,0 +1,122 @@
+/**
+ * Named errors decide what happens to a check: a RetryableError may succeed if the same step runs again later,
+ * a PermanentError never will. Callers branch with `instanceof`, never on message text.
+ * Every error carries a stable `code` that ends up on a FAILED check as `error.code`.
+ */
+
+export type FailureCode =
+  | 'IMAGE_EMPTY'
+  | 'IMAGE_TOO_LARGE'
+  | 'IMAGE_TOO_MANY_PIXELS'
+  | 'UNSUPPORTED_IMAGE_TYPE'
+  | 'CORRUPT_IMAGE'
+  | 'IMAGE_NOT_FOUND'
+  | 'DIDIT_REJECTED_REQUEST'
+  | 'DIDIT_AUTH_FAILED'
+  | 'DIDIT_UNAVAILABLE'
+  | 'DIDIT_BAD_RESPONSE'
+  | 'PRESCREEN_FAILED'
+  | 'DEPENDENCY_THROTTLED'
+  | 'INTERNAL_ERROR';
+
+export abstract class LivenessError extends Error {
+  abstract readonly retryable: boolean;
+  readonly code: FailureCode;
+
+  constructor(code: FailureCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The same input will fail the same way: the check ends FAILED with this code. */
+export class PermanentError extends LivenessError {
+  readonly retryable = false;
+}
+
+/** A dependency was unavailable or throttled; running the step again later may succeed. */
+export class RetryableError extends LivenessError {
+  readonly retryable = true;
+  /** Lower bound for the next attempt, from a `Retry-After` header when the dependency sent one. */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: FailureCode, message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super(code, message, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+  }
+}
+
+/** The uploaded object is not an image we accept (size, type, pixels, corruption). */
+export class ImageRejectedError extends PermanentError {}
+
+/** Didit refused the request itself (400, 413): sending it again cannot help. */
+export class DiditRejectedRequestError extends PermanentError {
+  constructor(
+    message: string,
+    readonly httpStatus: number,
+    options?: { cause?: unknown },
+  ) {
+    super('DIDIT_REJECTED_REQUEST', message, options);
+  }
+}
+
+/** Didit refused our API key (401, 403): an operator must fix the secret. */
+export class DiditAuthError extends PermanentError {
+  constructor(
+    message: string,
+    readonly httpStatus: number,
+  ) {
+    super('DIDIT_AUTH_FAILED', message);
+  }
+}
+
+/** Didit was rate limiting, failing, slow or unreachable. */
+export class DiditUnavailableError extends RetryableError {
+  constructor(
+    message: string,
+    readonly httpStatus: number | undefined,
+    options?: { cause?: unknown; retryAfterSeconds?: number },
+  ) {
+    super('DIDIT_UNAVAILABLE', message, options);
+  }
+}
+
+/** Didit answered 2xx with a body that is not the documented shape. */
+export class DiditBadResponseError extends RetryableError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DIDIT_BAD_RESPONSE', message, options);
+  }
+}
+
+/** An AWS dependency throttled us (DynamoDB, Rekognition, EventBridge). */
+export class DependencyThrottledError extends RetryableError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DEPENDENCY_THROTTLED', message, options);
+  }
+}
+
+/** Configuration is missing or invalid; thrown once at cold start. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** One bad field of an API request. */
+export interface FieldError {
+  readonly field: string;
+  readonly message: string;
+}
+
+/** An API request failed validation; names every bad field. */
+export class RequestValidationError extends Error {
+  override readonly name = 'RequestValidationError';
+  constructor(readonly fields: readonly FieldError[]) {
+    super(`Request validation failed: ${fields.map((f) => f.field).join(', ')}`);
+  }
+}
+
+/** Normalises anything thrown into a LivenessError so a check can always end with a specific code. */
+export function asLivenessError(error: unknown): LivenessError {
+  if (error instanceof LivenessError) return error;
+  return new PermanentError('INTERNAL_ERROR', 'Unexpected internal error', { cause: error });
+}

@@ -1,0 +1,2 @@
+// Placeholder: the real handler is being written; this file exists so the CDK entry path resolves.
+export const handler = async (): Promise<void> => {};
