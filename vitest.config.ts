@@ -12,7 +12,7 @@ export default defineConfig({
     env: {
       CDK_VALIDATION: 'false',
       // The SDK warns on every client that Node 20 support ends; Lambda runs 22+.
-      AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
   },
 });

@@ -45,6 +45,10 @@ export interface ImageConfig {
 export interface ProcessorConfig extends StorageConfig {
   readonly eventBusName: string;
   readonly prescreenEnabled: boolean;
+  /** How long a claim keeps other processors off a check; must outlast the function timeout. */
+  readonly claimLeaseSeconds: number;
+  /** How long the Didit API key is cached before Secrets Manager is asked again (rotation pick-up). */
+  readonly secretCacheSeconds: number;
   readonly didit: DiditConfig;
   readonly image: ImageConfig;
 }
@@ -68,6 +72,8 @@ export function loadProcessorConfig(env: Env = process.env): ProcessorConfig {
     ...loadStorageConfig(env),
     eventBusName: required(env, 'EVENT_BUS_NAME'),
     prescreenEnabled: boolean(env, 'PRESCREEN_ENABLED', false),
+    claimLeaseSeconds: integer(env, 'CLAIM_LEASE_SECONDS', { default: 180, min: 5, max: 3600 }),
+    secretCacheSeconds: integer(env, 'SECRET_CACHE_SECONDS', { default: 300, min: 0, max: 3600 }),
     didit: {
       baseUrl: url(env, 'DIDIT_BASE_URL', 'https://verification.didit.me'),
       apiKeySecretId: required(env, 'DIDIT_API_KEY_SECRET_ID'),

@@ -32,10 +32,14 @@ function pythonWithMoto(): string {
 
 export async function startMoto(options: { port?: number; quiet?: boolean } = {}): Promise<Moto> {
   const port = options.port ?? (await freePort());
-  const child: ChildProcess = spawn(pythonWithMoto(), [join(here, 'moto_launcher.py'), '-H', '127.0.0.1', '-p', String(port)], {
-    stdio: ['ignore', 'ignore', options.quiet === false ? 'inherit' : 'pipe'],
-    env: { ...process.env, PYTHONUNBUFFERED: '1' },
-  });
+  const child: ChildProcess = spawn(
+    pythonWithMoto(),
+    [join(here, 'moto_launcher.py'), '-H', '127.0.0.1', '-p', String(port)],
+    {
+      stdio: ['ignore', 'ignore', options.quiet === false ? 'inherit' : 'pipe'],
+      env: { ...process.env, PYTHONUNBUFFERED: '1' },
+    },
+  );
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);

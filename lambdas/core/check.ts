@@ -45,6 +45,8 @@ export interface CheckRecord extends CheckOptions {
   readonly upload_key: string;
   readonly created_at: string;
   readonly updated_at: string;
+  /** When the presigned POST stops working; a check still AWAITING_UPLOAD after this can never be uploaded. */
+  readonly upload_expires_at: string;
   /** Epoch seconds after which DynamoDB TTL may delete the item. */
   readonly expires_at: number;
   readonly result?: CheckResult;

@@ -1,0 +1,42 @@
+import type { FailureCode } from '../errors';
+import type { CheckRecord, CheckStatus, Decision } from './check';
+
+export const DETAIL_TYPES = {
+  completed: 'Liveness Check Completed',
+  failed: 'Liveness Check Failed',
+} as const;
+
+/** The `detail` of every check event: ids, the decision and codes; never image bytes or Didit's face entities. */
+export interface CheckEventDetail {
+  readonly id: string;
+  readonly status: CheckStatus;
+  readonly decision: Decision | null;
+  readonly score: number | null;
+  readonly warnings: readonly string[];
+  readonly vendor_data: string | null;
+  readonly metadata: Record<string, unknown> | null;
+  readonly didit_request_id: string | null;
+  readonly error: { readonly code: FailureCode; readonly message: string } | null;
+  readonly occurred_at: string;
+}
+
+/** The terminal event for a check, or undefined when its status has none. */
+export function terminalEventFor(record: CheckRecord): { detailType: string; detail: CheckEventDetail } | undefined {
+  if (record.status !== 'COMPLETED' && record.status !== 'FAILED') return undefined;
+  const liveness = record.result?.liveness;
+  return {
+    detailType: record.status === 'COMPLETED' ? DETAIL_TYPES.completed : DETAIL_TYPES.failed,
+    detail: {
+      id: record.id,
+      status: record.status,
+      decision: record.result?.decision ?? null,
+      score: liveness?.score ?? null,
+      warnings: liveness?.warnings.map((w) => w.risk) ?? [],
+      vendor_data: record.vendor_data ?? null,
+      metadata: record.metadata ?? null,
+      didit_request_id: record.result?.request_id ?? null,
+      error: record.error ?? null,
+      occurred_at: record.updated_at,
+    },
+  };
+}

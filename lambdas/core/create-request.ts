@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import { type FieldError, RequestValidationError } from '../errors';
+import { ACCEPTED_CONTENT_TYPES, type CheckOptions } from './check';
+
+/** Limits chosen so a check item stays far below DynamoDB's 400 KB and an event below EventBridge's 256 KB. */
+export const VENDOR_DATA_MAX_LENGTH = 1024;
+export const METADATA_MAX_BYTES = 8 * 1024;
+export const CALLBACK_URL_MAX_LENGTH = 2048;
+
+export interface CreateRequestRules {
+  readonly defaultDeclineThreshold: number;
+  /** Allow http:// and loopback callbacks (the local stack). */
+  readonly allowInsecureCallbacks: boolean;
+}
+
+/** The single source of truth for `POST /v1/liveness-checks`; the OpenAPI document is generated from it. */
+export function createCheckRequestSchema(rules: CreateRequestRules) {
+  return z.strictObject({
+    face_liveness_score_decline_threshold: z
+      .number({ error: 'must be a number from 0 to 100' })
+      .min(0, 'must be a number from 0 to 100')
+      .max(100, 'must be a number from 0 to 100')
+      .default(rules.defaultDeclineThreshold),
+    rotate_image: z.boolean({ error: 'must be true or false' }).default(false),
+    save_api_request: z.boolean({ error: 'must be true or false' }).default(true),
+    vendor_data: z
+      .string({ error: 'must be a string' })
+      .min(1, 'must not be empty')
+      .max(VENDOR_DATA_MAX_LENGTH, `must be at most ${VENDOR_DATA_MAX_LENGTH} characters`)
+      .optional(),
+    metadata: z
+      .record(z.string(), z.unknown(), { error: 'must be a JSON object' })
+      .refine((value) => Buffer.byteLength(JSON.stringify(value)) <= METADATA_MAX_BYTES, {
+        error: `must be at most ${METADATA_MAX_BYTES} bytes as JSON`,
+      })
+      .optional(),
+    callback_url: z
+      .string({ error: 'must be a URL string' })
+      .max(CALLBACK_URL_MAX_LENGTH, `must be at most ${CALLBACK_URL_MAX_LENGTH} characters`)
+      .superRefine((value, ctx) => {
+        const problem = callbackUrlProblem(value, rules.allowInsecureCallbacks);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
+    content_type: z
+      .enum(ACCEPTED_CONTENT_TYPES, { error: `must be one of ${ACCEPTED_CONTENT_TYPES.join(', ')}` })
+      .default('image/jpeg'),
+  });
+}
+
+/**
+ * Validates a raw request body (the string API Gateway hands over) and returns the options with defaults applied.
+ * Throws RequestValidationError naming every bad field.
+ */
+export function parseCreateCheckRequest(rawBody: string | null | undefined, rules: CreateRequestRules): CheckOptions {
+  let body: unknown = {};
+  if (rawBody !== null && rawBody !== undefined && rawBody.trim() !== '') {
+    try {
+      body = JSON.parse(rawBody);
+    } catch {
+      throw new RequestValidationError([{ field: 'body', message: 'must be valid JSON' }]);
+    }
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new RequestValidationError([{ field: 'body', message: 'must be a JSON object' }]);
+  }
+  const parsed = createCheckRequestSchema(rules).safeParse(body);
+  if (parsed.success) return parsed.data;
+  throw new RequestValidationError(toFieldErrors(parsed.error));
+}
+
+function toFieldErrors(error: z.ZodError): FieldError[] {
+  const fields: FieldError[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) fields.push({ field: key, message: 'is not a known field' });
+      continue;
+    }
+    const field = issue.path.length > 0 ? issue.path.map(String).join('.') : 'body';
+    // Keep one message per top-level field: metadata.x problems are reported as metadata.
+    const top = field.split('.')[0] ?? field;
+    if (fields.some((f) => f.field === top)) continue;
+    fields.push({ field: top, message: issue.message });
+  }
+  return fields;
+}
+
+/** Why a callback URL is refused, or undefined when it is acceptable. The delivery step re-checks resolved addresses. */
+export function callbackUrlProblem(value: string, allowInsecure: boolean): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'must be an absolute URL';
+  }
+  if (url.username || url.password) return 'must not contain credentials';
+  if (url.protocol === 'http:' && allowInsecure) return undefined;
+  if (url.protocol !== 'https:') return 'must use https';
+  const host = url.hostname.toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.internal') || isIpLiteral(host)) {
+    return allowInsecure ? undefined : 'must name a public host, not an IP address or local name';
+  }
+  if (!host.includes('.')) return 'must name a public host';
+  return undefined;
+}
+
+function isIpLiteral(host: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.startsWith('[');
+}

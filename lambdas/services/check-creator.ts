@@ -1,0 +1,46 @@
+import { randomUUID } from 'node:crypto';
+import type { PresignedUpload, UploadPresigner } from '../adapters/upload-presigner';
+import type { CreateCheckConfig } from '../config';
+import { type CheckRecord, uploadKeyFor } from '../core/check';
+import { parseCreateCheckRequest } from '../core/create-request';
+
+export interface CreatedCheck {
+  readonly id: string;
+  readonly status: 'AWAITING_UPLOAD';
+  readonly upload: PresignedUpload;
+  readonly created_at: string;
+}
+
+/** Validates a create request, stores the check as AWAITING_UPLOAD and hands back a presigned POST for its key. */
+export class CheckCreator {
+  constructor(
+    private readonly store: { create(record: CheckRecord): Promise<void> },
+    private readonly presigner: Pick<UploadPresigner, 'presign'>,
+    private readonly config: CreateCheckConfig,
+    private readonly clock: () => Date = () => new Date(),
+    private readonly newId: () => string = randomUUID,
+  ) {}
+
+  async create(rawBody: string | null): Promise<CreatedCheck> {
+    const options = parseCreateCheckRequest(rawBody, {
+      defaultDeclineThreshold: this.config.defaultDeclineThreshold,
+      allowInsecureCallbacks: this.config.allowInsecureCallbacks,
+    });
+    const now = this.clock();
+    const id = this.newId();
+    const key = uploadKeyFor(this.config.uploadPrefix, id);
+    const upload = await this.presigner.presign(key, options.content_type, this.config.uploadUrlTtlSeconds, now);
+    const createdAt = now.toISOString();
+    await this.store.create({
+      ...options,
+      id,
+      status: 'AWAITING_UPLOAD',
+      upload_key: key,
+      created_at: createdAt,
+      updated_at: createdAt,
+      upload_expires_at: upload.expires_at,
+      expires_at: Math.floor(now.getTime() / 1000) + this.config.checkRetentionDays * 86_400,
+    });
+    return { id, status: 'AWAITING_UPLOAD', upload, created_at: createdAt };
+  }
+}

@@ -1,0 +1,151 @@
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+
+export type ApiHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+
+export interface ApiRoute {
+  readonly method: string;
+  /** API Gateway resource path, e.g. `/v1/liveness-checks/{id}`. */
+  readonly resource: string;
+  readonly handler: ApiHandler;
+  /** Routes such as the Didit webhook authenticate by signature instead of API key. */
+  readonly apiKeyRequired?: boolean;
+}
+
+/** API Gateway's own payload limit; larger bodies never reach a handler. */
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+/**
+ * A stand-in for the REST API Gateway: API-key check, routing, and Lambda proxy events of the same shape API
+ * Gateway sends, so the deployed handlers run unchanged. Auth failures answer like the stack's gateway responses.
+ */
+export function createApiServer(routes: readonly ApiRoute[], apiKey: string): Server {
+  const compiled = routes.map((route) => ({ ...route, pattern: compile(route.resource) }));
+  return createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      const matches = compiled.filter((r) => r.pattern.regex.test(url.pathname));
+      if (matches.length === 0) return send(res, error(404, 'NOT_FOUND', 'No such route'));
+      const route = matches.find((r) => r.method === req.method);
+      if (!route) return send(res, error(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here`));
+      if (route.apiKeyRequired !== false && !keyMatches(req.headers['x-api-key'], apiKey)) {
+        return send(res, error(403, 'FORBIDDEN', 'Missing or invalid API key (x-api-key header)'));
+      }
+      const body = await readBody(req);
+      if (body === undefined) return send(res, error(413, 'PAYLOAD_TOO_LARGE', 'Request body is too large'));
+      const event = toProxyEvent(req, url, route.resource, route.pattern, body);
+      send(res, await route.handler(event));
+    } catch {
+      send(res, error(502, 'BAD_GATEWAY', 'The handler failed'));
+    }
+  });
+}
+
+function keyMatches(given: string | string[] | undefined, expected: string): boolean {
+  if (typeof given !== 'string') return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function compile(resource: string): { regex: RegExp; names: string[] } {
+  const names: string[] = [];
+  const source = resource.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{(\w+)\\?\}|\{(\w+)\}/g, (_, a, b) => {
+    names.push(a ?? b);
+    return '([^/]+)';
+  });
+  return { regex: new RegExp(`^${source}/?$`), names };
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req) {
+    total += (chunk as Buffer).length;
+    if (total > MAX_BODY_BYTES) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function toProxyEvent(
+  req: IncomingMessage,
+  url: URL,
+  resource: string,
+  pattern: { regex: RegExp; names: string[] },
+  body: Buffer,
+): APIGatewayProxyEvent {
+  const match = pattern.regex.exec(url.pathname);
+  const pathParameters: Record<string, string> = {};
+  pattern.names.forEach((name, i) => {
+    pathParameters[name] = decodeURIComponent(match?.[i + 1] ?? '');
+  });
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    const values = Array.isArray(value) ? value : [value];
+    headers[name] = values.join(',');
+    multiValueHeaders[name] = values;
+  }
+  const query = Object.fromEntries(url.searchParams);
+  const isText = body.length === 0 || /json|text|x-www-form-urlencoded/.test(headers['content-type'] ?? 'json');
+  return {
+    resource,
+    path: url.pathname,
+    httpMethod: req.method ?? 'GET',
+    headers,
+    multiValueHeaders,
+    queryStringParameters: Object.keys(query).length > 0 ? query : null,
+    multiValueQueryStringParameters: null,
+    pathParameters: pattern.names.length > 0 ? pathParameters : null,
+    stageVariables: null,
+    body: body.length === 0 ? null : isText ? body.toString('utf8') : body.toString('base64'),
+    isBase64Encoded: body.length > 0 && !isText,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      authorizer: null,
+      protocol: 'HTTP/1.1',
+      httpMethod: req.method ?? 'GET',
+      path: `/local${url.pathname}`,
+      stage: 'local',
+      requestId: randomUUID(),
+      requestTimeEpoch: Date.now(),
+      resourceId: 'local',
+      resourcePath: resource,
+      identity: {
+        accessKey: null,
+        accountId: null,
+        apiKey: null,
+        apiKeyId: null,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        user: null,
+        userAgent: headers['user-agent'] ?? null,
+        userArn: null,
+      },
+    },
+  };
+}
+
+function error(statusCode: number, code: string, message: string): APIGatewayProxyResult {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    body: JSON.stringify({ error: { code, message } }),
+  };
+}
+
+function send(res: ServerResponse, result: APIGatewayProxyResult): void {
+  const headers: Record<string, string | number | boolean> = { ...(result.headers ?? {}) };
+  res.writeHead(result.statusCode, headers as Record<string, string>);
+  res.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
+}

@@ -1,0 +1,188 @@
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { S3Event } from 'aws-lambda';
+import { type ApiHandler, createApiServer } from './api-server';
+import { LOCAL_REGION } from './aws-env';
+import { DiditSimulator } from './didit-simulator';
+import { type Moto, startMoto } from './moto';
+import { type LocalResources, provisionLocalResources, UPLOAD_PREFIX } from './provision';
+import { QueuePump } from './queue-pump';
+import { RekognitionSimulator } from './rekognition-simulator';
+
+export interface LocalStackOptions {
+  /** API port; 0 picks a free one. @default 3000 */
+  readonly port?: number;
+  /** The key clients send as `x-api-key`. @default 'local-dev-key' */
+  readonly apiKey?: string;
+  /** A real Didit API key; when absent the Didit simulator runs on loopback. */
+  readonly diditApiKey?: string;
+  /** Where Didit is; overrides the real endpoint or the simulator alike. */
+  readonly diditBaseUrl?: string;
+  /** Run the Rekognition DetectFaces pre-screen (against the loopback simulator). @default false */
+  readonly prescreen?: boolean;
+  /** Reuse a running moto_server instead of starting one. */
+  readonly motoEndpoint?: string;
+  /** Prefix of every resource name in the emulator. @default 'liveness-local' */
+  readonly resourcePrefix?: string;
+  /** Extra settings for the handlers (e.g. short Didit timeouts in tests). */
+  readonly handlerEnv?: Record<string, string>;
+  /** Called with every event that reaches the bus (EventBridge envelope). */
+  readonly onEvent?: (event: BusEvent) => void;
+  readonly log?: (line: string) => void;
+}
+
+export interface BusEvent {
+  readonly 'detail-type': string;
+  readonly source: string;
+  readonly detail: Record<string, unknown>;
+}
+
+export interface LocalStack {
+  readonly apiUrl: string;
+  readonly apiKey: string;
+  readonly motoEndpoint: string;
+  readonly diditBaseUrl: string;
+  readonly resources: LocalResources;
+  /** Present when the Didit simulator runs (no real key given). */
+  readonly diditSimulator: DiditSimulator | undefined;
+  readonly rekognitionSimulator: RekognitionSimulator | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole service on 127.0.0.1: moto for S3/DynamoDB/EventBridge/SQS/Secrets Manager, the Didit simulator (unless a
+ * real key is given), the API on a local port running the deployed handlers, and the bucket's ObjectCreated
+ * notifications driving the same processor handler. Handlers read their config from process.env at import, as in
+ * Lambda, so one process hosts one local stack.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  // Lambda runs Node 22+; the SDK's warning about this machine's Node 20 is noise here.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const log = options.log ?? (() => {});
+  const apiKey = options.apiKey ?? 'local-dev-key';
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const fn of stops.reverse()) await fn().catch(() => {});
+  };
+
+  try {
+    let moto: Moto | undefined;
+    let motoEndpoint = options.motoEndpoint;
+    if (!motoEndpoint) {
+      moto = await startMoto();
+      motoEndpoint = moto.endpoint;
+      stops.push(() => moto?.stop() ?? Promise.resolve());
+    }
+
+    let diditSimulator: DiditSimulator | undefined;
+    let diditApiKey = options.diditApiKey;
+    let diditBaseUrl = options.diditBaseUrl;
+    if (!diditApiKey) {
+      diditApiKey = `sim-${randomBytes(8).toString('hex')}`;
+      diditSimulator = new DiditSimulator({ apiKey: diditApiKey });
+      const simulatorUrl = await diditSimulator.start();
+      stops.push(() => diditSimulator?.stop() ?? Promise.resolve());
+      diditBaseUrl ??= simulatorUrl;
+    }
+    diditBaseUrl ??= 'https://verification.didit.me';
+
+    let rekognitionSimulator: RekognitionSimulator | undefined;
+    if (options.prescreen) {
+      rekognitionSimulator = new RekognitionSimulator();
+      await rekognitionSimulator.start();
+      stops.push(() => rekognitionSimulator?.stop() ?? Promise.resolve());
+    }
+
+    const resources = await provisionLocalResources(motoEndpoint, {
+      prefix: options.resourcePrefix ?? 'liveness-local',
+      diditApiKey,
+    });
+
+    Object.assign(process.env, {
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_ENDPOINT_URL: motoEndpoint,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      S3_FORCE_PATH_STYLE: 'true',
+      TABLE_NAME: resources.tableName,
+      BUCKET_NAME: resources.bucketName,
+      EVENT_BUS_NAME: resources.eventBusName,
+      UPLOAD_PREFIX,
+      DIDIT_BASE_URL: diditBaseUrl,
+      DIDIT_API_KEY_SECRET_ID: resources.diditApiKeySecretId,
+      PRESCREEN_ENABLED: options.prescreen ? 'true' : 'false',
+      ALLOW_INSECURE_CALLBACKS: 'true',
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+      ...(rekognitionSimulator ? { AWS_ENDPOINT_URL_REKOGNITION: rekognitionSimulator.url } : {}),
+      ...options.handlerEnv,
+    });
+
+    // Imported only now: like Lambda, each handler reads and validates its config once, at module load.
+    const [{ handler: createCheck }, { handler: getCheck }, { handler: processUpload }] = await Promise.all([
+      import('../lambdas/handlers/create-check'),
+      import('../lambdas/handlers/get-check'),
+      import('../lambdas/handlers/process-upload'),
+    ]);
+
+    const server = createApiServer(
+      [
+        { method: 'POST', resource: '/v1/liveness-checks', handler: createCheck as ApiHandler },
+        { method: 'GET', resource: '/v1/liveness-checks/{id}', handler: getCheck as ApiHandler },
+      ],
+      apiKey,
+    );
+    const apiUrl = await listen(server, options.port ?? 3000);
+    stops.push(() => close(server));
+
+    const uploads = new QueuePump(
+      motoEndpoint,
+      resources.uploadQueueUrl,
+      async (body) => {
+        const message = JSON.parse(body) as Partial<S3Event> & { Event?: string };
+        if (message.Event === 's3:TestEvent' || !message.Records) return;
+        await processUpload(message as S3Event);
+      },
+      (error) => log(`processor failed; the upload event will be redelivered: ${(error as Error).message}`),
+    );
+    uploads.start();
+    stops.push(() => uploads.stop());
+
+    const tail = new QueuePump(motoEndpoint, resources.eventQueueUrl, async (body) => {
+      options.onEvent?.(JSON.parse(body) as BusEvent);
+    });
+    tail.start();
+    stops.push(() => tail.stop());
+
+    return {
+      apiUrl,
+      apiKey,
+      motoEndpoint,
+      diditBaseUrl,
+      resources,
+      diditSimulator,
+      rekognitionSimulator,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function listen(server: Server, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      const address = server.address();
+      resolve(`http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}`);
+    });
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

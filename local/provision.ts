@@ -1,0 +1,131 @@
+import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateEventBusCommand,
+  EventBridgeClient,
+  PutRuleCommand,
+  PutTargetsCommand,
+} from '@aws-sdk/client-eventbridge';
+import {
+  CreateBucketCommand,
+  PutBucketCorsCommand,
+  PutBucketNotificationConfigurationCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { EVENT_SOURCE } from '../lambdas/adapters/event-publisher';
+import { emulatorClientConfig } from './aws-env';
+
+/** Names of everything one local stack (or one test file) owns inside the shared emulator. */
+export interface LocalResources {
+  readonly bucketName: string;
+  readonly tableName: string;
+  readonly eventBusName: string;
+  readonly diditApiKeySecretId: string;
+  /** SQS queue that receives the bucket's ObjectCreated notifications (stands in for S3 → Lambda). */
+  readonly uploadQueueUrl: string;
+  /** SQS queue that receives every event on the bus, so the local stack and tests can see them. */
+  readonly eventQueueUrl: string;
+}
+
+export const UPLOAD_PREFIX = 'uploads/';
+
+/**
+ * Creates what the CDK stack creates, in moto: the uploads bucket (CORS for browser POSTs, ObjectCreated on the
+ * upload prefix → a queue), the checks table with TTL, the custom bus (every event → a queue), and the Didit API
+ * key secret.
+ */
+export async function provisionLocalResources(
+  endpoint: string,
+  options: { prefix: string; diditApiKey: string },
+): Promise<LocalResources> {
+  const config = emulatorClientConfig(endpoint);
+  const s3 = new S3Client({ ...config, forcePathStyle: true });
+  const ddb = new DynamoDBClient(config);
+  const events = new EventBridgeClient(config);
+  const sqs = new SQSClient(config);
+  const secrets = new SecretsManagerClient(config);
+  const name = (suffix: string) => `${options.prefix}-${suffix}`;
+
+  const uploadQueue = await createQueue(sqs, name('uploads-events'));
+  const eventQueue = await createQueue(sqs, name('bus-events'));
+
+  const bucketName = name('uploads');
+  await s3.send(new CreateBucketCommand({ Bucket: bucketName }));
+  await s3.send(
+    new PutBucketCorsCommand({
+      Bucket: bucketName,
+      CORSConfiguration: {
+        CORSRules: [{ AllowedMethods: ['POST'], AllowedOrigins: ['*'], AllowedHeaders: ['*'], MaxAgeSeconds: 3000 }],
+      },
+    }),
+  );
+  await s3.send(
+    new PutBucketNotificationConfigurationCommand({
+      Bucket: bucketName,
+      NotificationConfiguration: {
+        QueueConfigurations: [
+          {
+            QueueArn: uploadQueue.arn,
+            Events: ['s3:ObjectCreated:*'],
+            Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: UPLOAD_PREFIX }] } },
+          },
+        ],
+      },
+    }),
+  );
+
+  const tableName = name('checks');
+  await ddb.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+    }),
+  );
+  await ddb.send(
+    new UpdateTimeToLiveCommand({
+      TableName: tableName,
+      TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+    }),
+  );
+
+  const eventBusName = name('bus');
+  await events.send(new CreateEventBusCommand({ Name: eventBusName }));
+  await events.send(
+    new PutRuleCommand({
+      Name: name('all-events'),
+      EventBusName: eventBusName,
+      EventPattern: JSON.stringify({ source: [EVENT_SOURCE] }),
+    }),
+  );
+  await events.send(
+    new PutTargetsCommand({
+      Rule: name('all-events'),
+      EventBusName: eventBusName,
+      Targets: [{ Id: 'tail', Arn: eventQueue.arn }],
+    }),
+  );
+
+  const secret = await secrets.send(
+    new CreateSecretCommand({ Name: name('didit-api-key'), SecretString: options.diditApiKey }),
+  );
+
+  for (const client of [s3, ddb, events, sqs, secrets]) client.destroy();
+  return {
+    bucketName,
+    tableName,
+    eventBusName,
+    diditApiKeySecretId: secret.ARN ?? name('didit-api-key'),
+    uploadQueueUrl: uploadQueue.url,
+    eventQueueUrl: eventQueue.url,
+  };
+}
+
+async function createQueue(sqs: SQSClient, queueName: string): Promise<{ url: string; arn: string }> {
+  const created = await sqs.send(new CreateQueueCommand({ QueueName: queueName }));
+  const url = created.QueueUrl ?? '';
+  const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
+  return { url, arn: attrs.Attributes?.QueueArn ?? '' };
+}

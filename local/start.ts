@@ -1,0 +1,43 @@
+import { startLocalStack } from './local-stack';
+
+/**
+ * `npm start`: the whole service on 127.0.0.1 with the embedded defaults. Environment: PORT (3000),
+ * LIVENESS_API_KEY (local-dev-key), DIDIT_API_KEY (unset → Didit simulator), DIDIT_BASE_URL, PRESCREEN (false).
+ */
+const stack = await startLocalStack({
+  port: Number(process.env.PORT ?? 3000),
+  apiKey: process.env.LIVENESS_API_KEY || 'local-dev-key',
+  diditApiKey: process.env.DIDIT_API_KEY || undefined,
+  diditBaseUrl: process.env.DIDIT_BASE_URL || undefined,
+  prescreen: process.env.PRESCREEN === 'true',
+  log: (line) => console.error(line),
+  onEvent: (event) => {
+    const d = event.detail;
+    const summary = d.error ? `error=${(d.error as { code: string }).code}` : `decision=${d.decision} score=${d.score}`;
+    console.log(`event  ${event['detail-type']}  id=${d.id}  ${summary}`);
+  },
+});
+
+console.log(`
+Liveness service running on 127.0.0.1
+  API        ${stack.apiUrl}
+  API key    ${stack.apiKey}            (header x-api-key)
+  Didit      ${stack.diditSimulator ? `simulator at ${stack.diditBaseUrl} (set DIDIT_API_KEY for real Didit)` : stack.diditBaseUrl}
+  AWS        moto_server at ${stack.motoEndpoint}
+  Pre-screen ${stack.rekognitionSimulator ? `on (Rekognition simulator at ${stack.rekognitionSimulator.url})` : 'off (PRESCREEN=true to enable)'}
+
+Try it:
+  curl -s -X POST ${stack.apiUrl}/v1/liveness-checks -H 'x-api-key: ${stack.apiKey}' -H 'content-type: application/json' -d '{}'
+Press Ctrl-C to stop.
+`);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nStopping…');
+    await stack.stop();
+    process.exit(0);
+  });
+}

@@ -1,0 +1,54 @@
+import { expect } from 'vitest';
+
+/** A minimal client for the liveness API as a client app would use it: JSON in, presigned POST upload, polling. */
+export class ApiClient {
+  constructor(
+    readonly apiUrl: string,
+    readonly apiKey: string,
+  ) {}
+
+  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+    const res = await fetch(`${this.apiUrl}${path}`, {
+      method,
+      headers: { 'x-api-key': this.apiKey, 'content-type': 'application/json', ...headers },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+  }
+
+  async createCheck(body: Record<string, unknown> = {}) {
+    const res = await this.request('POST', '/v1/liveness-checks', body);
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    return res.body as {
+      id: string;
+      status: string;
+      upload: { url: string; fields: Record<string, string>; expires_at: string; max_bytes: number };
+      created_at: string;
+    };
+  }
+
+  /** Uploads exactly as a browser or `curl -F` would: policy fields first, the file last. */
+  static async upload(upload: { url: string; fields: Record<string, string> }, bytes: Uint8Array, type: string) {
+    const form = new FormData();
+    for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
+    form.append('file', new Blob([bytes], { type }), 'selfie');
+    const res = await fetch(upload.url, { method: 'POST', body: form });
+    expect(res.status, await res.clone().text()).toBeLessThan(300);
+  }
+
+  async getCheck(id: string) {
+    return this.request('GET', `/v1/liveness-checks/${id}`);
+  }
+
+  /** Polls until the check leaves AWAITING_UPLOAD/PROCESSING/RETRYING, or fails the test after `timeoutMs`. */
+  async waitForTerminal(id: string, timeoutMs = 20_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const res = await this.getCheck(id);
+      if (!['AWAITING_UPLOAD', 'PROCESSING', 'RETRYING'].includes(res.body?.status)) return res.body;
+      if (Date.now() > deadline) throw new Error(`check ${id} still ${res.body?.status} after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}

@@ -1,0 +1,202 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type BusEvent, type LocalStack, startLocalStack } from '../../local/local-stack';
+import { ApiClient } from '../helpers/api-client';
+
+// The real handlers, the real emulator (moto) and the Didit simulator, wired exactly as `npm start` wires them.
+let stack: LocalStack;
+let api: ApiClient;
+const events: BusEvent[] = [];
+const astronautPng = readFileSync(new URL('../fixtures/astronaut.png', import.meta.url));
+let selfieJpeg: Buffer;
+
+beforeAll(async () => {
+  stack = await startLocalStack({
+    port: 0,
+    motoEndpoint: inject('motoEndpoint'),
+    resourcePrefix: `e2e-${randomUUID().slice(0, 8)}`,
+    onEvent: (event) => events.push(event),
+  });
+  api = new ApiClient(stack.apiUrl, stack.apiKey);
+  selfieJpeg = await sharp(astronautPng).jpeg({ quality: 90 }).toBuffer();
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function eventFor(id: string, timeoutMs = 10_000): Promise<BusEvent> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = events.find((e) => e.detail.id === id);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`no event for ${id}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('a selfie goes in and a Didit decision comes out', () => {
+  it('create → presigned POST upload → processor → COMPLETED in DynamoDB → event on the bus', async () => {
+    const created = await api.createCheck({
+      vendor_data: 'sim:score=91',
+      metadata: { flow: 'signup' },
+      face_liveness_score_decline_threshold: 40,
+    });
+    expect(created.status).toBe('AWAITING_UPLOAD');
+    expect(created.upload.fields.key).toBe(`uploads/${created.id}`);
+    const before = stack.diditSimulator?.successfulCalls ?? 0;
+
+    await ApiClient.upload(created.upload, selfieJpeg, 'image/jpeg');
+    const check = await api.waitForTerminal(created.id);
+
+    expect(check).toMatchObject({
+      id: created.id,
+      status: 'COMPLETED',
+      vendor_data: 'sim:score=91',
+      metadata: { flow: 'signup' },
+      result: { decision: 'Approved', liveness: { status: 'Approved', method: 'PASSIVE', score: 91 } },
+    });
+    expect(check.result.request_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(check.error).toBeUndefined();
+    expect((stack.diditSimulator?.successfulCalls ?? 0) - before).toBe(1);
+
+    const event = await eventFor(created.id);
+    expect(event['detail-type']).toBe('Liveness Check Completed');
+    expect(event.detail).toMatchObject({
+      id: created.id,
+      status: 'COMPLETED',
+      decision: 'Approved',
+      score: 91,
+      vendor_data: 'sim:score=91',
+      metadata: { flow: 'signup' },
+      didit_request_id: check.result.request_id,
+    });
+    expect(JSON.stringify(event)).not.toContain(selfieJpeg.subarray(0, 64).toString('base64'));
+  });
+
+  it('forwards the threshold: a score at or below it is Declined with LOW_LIVENESS_SCORE', async () => {
+    const created = await api.createCheck({ vendor_data: 'sim:score=35', face_liveness_score_decline_threshold: 35 });
+    await ApiClient.upload(created.upload, selfieJpeg, 'image/jpeg');
+    const check = await api.waitForTerminal(created.id);
+    expect(check.status).toBe('COMPLETED');
+    expect(check.result.decision).toBe('Declined');
+    expect(check.result.liveness.warnings.map((w: { risk: string }) => w.risk)).toContain('LOW_LIVENESS_SCORE');
+    expect((await eventFor(created.id)).detail).toMatchObject({
+      decision: 'Declined',
+      warnings: ['LOW_LIVENESS_SCORE'],
+    });
+  });
+
+  it('a PNG upload is converted and decided', async () => {
+    const created = await api.createCheck({ content_type: 'image/png' });
+    await ApiClient.upload(created.upload, astronautPng, 'image/png');
+    const check = await api.waitForTerminal(created.id);
+    expect(check.status).toBe('COMPLETED');
+    expect(['Approved', 'Declined']).toContain(check.result.decision);
+    expect(check.result.decision === 'Approved').toBe(check.result.liveness.score > 30);
+    expect(stack.diditSimulator?.lastRequest?.imageType).toBe('jpeg');
+  });
+
+  it('a duplicate S3 event for the same upload does not call Didit twice', async () => {
+    const created = await api.createCheck({});
+    await ApiClient.upload(created.upload, selfieJpeg, 'image/jpeg');
+    const first = await api.waitForTerminal(created.id);
+    expect(first.status).toBe('COMPLETED');
+    const calls = stack.diditSimulator?.calls ?? 0;
+
+    const { handler } = await import('../../lambdas/handlers/process-upload');
+    const duplicate = {
+      Records: [
+        {
+          eventName: 'ObjectCreated:Post',
+          s3: { bucket: { name: stack.resources.bucketName }, object: { key: `uploads/${created.id}`, size: 1 } },
+        },
+      ],
+    };
+    await handler(duplicate as never);
+    await handler(duplicate as never);
+
+    expect(stack.diditSimulator?.calls).toBe(calls);
+    const after = (await api.getCheck(created.id)).body;
+    expect(after.updated_at).toBe(first.updated_at);
+    expect(after.result.request_id).toBe(first.result.request_id);
+    expect(events.filter((e) => e.detail.id === created.id)).toHaveLength(1);
+  });
+
+  it('a corrupt upload ends FAILED with CORRUPT_IMAGE and no Didit call', async () => {
+    const created = await api.createCheck({});
+    const calls = stack.diditSimulator?.calls ?? 0;
+    await ApiClient.upload(created.upload, selfieJpeg.subarray(0, Math.floor(selfieJpeg.length * 0.6)), 'image/jpeg');
+    const check = await api.waitForTerminal(created.id);
+    expect(check).toMatchObject({ status: 'FAILED', error: { code: 'CORRUPT_IMAGE' } });
+    expect(check.result).toBeUndefined();
+    expect(stack.diditSimulator?.calls).toBe(calls);
+    const event = await eventFor(created.id);
+    expect(event['detail-type']).toBe('Liveness Check Failed');
+    expect(event.detail).toMatchObject({ status: 'FAILED', error: { code: 'CORRUPT_IMAGE' } });
+  });
+
+  it('a non-image sent with an image content type ends FAILED with UNSUPPORTED_IMAGE_TYPE', async () => {
+    const created = await api.createCheck({});
+    await ApiClient.upload(created.upload, Buffer.from('<html><script>alert(1)</script></html>'), 'image/jpeg');
+    const check = await api.waitForTerminal(created.id);
+    expect(check).toMatchObject({ status: 'FAILED', error: { code: 'UNSUPPORTED_IMAGE_TYPE' } });
+  });
+
+  it('a Didit error status ends FAILED with its code (permanent 400 → DIDIT_REJECTED_REQUEST)', async () => {
+    const created = await api.createCheck({ vendor_data: 'sim:status=400' });
+    await ApiClient.upload(created.upload, selfieJpeg, 'image/jpeg');
+    const check = await api.waitForTerminal(created.id);
+    expect(check).toMatchObject({ status: 'FAILED', error: { code: 'DIDIT_REJECTED_REQUEST' } });
+  });
+
+  it('a retryable Didit failure never leaves the check stuck (FAILED DIDIT_UNAVAILABLE until retries exist)', async () => {
+    const created = await api.createCheck({ vendor_data: 'sim:status=503' });
+    await ApiClient.upload(created.upload, selfieJpeg, 'image/jpeg');
+    const check = await api.waitForTerminal(created.id);
+    expect(check).toMatchObject({ status: 'FAILED', error: { code: 'DIDIT_UNAVAILABLE' } });
+  });
+});
+
+describe('the API contract', () => {
+  it('refuses a missing or wrong API key with a JSON error', async () => {
+    for (const headers of [{ 'x-api-key': '' }, { 'x-api-key': 'wrong' }]) {
+      const res = await api.request('POST', '/v1/liveness-checks', {}, headers);
+      expect(res.status).toBe(403);
+      expect(res.body.error.code).toBe('FORBIDDEN');
+    }
+  });
+
+  it('names every bad field in a 400', async () => {
+    const res = await api.request('POST', '/v1/liveness-checks', {
+      face_liveness_score_decline_threshold: 101,
+      content_type: 'image/gif',
+      extra: 1,
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('VALIDATION_FAILED');
+    expect(res.body.error.fields.map((f: { field: string }) => f.field).sort()).toEqual([
+      'content_type',
+      'extra',
+      'face_liveness_score_decline_threshold',
+    ]);
+  });
+
+  it('returns AWAITING_UPLOAD for a fresh check, 404 for an unknown id and 400 for a malformed id', async () => {
+    const created = await api.createCheck({ vendor_data: 'user-1' });
+    const fresh = await api.getCheck(created.id);
+    expect(fresh.status).toBe(200);
+    expect(fresh.body).toMatchObject({
+      id: created.id,
+      status: 'AWAITING_UPLOAD',
+      vendor_data: 'user-1',
+      metadata: null,
+    });
+    expect((await api.getCheck(randomUUID())).status).toBe(404);
+    const bad = await api.getCheck('not-an-id');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.fields[0].field).toBe('id');
+  });
+});
