@@ -1,0 +1,196 @@
+import { Agent, type Dispatcher, FormData } from 'undici';
+import type { DiditConfig } from '../config';
+import { errorForDiditStatus, parseDiditResponse } from '../core/didit-response';
+import type { DiditLivenessRequest, DiditPassiveLivenessResponse } from '../core/didit-types';
+import { DiditBadResponseError, DiditUnavailableError, LivenessError } from '../errors';
+
+/**
+ * Didit passive liveness over one keep-alive connection pool. Build it once per container: the TLS handshake to Didit
+ * then happens once, not on every check.
+ *
+ * Every failure leaves as a named error: DiditRejectedRequestError / DiditAuthError (permanent), DiditUnavailableError
+ * (timeouts, resets, 408/429/5xx; retryable, with Retry-After when Didit sent one) or DiditBadResponseError (a 2xx body
+ * that is not the documented shape). Messages never hold the image, the API key or vendor data.
+ */
+
+const PASSIVE_LIVENESS_PATH = '/v3/passive-liveness/';
+/** The documented response is about 1 KB; a body far larger is not the documented shape. */
+const MAX_RESPONSE_BYTES = 1024 * 1024;
+/** Enough of an error body for its `detail`; the rest (an HTML error page, say) is dropped. */
+const MAX_ERROR_BODY_BYTES = 16 * 1024;
+
+/**
+ * Idle sockets are kept long enough to span the gap between invocations on a warm container, and closed well before
+ * the 60 s idle timeout common on load balancers so that we, not the server, close them. A socket the server closed
+ * while the container was frozen still fails its next request: that surfaces as DiditUnavailableError and is retried.
+ * A `Keep-Alive: timeout=` hint from Didit takes precedence (up to the maximum).
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 15_000;
+const KEEP_ALIVE_MAX_TIMEOUT_MS = 50_000;
+
+/** Error codes (on the error or its causes) that mean the network or Didit failed, not our request. */
+const TRANSIENT_CODES: Readonly<Record<string, string>> = {
+  UND_ERR_CONNECT_TIMEOUT: 'connect timeout',
+  UND_ERR_HEADERS_TIMEOUT: 'no response headers in time',
+  UND_ERR_BODY_TIMEOUT: 'response body stalled',
+  UND_ERR_SOCKET: 'socket closed',
+  UND_ERR_CLOSED: 'connection closed',
+  UND_ERR_ABORTED: 'request aborted',
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'truncated response',
+  ECONNRESET: 'connection reset',
+  ECONNREFUSED: 'connection refused',
+  ECONNABORTED: 'connection aborted',
+  EPIPE: 'connection closed while sending',
+  ETIMEDOUT: 'network timeout',
+  ENOTFOUND: 'DNS lookup failed',
+  EAI_AGAIN: 'DNS lookup failed',
+  ENETUNREACH: 'network unreachable',
+  EHOSTUNREACH: 'host unreachable',
+  ENETDOWN: 'network down',
+};
+
+export interface CheckLivenessOptions {
+  /** Aborts the call, e.g. shortly before the Lambda deadline; surfaces as DiditUnavailableError. */
+  readonly signal?: AbortSignal;
+}
+
+export class DiditClient {
+  private readonly agent: Agent;
+  private readonly origin: string;
+  private readonly path: string;
+
+  constructor(
+    config: DiditConfig,
+    private readonly apiKey: () => Promise<string>,
+  ) {
+    const base = new URL(config.baseUrl);
+    this.origin = base.origin;
+    // A base URL with a path (a proxy in front of Didit) keeps it.
+    this.path = `${base.pathname.replace(/\/+$/, '')}${PASSIVE_LIVENESS_PATH}`;
+    this.agent = new Agent({
+      connect: { timeout: config.connectTimeoutMs },
+      headersTimeout: config.headersTimeoutMs,
+      bodyTimeout: config.bodyTimeoutMs,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      keepAliveMaxTimeout: KEEP_ALIVE_MAX_TIMEOUT_MS,
+    });
+  }
+
+  async checkLiveness(
+    request: DiditLivenessRequest,
+    options: CheckLivenessOptions = {},
+  ): Promise<DiditPassiveLivenessResponse> {
+    const apiKey = await this.apiKey();
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await this.agent.request({
+        origin: this.origin,
+        path: this.path,
+        method: 'POST',
+        headers: { 'x-api-key': apiKey, accept: 'application/json' },
+        body: multipartBody(request),
+        signal: options.signal ?? null,
+      });
+    } catch (error) {
+      throw transportError(error);
+    }
+
+    const { statusCode, headers, body } = response;
+    try {
+      if (statusCode < 200 || statusCode > 299) {
+        // The status decides the error; a body that is too large or cannot be read only costs the detail.
+        const text = await readText(body, MAX_ERROR_BODY_BYTES).catch(() => undefined);
+        throw errorForDiditStatus(statusCode, text ?? '', headers['retry-after']);
+      }
+      const text = await readText(body, MAX_RESPONSE_BYTES);
+      if (text === undefined) {
+        throw new DiditBadResponseError(`Didit response body is larger than ${MAX_RESPONSE_BYTES} bytes`);
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch (error) {
+        throw new DiditBadResponseError(`Didit answered HTTP ${statusCode} with a body that is not JSON`, {
+          cause: error,
+        });
+      }
+      return parseDiditResponse(json);
+    } catch (error) {
+      if (error instanceof LivenessError) throw error;
+      throw transportError(error);
+    } finally {
+      // A body left unread would hold its socket; destroying one already read is a no-op.
+      body.destroy();
+    }
+  }
+
+  /** Closes pooled connections; in-flight calls finish first. */
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+/** The documented multipart form: text fields as strings, the image as a named file, optional fields omitted. */
+function multipartBody(request: DiditLivenessRequest): FormData {
+  const form = new FormData();
+  const type = imageType(request.image);
+  form.append('user_image', new Blob([request.image], { type: type.mime }), `selfie.${type.extension}`);
+  form.append('face_liveness_score_decline_threshold', String(request.faceLivenessScoreDeclineThreshold));
+  form.append('rotate_image', String(request.rotateImage));
+  form.append('save_api_request', String(request.saveApiRequest));
+  if (request.vendorData !== undefined) form.append('vendor_data', request.vendorData);
+  if (request.metadata !== undefined) form.append('metadata', JSON.stringify(request.metadata));
+  return form;
+}
+
+/** The image pipeline sends JPEG; naming the file by its magic bytes keeps name and type honest for any other input. */
+function imageType(bytes: Uint8Array): { mime: string; extension: string } {
+  const at = (offset: number, ...sig: number[]) => sig.every((b, i) => bytes[offset + i] === b);
+  const starts = (...sig: number[]) => at(0, ...sig);
+  if (starts(0x89, 0x50, 0x4e, 0x47)) return { mime: 'image/png', extension: 'png' };
+  // RIFF....WEBP
+  if (starts(0x52, 0x49, 0x46, 0x46) && at(8, 0x57, 0x45, 0x42, 0x50)) return { mime: 'image/webp', extension: 'webp' };
+  if (starts(0x49, 0x49, 0x2a, 0x00) || starts(0x4d, 0x4d, 0x00, 0x2a))
+    return { mime: 'image/tiff', extension: 'tiff' };
+  return { mime: 'image/jpeg', extension: 'jpg' };
+}
+
+/** The body as UTF-8, or undefined once it passes `limit` bytes (the rest is not read). */
+async function readText(body: Dispatcher.ResponseData['body'], limit: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.byteLength;
+    if (size > limit) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Network and timeout failures become DiditUnavailableError; anything else (a bug) is rethrown unchanged. */
+function transportError(error: unknown): unknown {
+  const reason = transientReason(error);
+  if (reason === undefined) return error;
+  return new DiditUnavailableError(`Didit call failed: ${reason}`, undefined, { cause: error });
+}
+
+function transientReason(error: unknown): string | undefined {
+  let current: unknown = error;
+  // Node wraps socket errors in undici errors and AggregateErrors (one per address tried); the code may sit deeper.
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    const { code, name, errors } = current as { code?: unknown; name?: unknown; errors?: unknown };
+    if (typeof code === 'string') {
+      const reason = TRANSIENT_CODES[code];
+      if (reason) return `${reason} (${code})`;
+      // llhttp could not parse what came back: a proxy or a broken connection, not our request.
+      if (code.startsWith('HPE_')) return `malformed HTTP response (${code})`;
+    }
+    if (name === 'AbortError' || name === 'TimeoutError') return `request aborted (${name})`;
+    if (Array.isArray(errors) && errors.length > 0) {
+      current = errors[0];
+      continue;
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

@@ -1,0 +1,419 @@
+/**
+ * Didit simulator: a loopback server speaking the documented `POST /v3/passive-liveness/` contract, for the local stack
+ * and the tests. It never calls Didit.
+ *
+ * Request handling, in this order:
+ *   1. A queued fault (see injectFaults) answers instead of everything below.
+ *   2. `x-api-key` must equal the configured key, else 401 {"detail": ...}.
+ *   3. The body must be multipart/form-data (else 415) holding a `user_image` file (else 400). The file must be a
+ *      TIFF, JPEG, PNG or WebP by its magic bytes, whatever its name or declared type (else 400), at most 5 MiB
+ *      (else 400) and decodable (else 400). A request body over 12 MiB is refused with 413 before parsing.
+ *   4. `face_liveness_score_decline_threshold` defaults to 30 and must be a number from 0 to 100 (else 400);
+ *      `rotate_image` and `save_api_request` must be booleans (true/false/1/0) if sent (else 400); `metadata`, if
+ *      sent, must be a JSON object encoded as a string (else 400). 400 bodies name the field: {"<field>": ["..."]}.
+ *   5. `vendor_data` beginning `sim:status=NNN` (NNN from 400 to 599) answers that HTTP status with a JSON error
+ *      body; 429 and 503 also carry `Retry-After: 1`.
+ *
+ * Outcome of a valid request (deterministic: the same image and fields always give the same answer):
+ *   - Near-uniform image (mean colour-channel standard deviation below 8 on 0–255, e.g. a solid colour): score 0,
+ *     user_image null, face_quality null, warning NO_FACE_DETECTED, status Declined. Overrides the rules below.
+ *   - Otherwise the score is 60 + (first two bytes of the image's SHA-256 as a big-endian integer mod 40): an integer
+ *     from 60 to 99, so the default threshold of 30 approves.
+ *   - `vendor_data` beginning `sim:declined`: score 5, warning LOW_LIVENESS_SCORE, status Declined, whatever the
+ *     threshold.
+ *   - `vendor_data` beginning `sim:score=NN` (a number from 0 to 100): the score is NN.
+ *   - score ≤ threshold: warning LOW_LIVENESS_SCORE, status Declined; otherwise status Approved.
+ *   - An image at least twice as wide as tall has two faces: two entities (largest first) and a MULTIPLE_FACES_DETECTED
+ *     warning of log_type "warning", which does not decline on its own. Otherwise one entity.
+ *   - Warnings are objects {risk, log_type, short_description, long_description}; LOW_LIVENESS_SCORE and
+ *     NO_FACE_DETECTED have log_type "error".
+ *   - Entities: bbox [x1, y1, x2, y2] in pixels (one face: the centre half of the width, 15–85 % of the height),
+ *     confidence, age and gender derived from the SHA-256, race null; best_angle 0. face_quality is 70–94.9 from the
+ *     SHA-256, face_luminance the image's mean brightness (0–100).
+ *   - request_id is a random UUID; vendor_data is echoed (null when not sent); metadata is echoed parsed (null when
+ *     not sent); created_at is the current time like 2026-06-12T01:04:42.763000+00:00.
+ *
+ * Faults (injectFaults(fault, n) queues one fault for each of the next n requests, whatever they hold):
+ *   { type: 'status', status, retryAfter? } — that HTTP status with a JSON error body, plus Retry-After when given
+ *   { type: 'timeout' }     — reads the request and never answers (the client's headers timeout fires)
+ *   { type: 'reset' }       — reads the request and resets the TCP connection
+ *   { type: 'garbage' }     — 200 application/json whose body is not JSON
+ *   { type: 'wrong-shape' } — 200 JSON that is not the documented shape
+ *   { type: 'slow-body' }   — 200 headers and the first bytes of the body, then stalls (the client's body timeout fires)
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { analyseImage, type ImageTraits, readBody } from './rekognition-simulator';
+
+export const SIMULATOR_PATH = '/v3/passive-liveness/';
+const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
+const MAX_REQUEST_BYTES = 12 * 1024 * 1024;
+const DEFAULT_THRESHOLD = 30;
+
+export type DiditFault =
+  | { readonly type: 'status'; readonly status: number; readonly retryAfter?: string }
+  | { readonly type: 'timeout' }
+  | { readonly type: 'reset' }
+  | { readonly type: 'garbage' }
+  | { readonly type: 'wrong-shape' }
+  | { readonly type: 'slow-body' };
+
+/** What the simulator saw in the last request that got past authentication; the image is kept as a digest only. */
+export interface SimulatedDiditRequest {
+  /** Every text field exactly as sent (vendor_data, metadata and the flags are strings on the wire). */
+  readonly fields: Readonly<Record<string, string>>;
+  readonly image: {
+    readonly filename: string;
+    /** The type the client declared for the file part. */
+    readonly contentType: string;
+    readonly size: number;
+    readonly sha256: string;
+  } | null;
+  /** The file's real type by its magic bytes; null when no file was sent or it is not an accepted image. */
+  readonly imageType: SniffedImageType | null;
+}
+
+export type SniffedImageType = 'jpeg' | 'png' | 'webp' | 'tiff';
+
+export interface DiditSimulatorOptions {
+  /** The only `x-api-key` accepted. */
+  readonly apiKey: string;
+  /** 0 (default) lets the kernel choose. */
+  readonly port?: number;
+}
+
+type Warning = { risk: string; log_type: string; short_description: string; long_description: string };
+
+const WARNINGS = {
+  LOW_LIVENESS_SCORE: {
+    risk: 'LOW_LIVENESS_SCORE',
+    log_type: 'error',
+    short_description: 'Low liveness score',
+    long_description: 'The liveness score is at or below the decline threshold; the image may not show a live person.',
+  },
+  NO_FACE_DETECTED: {
+    risk: 'NO_FACE_DETECTED',
+    log_type: 'error',
+    short_description: 'No face detected',
+    long_description: 'No face could be found in the image.',
+  },
+  MULTIPLE_FACES_DETECTED: {
+    risk: 'MULTIPLE_FACES_DETECTED',
+    log_type: 'warning',
+    short_description: 'Multiple faces detected',
+    long_description: 'Several faces are present; the largest one was evaluated.',
+  },
+} satisfies Record<string, Warning>;
+
+export class DiditSimulator {
+  /** Every request received, faults and errors included. */
+  calls = 0;
+  /** Requests answered 200 with a documented-shape body. */
+  successfulCalls = 0;
+  /** TCP connections accepted; stays at 1 over several calls when the client reuses its connection. */
+  connections = 0;
+  lastRequest: SimulatedDiditRequest | undefined;
+
+  private readonly faults: DiditFault[] = [];
+  private readonly sockets = new Set<Socket>();
+  private server: Server | undefined;
+
+  constructor(private readonly options: DiditSimulatorOptions) {}
+
+  /** Starts listening on 127.0.0.1 and returns the base URL (without the /v3/... path). */
+  async start(): Promise<string> {
+    if (this.server) throw new Error('DiditSimulator already started');
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch(() => {
+        if (!res.headersSent) sendJson(res, 500, { detail: 'Simulator failure' });
+        else res.destroy();
+      });
+    });
+    server.on('connection', (socket) => {
+      this.connections++;
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port ?? 0, '127.0.0.1', () => resolve());
+    });
+    return this.url;
+  }
+
+  get url(): string {
+    const address = this.server?.address() as AddressInfo | null | undefined;
+    if (!address) throw new Error('DiditSimulator is not started');
+    return `http://127.0.0.1:${address.port}`;
+  }
+
+  /** Stops listening and drops every connection, including requests a `timeout` fault is holding. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** The next `times` requests get this fault instead of a normal answer. */
+  injectFaults(fault: DiditFault, times = 1): void {
+    for (let i = 0; i < times; i++) this.faults.push(fault);
+  }
+
+  /** Drops pending faults, zeroes the counters and forgets the last request. */
+  clear(): void {
+    this.faults.length = 0;
+    this.calls = 0;
+    this.successfulCalls = 0;
+    this.connections = 0;
+    this.lastRequest = undefined;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.calls++;
+    const body = await readBody(req, MAX_REQUEST_BYTES);
+    const fault = this.faults.shift();
+    if (fault) {
+      applyFault(fault, req, res);
+      return;
+    }
+    if (body === undefined) {
+      res.setHeader('connection', 'close');
+      sendJson(res, 413, { detail: 'Request entity too large.' });
+      return;
+    }
+    const path = new URL(req.url ?? '/', 'http://simulator').pathname;
+    if (path !== SIMULATOR_PATH) {
+      sendJson(res, 404, { detail: 'Not found.' });
+      return;
+    }
+    if (req.method !== 'POST') {
+      sendJson(res, 405, { detail: `Method "${req.method}" not allowed.` });
+      return;
+    }
+    const apiKey = req.headers['x-api-key'];
+    if (apiKey === undefined) {
+      sendJson(res, 401, { detail: 'Authentication credentials were not provided.' });
+      return;
+    }
+    if (apiKey !== this.options.apiKey) {
+      sendJson(res, 401, { detail: 'Invalid API key.' });
+      return;
+    }
+    const contentType = req.headers['content-type'] ?? '';
+    if (!contentType.toLowerCase().startsWith('multipart/form-data')) {
+      sendJson(res, 415, { detail: `Unsupported media type "${contentType}" in request.` });
+      return;
+    }
+    let form: FormData;
+    try {
+      form = await new Request(`http://simulator${SIMULATOR_PATH}`, {
+        method: 'POST',
+        headers: { 'content-type': contentType },
+        body,
+      }).formData();
+    } catch {
+      sendJson(res, 400, { detail: 'Multipart form parse error.' });
+      return;
+    }
+    await this.answer(form, res);
+  }
+
+  private async answer(form: FormData, res: ServerResponse): Promise<void> {
+    const fields: Record<string, string> = {};
+    for (const [name, value] of form.entries()) {
+      if (typeof value === 'string') fields[name] = value;
+    }
+    const upload = form.get('user_image');
+    let image: Buffer | undefined;
+    if (upload !== null && typeof upload !== 'string') {
+      image = Buffer.from(await upload.arrayBuffer());
+      this.lastRequest = {
+        fields,
+        imageType: sniffImageType(image) ?? null,
+        image: {
+          filename: upload.name,
+          contentType: upload.type,
+          size: image.byteLength,
+          sha256: createHash('sha256').update(image).digest('hex'),
+        },
+      };
+    } else {
+      this.lastRequest = { fields, image: null, imageType: null };
+    }
+
+    if (upload === null) return fieldError(res, 'user_image', 'No file was submitted.');
+    if (typeof upload === 'string' || image === undefined) {
+      return fieldError(res, 'user_image', 'The submitted data was not a file. Check the encoding type on the form.');
+    }
+    if (image.byteLength === 0) return fieldError(res, 'user_image', 'The submitted file is empty.');
+    if (image.byteLength > MAX_IMAGE_BYTES) {
+      return fieldError(res, 'user_image', 'File too large. Maximum upload size is 5 MB.');
+    }
+    if (!sniffImageType(image)) {
+      return fieldError(res, 'user_image', 'Unsupported file type. Allowed extensions: tiff, jpg, jpeg, png, webp.');
+    }
+
+    const threshold = parseThreshold(fields.face_liveness_score_decline_threshold);
+    if (threshold === undefined) {
+      return fieldError(res, 'face_liveness_score_decline_threshold', 'Ensure this value is a number from 0 to 100.');
+    }
+    for (const name of ['rotate_image', 'save_api_request']) {
+      const raw = fields[name];
+      if (raw !== undefined && !/^(true|false|1|0)$/i.test(raw))
+        return fieldError(res, name, 'Must be a valid boolean.');
+    }
+    let metadata: Record<string, unknown> | null = null;
+    if (fields.metadata !== undefined) {
+      const parsed = parseJsonObject(fields.metadata);
+      if (!parsed) return fieldError(res, 'metadata', 'Must be a JSON object encoded as a string.');
+      metadata = parsed;
+    }
+    const vendorData = fields.vendor_data ?? null;
+
+    const forcedStatus = /^sim:status=(\d{3})/.exec(vendorData ?? '')?.[1];
+    if (forcedStatus && Number(forcedStatus) >= 400 && Number(forcedStatus) <= 599) {
+      const status = Number(forcedStatus);
+      if (status === 429 || status === 503) res.setHeader('retry-after', '1');
+      sendJson(res, status, { detail: `Simulated HTTP ${status}.` });
+      return;
+    }
+
+    let traits: ImageTraits;
+    try {
+      traits = await analyseImage(image);
+    } catch {
+      return fieldError(res, 'user_image', 'Upload a valid image. The file was either not an image or corrupted.');
+    }
+    const sha = createHash('sha256').update(image).digest();
+    sendJson(res, 200, {
+      request_id: randomUUID(),
+      liveness: liveness(traits, sha, threshold, vendorData ?? ''),
+      vendor_data: vendorData,
+      metadata,
+      created_at: new Date().toISOString().replace('Z', '000+00:00'),
+    });
+    this.successfulCalls++;
+  }
+}
+
+function liveness(traits: ImageTraits, sha: Buffer, threshold: number, vendorData: string): Record<string, unknown> {
+  const luminance = round(traits.luminance, 2);
+  if (traits.nearUniform) {
+    return {
+      status: 'Declined',
+      method: 'PASSIVE',
+      score: 0,
+      user_image: null,
+      warnings: [WARNINGS.NO_FACE_DETECTED],
+      face_quality: null,
+      face_luminance: luminance,
+    };
+  }
+  const byte = (i: number) => sha[i] ?? 0;
+  const forcedScore = /^sim:score=(\d+(?:\.\d+)?)/.exec(vendorData)?.[1];
+  const forcedDecline = vendorData.startsWith('sim:declined');
+  let score = 60 + (((byte(0) << 8) | byte(1)) % 40);
+  if (forcedDecline) score = 5;
+  else if (forcedScore !== undefined && Number(forcedScore) <= 100) score = Number(forcedScore);
+
+  const warnings: Warning[] = [];
+  if (traits.faceCount === 2) warnings.push(WARNINGS.MULTIPLE_FACES_DETECTED);
+  const declined = forcedDecline || score <= threshold;
+  if (declined) warnings.push(WARNINGS.LOW_LIVENESS_SCORE);
+
+  const { width: w, height: h } = traits;
+  const box = (x1: number, x2: number) => [x1 * w, 0.15 * h, x2 * w, 0.85 * h].map(Math.round);
+  const boxes = traits.faceCount === 2 ? [box(0.1, 0.45), box(0.6, 0.9)] : [box(0.25, 0.75)];
+  return {
+    status: declined ? 'Declined' : 'Approved',
+    method: 'PASSIVE',
+    score,
+    user_image: {
+      entities: boxes.map((bbox, i) => ({
+        bbox,
+        confidence: round(0.8 + byte(6 + i) / 1275, 6),
+        age: round(20 + (byte(3 + i) % 40) + byte(8) / 256, 2),
+        gender: byte(5 + i) % 2 === 0 ? 'female' : 'male',
+        race: null,
+      })),
+      best_angle: 0,
+    },
+    warnings,
+    face_quality: round(70 + (byte(2) % 250) / 10, 2),
+    face_luminance: luminance,
+  };
+}
+
+function applyFault(fault: DiditFault, req: IncomingMessage, res: ServerResponse): void {
+  switch (fault.type) {
+    case 'status':
+      if (fault.retryAfter !== undefined) res.setHeader('retry-after', fault.retryAfter);
+      sendJson(res, fault.status, { detail: `Simulated HTTP ${fault.status}.` });
+      return;
+    case 'timeout':
+      // Holding the response open: stop() or the client's timeout ends it.
+      return;
+    case 'reset':
+      req.socket.resetAndDestroy();
+      return;
+    case 'garbage':
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('<html><body>502 Bad Gateway</body></html>');
+      return;
+    case 'wrong-shape':
+      sendJson(res, 200, { session_id: randomUUID(), status: 'Approved' });
+      return;
+    case 'slow-body':
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"request_id":"');
+      return;
+  }
+}
+
+/** The real type by magic bytes; the declared content type and file name are not trusted. */
+export function sniffImageType(bytes: Uint8Array): SniffedImageType | undefined {
+  const at = (offset: number, ...sig: number[]) => sig.every((b, i) => bytes[offset + i] === b);
+  if (at(0, 0xff, 0xd8, 0xff)) return 'jpeg';
+  if (at(0, 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return 'png';
+  // RIFF....WEBP
+  if (at(0, 0x52, 0x49, 0x46, 0x46) && at(8, 0x57, 0x45, 0x42, 0x50)) return 'webp';
+  if (at(0, 0x49, 0x49, 0x2a, 0x00) || at(0, 0x4d, 0x4d, 0x00, 0x2a)) return 'tiff';
+  return undefined;
+}
+
+function parseThreshold(raw: string | undefined): number | undefined {
+  if (raw === undefined) return DEFAULT_THRESHOLD;
+  if (raw.trim() === '') return undefined;
+  const value = Number(raw);
+  return Number.isFinite(value) && value >= 0 && value <= 100 ? value : undefined;
+}
+
+function parseJsonObject(raw: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(raw);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function round(value: number, digits: number): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
+
+function fieldError(res: ServerResponse, field: string, message: string): void {
+  sendJson(res, 400, { [field]: [message] });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
