@@ -11,6 +11,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     env: {
       CDK_VALIDATION: 'false',
+      // Handlers log JSON lines; keep the test output readable (a test that inspects logs sets its own level).
+      POWERTOOLS_LOG_LEVEL: 'ERROR',
       // The SDK warns on every client that Node 20 support ends; Lambda runs 22+.
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },

@@ -85,6 +85,38 @@ export class CheckStore {
     return this.finish(id, token, now, 'FAILED', { error });
   }
 
+  /**
+   * Lets one later delivery take over publishing a terminal event that its writer never confirmed. Only after the
+   * writer's lease has run out (it must be dead by then), and only one taker per lease.
+   */
+  async claimPendingEvent(id: string, status: CheckStatus, now: Date, leaseSeconds: number): Promise<boolean> {
+    const nowEpoch = Math.floor(now.getTime() / 1000);
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { id },
+          UpdateExpression: 'SET event_claimed_until = :until',
+          ConditionExpression:
+            'event_pending = :true AND #status = :status AND updated_at < :cutoff AND ' +
+            '(attribute_not_exists(event_claimed_until) OR event_claimed_until < :nowEpoch)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':true': true,
+            ':status': status,
+            ':cutoff': new Date(now.getTime() - leaseSeconds * 1000).toISOString(),
+            ':nowEpoch': nowEpoch,
+            ':until': nowEpoch + leaseSeconds,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw classifyAwsError(error, 'DynamoDB');
+    }
+  }
+
   /** Clears the outbox flag once the terminal event is on the bus. */
   async markEventPublished(id: string, status: CheckStatus): Promise<void> {
     try {
@@ -92,7 +124,7 @@ export class CheckStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { id },
-          UpdateExpression: 'REMOVE event_pending',
+          UpdateExpression: 'REMOVE event_pending, event_claimed_until',
           ConditionExpression: '#status = :status',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':status': status },

@@ -22,6 +22,7 @@ export interface ProcessorPorts {
       error: { code: LivenessError['code']; message: string },
       now: Date,
     ): Promise<CheckRecord>;
+    claimPendingEvent(id: string, status: CheckRecord['status'], now: Date, leaseSeconds: number): Promise<boolean>;
     markEventPublished(id: string, status: CheckRecord['status']): Promise<void>;
   };
   readonly uploads: { read(key: string): Promise<Uint8Array> };
@@ -140,8 +141,11 @@ export class CheckProcessor {
       logger.warn('Upload for an unknown check', { checkId: id });
       return 'UNKNOWN_CHECK';
     }
-    if (current.event_pending) {
-      // A previous attempt wrote the terminal state but did not get the event out; finish its job.
+    if (
+      current.event_pending &&
+      (await this.ports.store.claimPendingEvent(id, current.status, this.ports.clock(), this.settings.leaseSeconds))
+    ) {
+      // The attempt that wrote the terminal state died before its event got out; finish its job.
       await this.publishTerminal(current);
       return 'REPUBLISHED';
     }

@@ -1,0 +1,236 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { RekognitionClient } from '@aws-sdk/client-rekognition';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import sharp from 'sharp';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { CheckStore, ClaimLostError } from '../../lambdas/adapters/check-store';
+import { DiditClient } from '../../lambdas/adapters/didit-client';
+import { type DomainEvent, EventPublisher } from '../../lambdas/adapters/event-publisher';
+import { RekognitionFaceDetector } from '../../lambdas/adapters/face-detector';
+import { UploadReader } from '../../lambdas/adapters/upload-reader';
+import { loadProcessorConfig, MAX_UPLOAD_BYTES } from '../../lambdas/config';
+import type { CheckRecord } from '../../lambdas/core/check';
+import { prepareImageForDidit } from '../../lambdas/core/image-pipeline';
+import { CheckProcessor, type ProcessorPorts } from '../../lambdas/services/check-processor';
+import { emulatorClientConfig } from '../../local/aws-env';
+import { DiditSimulator } from '../../local/didit-simulator';
+import { type LocalResources, provisionLocalResources } from '../../local/provision';
+import { RekognitionSimulator } from '../../local/rekognition-simulator';
+
+// The processor service with its real adapters against moto and the loopback simulators. Crashes are simulated the
+// way Lambda crashes: an attempt stops between two steps and a later delivery of the same S3 event finds the state
+// it left behind.
+const LEASE_SECONDS = 60;
+let resources: LocalResources;
+let s3: S3Client;
+let store: CheckStore;
+let didit: DiditSimulator;
+let diditClient: DiditClient;
+let rekognition: RekognitionSimulator;
+let publisher: EventPublisher;
+let selfie: Buffer;
+let clockOffsetMs = 0;
+const config = () =>
+  loadProcessorConfig({
+    TABLE_NAME: resources.tableName,
+    BUCKET_NAME: resources.bucketName,
+    EVENT_BUS_NAME: resources.eventBusName,
+    DIDIT_API_KEY_SECRET_ID: resources.diditApiKeySecretId,
+    DIDIT_BASE_URL: didit.url,
+  });
+
+beforeAll(async () => {
+  const endpoint = inject('motoEndpoint');
+  didit = new DiditSimulator({ apiKey: 'processor-test-key' });
+  await didit.start();
+  rekognition = new RekognitionSimulator();
+  await rekognition.start();
+  resources = await provisionLocalResources(endpoint, {
+    prefix: `proc-${randomUUID().slice(0, 8)}`,
+    diditApiKey: 'processor-test-key',
+  });
+  const aws = emulatorClientConfig(endpoint);
+  s3 = new S3Client({ ...aws, forcePathStyle: true });
+  store = new CheckStore(new DynamoDBClient(aws), resources.tableName);
+  publisher = new EventPublisher(new EventBridgeClient(aws), resources.eventBusName);
+  diditClient = new DiditClient(config().didit, async () => 'processor-test-key');
+  selfie = await sharp(readFileSync(new URL('../fixtures/astronaut.png', import.meta.url)))
+    .jpeg()
+    .toBuffer();
+});
+
+afterAll(async () => {
+  await diditClient?.close();
+  await didit?.stop();
+  await rekognition?.stop();
+});
+
+beforeEach(() => {
+  clockOffsetMs = 0;
+  didit.clear();
+});
+
+function processor(overrides: Partial<ProcessorPorts> = {}): CheckProcessor {
+  const cfg = config();
+  return new CheckProcessor(
+    {
+      store,
+      uploads: new UploadReader(s3, resources.bucketName),
+      prepareImage: prepareImageForDidit,
+      didit: diditClient,
+      events: publisher,
+      clock: () => new Date(Date.now() + clockOffsetMs),
+      newToken: randomUUID,
+      ...overrides,
+    },
+    { uploadPrefix: cfg.uploadPrefix, image: cfg.image, leaseSeconds: LEASE_SECONDS },
+  );
+}
+
+async function newCheck(body: Uint8Array | undefined, fields: Partial<CheckRecord> = {}): Promise<string> {
+  const id = randomUUID();
+  const now = new Date().toISOString();
+  await store.create({
+    id,
+    status: 'AWAITING_UPLOAD',
+    upload_key: `uploads/${id}`,
+    created_at: now,
+    updated_at: now,
+    upload_expires_at: now,
+    expires_at: Math.floor(Date.now() / 1000) + 3600,
+    face_liveness_score_decline_threshold: 30,
+    rotate_image: false,
+    save_api_request: true,
+    content_type: 'image/jpeg',
+    ...fields,
+  });
+  if (body) await s3.send(new PutObjectCommand({ Bucket: resources.bucketName, Key: `uploads/${id}`, Body: body }));
+  return id;
+}
+
+async function busEvents(): Promise<Array<{ 'detail-type': string; detail: { id: string } }>> {
+  const sqs = new SQSClient(emulatorClientConfig(inject('motoEndpoint')));
+  const out = await sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: resources.eventQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+  );
+  sqs.destroy();
+  return (out.Messages ?? []).map((m) => JSON.parse(m.Body ?? '{}'));
+}
+
+describe('claims and crashes', () => {
+  it('a processor that died after claiming is taken over only once its lease has run out', async () => {
+    const id = await newCheck(selfie);
+    const crashed = await store.claim(id, 'crashed-attempt', new Date(), LEASE_SECONDS);
+    expect(crashed.claimed).toBe(true);
+
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('DUPLICATE');
+    expect(didit.calls).toBe(0);
+
+    clockOffsetMs = (LEASE_SECONDS + 1) * 1000;
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('COMPLETED');
+    expect(didit.successfulCalls).toBe(1);
+
+    // The crashed attempt waking up late cannot overwrite the result.
+    await expect(
+      store.fail(id, 'crashed-attempt', { code: 'INTERNAL_ERROR', message: 'late' }, new Date()),
+    ).rejects.toBeInstanceOf(ClaimLostError);
+    expect((await store.get(id))?.status).toBe('COMPLETED');
+  });
+
+  it('a terminal event that failed to publish is republished by a later delivery, once', async () => {
+    const id = await newCheck(selfie);
+    let failPublish = true;
+    const flakyEvents = {
+      publish: async (events: readonly DomainEvent[]) => {
+        if (failPublish) throw new Error('EventBridge unreachable');
+        await publisher.publish(events);
+      },
+    };
+    await expect(processor({ events: flakyEvents }).processUpload(`uploads/${id}`)).rejects.toThrow(
+      'EventBridge unreachable',
+    );
+    const written = await store.get(id);
+    expect(written).toMatchObject({ status: 'COMPLETED', event_pending: true });
+
+    failPublish = false;
+    // Within the writer's lease the writer may still be publishing: a duplicate delivery must not publish too.
+    expect(await processor({ events: flakyEvents }).processUpload(`uploads/${id}`)).toBe('DUPLICATE');
+
+    clockOffsetMs = (LEASE_SECONDS + 1) * 1000;
+    expect(await processor({ events: flakyEvents }).processUpload(`uploads/${id}`)).toBe('REPUBLISHED');
+    expect(await processor({ events: flakyEvents }).processUpload(`uploads/${id}`)).toBe('DUPLICATE');
+    expect((await store.get(id))?.event_pending).toBeUndefined();
+    expect(didit.successfulCalls).toBe(1);
+
+    const published = (await busEvents()).filter((e) => e.detail.id === id);
+    expect(published.map((e) => e['detail-type'])).toEqual(['Liveness Check Completed']);
+  });
+
+  it('ignores objects that do not belong to a check, and uploads for unknown checks', async () => {
+    expect(await processor().processUpload('uploads/not-a-check.jpg')).toBe('NOT_A_CHECK');
+    expect(await processor().processUpload(`other/${randomUUID()}`)).toBe('NOT_A_CHECK');
+    expect(await processor().processUpload(`uploads/${randomUUID()}`)).toBe('UNKNOWN_CHECK');
+    expect(didit.calls).toBe(0);
+  });
+});
+
+describe('refusals end in a terminal status with a specific code and no Didit call', () => {
+  it('an object over 5 MiB that arrived without the POST policy → IMAGE_TOO_LARGE', async () => {
+    const id = await newCheck(Buffer.alloc(MAX_UPLOAD_BYTES + 1, 0xff));
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('FAILED');
+    expect(await store.get(id)).toMatchObject({ status: 'FAILED', error: { code: 'IMAGE_TOO_LARGE' } });
+    expect(didit.calls).toBe(0);
+  });
+
+  it('a check whose object is gone → IMAGE_NOT_FOUND', async () => {
+    const id = await newCheck(undefined);
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('FAILED');
+    expect(await store.get(id)).toMatchObject({ status: 'FAILED', error: { code: 'IMAGE_NOT_FOUND' } });
+  });
+
+  it('Didit refusing our key → DIDIT_AUTH_FAILED', async () => {
+    const id = await newCheck(selfie);
+    const wrongKey = new DiditClient(config().didit, async () => 'not-the-key');
+    try {
+      expect(await processor({ didit: wrongKey }).processUpload(`uploads/${id}`)).toBe('FAILED');
+    } finally {
+      await wrongKey.close();
+    }
+    expect(await store.get(id)).toMatchObject({ status: 'FAILED', error: { code: 'DIDIT_AUTH_FAILED' } });
+  });
+});
+
+describe('Rekognition pre-screen', () => {
+  const faces = () => new RekognitionFaceDetector(new RekognitionClient({ ...emulatorClientConfig(rekognition.url) }));
+
+  it('no face → COMPLETED, Declined, NO_FACE_DETECTED, and Didit is never called', async () => {
+    const blank = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#808080' } })
+      .jpeg()
+      .toBuffer();
+    const id = await newCheck(blank);
+    expect(await processor({ faces: faces() }).processUpload(`uploads/${id}`)).toBe('COMPLETED');
+    const record = await store.get(id);
+    expect(record?.result).toMatchObject({
+      decision: 'Declined',
+      request_id: null,
+      prescreen_face_count: 0,
+      liveness: { status: 'Declined', warnings: [{ risk: 'NO_FACE_DETECTED' }] },
+    });
+    expect(didit.calls).toBe(0);
+    expect(rekognition.calls).toBeGreaterThan(0);
+  });
+
+  it('several faces are noted and Didit still decides', async () => {
+    const wide = await sharp(selfie).resize(1200, 500, { fit: 'fill' }).jpeg().toBuffer();
+    const id = await newCheck(wide);
+    expect(await processor({ faces: faces() }).processUpload(`uploads/${id}`)).toBe('COMPLETED');
+    const record = await store.get(id);
+    expect(record?.result?.prescreen_face_count).toBe(2);
+    expect(record?.result?.request_id).toBeTruthy();
+    expect(didit.successfulCalls).toBe(1);
+  });
+});
