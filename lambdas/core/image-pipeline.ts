@@ -1,0 +1,155 @@
+import sharp, { type Channels, type Metadata, type SharpOptions } from 'sharp';
+import { type ImageConfig, MAX_UPLOAD_BYTES } from '../config';
+import { ImageRejectedError } from '../errors';
+import { IMAGE_TYPE_NAMES, type SupportedImageType, sniffImageType } from './image-sniff';
+
+/**
+ * Turns an untrusted upload into the one thing Didit gets: an upright, metadata-free sRGB JPEG within the size and
+ * dimension budget. Every way an upload can be unusable ends in an ImageRejectedError with a specific code.
+ */
+
+export interface PreparedImage {
+  readonly jpeg: Buffer;
+  readonly width: number;
+  readonly height: number;
+  readonly inputType: SupportedImageType;
+  readonly inputBytes: number;
+  readonly outputBytes: number;
+  /** The JPEG quality of the encode that fitted the byte budget. */
+  readonly quality: number;
+}
+
+/** A 12 MP photo resized to 1440×1920 measured 240–345 KB at about this quality, so one encode is the norm. */
+export const FIRST_QUALITY = 82;
+const QUALITY_STEP = 10;
+/** Below this, block artefacts could pass for recapture artefacts to a liveness model; fewer pixels are safer. */
+const MIN_QUALITY = 42;
+/** Last resort when even MIN_QUALITY is too big (sensor noise, film grain): shrink by this factor per attempt. */
+const SHRINK_FACTOR = 0.75;
+/** A face needs some pixels; below this long edge we give up rather than send Didit a thumbnail. */
+const MIN_LONG_EDGE = 256;
+
+export async function prepareImageForDidit(input: Uint8Array, config: ImageConfig): Promise<PreparedImage> {
+  const inputBytes = input.byteLength;
+  if (inputBytes === 0) throw new ImageRejectedError('IMAGE_EMPTY', 'The upload is empty');
+  if (inputBytes > MAX_UPLOAD_BYTES) {
+    throw new ImageRejectedError(
+      'IMAGE_TOO_LARGE',
+      `The upload is ${inputBytes} bytes; the limit is ${MAX_UPLOAD_BYTES}`,
+    );
+  }
+
+  const sniffed = sniffImageType(input);
+  if (!sniffed.supported) {
+    throw new ImageRejectedError(
+      'UNSUPPORTED_IMAGE_TYPE',
+      `The upload's content is ${IMAGE_TYPE_NAMES[sniffed.type]}; accepted types are JPEG, PNG, WebP and TIFF`,
+    );
+  }
+
+  const metadata = await readHeader(input, sniffed.type);
+  const pixels = metadata.width * metadata.height;
+  if (pixels > config.maxInputPixels) {
+    throw new ImageRejectedError(
+      'IMAGE_TOO_MANY_PIXELS',
+      `The image is ${metadata.width}×${metadata.height} (${pixels} pixels); the limit is ${config.maxInputPixels}`,
+    );
+  }
+
+  const decoded = await decodeToFit(input, config);
+  const encoded = await encodeWithinBudget(decoded, config.maxOutputBytes);
+  return { ...encoded, inputType: sniffed.type, inputBytes, outputBytes: encoded.jpeg.byteLength };
+}
+
+function decoderOptions(limitInputPixels: number | false): SharpOptions {
+  return {
+    // 'error' rejects truncated files and undecodable data instead of returning a half-grey image. The stricter
+    // 'warning' would also reject the "extraneous bytes before marker" JPEGs that some Android cameras write,
+    // which decode correctly; refusing real users' selfies for that is worse than accepting them.
+    failOn: 'error',
+    // The header is read without a limit so the rejection can state the dimensions; decoding always has one.
+    limitInputPixels,
+    // Animated WebP and multi-page TIFF: the first frame is the photo, the rest would stack into one tall image.
+    pages: 1,
+  };
+}
+
+/** Only the header is parsed here, so a failure means the file is not a readable image of the type it claims. */
+async function readHeader(input: Uint8Array, type: SupportedImageType): Promise<Metadata> {
+  try {
+    return await sharp(input, decoderOptions(false)).metadata();
+  } catch (error) {
+    throw new ImageRejectedError('CORRUPT_IMAGE', `The ${IMAGE_TYPE_NAMES[type]} header cannot be read`, {
+      cause: error,
+    });
+  }
+}
+
+interface RawImage {
+  readonly pixels: Buffer;
+  readonly width: number;
+  readonly height: number;
+  readonly channels: Channels;
+}
+
+/**
+ * Decodes once to 8-bit sRGB pixels at the final size, so a second encode at lower quality does not decode the
+ * original again. The header was readable, so a failure here is damaged pixel data.
+ */
+async function decodeToFit(input: Uint8Array, config: ImageConfig): Promise<RawImage> {
+  try {
+    const { data, info } = await sharp(input, decoderOptions(config.maxInputPixels))
+      .autoOrient()
+      // `fit: inside` on both edges lets libjpeg and libwebp shrink while decoding (shrink-on-load), the bulk of
+      // the speed on a 12 MP photo.
+      .resize({
+        width: config.maxLongEdge,
+        height: config.maxLongEdge,
+        fit: 'inside',
+        withoutEnlargement: true,
+      })
+      // JPEG has no alpha; white is what a transparent PNG selfie looks like in the app that took it.
+      .flatten({ background: '#ffffff' })
+      // Converts CMYK (via an embedded or built-in profile), greyscale and 16-bit input to 8-bit sRGB.
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    return { pixels: data, width: info.width, height: info.height, channels: info.channels };
+  } catch (error) {
+    throw new ImageRejectedError('CORRUPT_IMAGE', 'The image data is damaged or truncated', { cause: error });
+  }
+}
+
+/**
+ * Lowers the quality step-wise, then the dimensions, until the JPEG fits. The pixels are already decoded, so an
+ * error here is ours, not the upload's, and is left to surface as an internal error.
+ */
+async function encodeWithinBudget(
+  image: RawImage,
+  maxBytes: number,
+): Promise<{ jpeg: Buffer; width: number; height: number; quality: number }> {
+  for (let quality = FIRST_QUALITY; quality >= MIN_QUALITY; quality -= QUALITY_STEP) {
+    const jpeg = await encode(image, image.width, image.height, quality);
+    if (jpeg.byteLength <= maxBytes) return { jpeg, width: image.width, height: image.height, quality };
+  }
+
+  let scale = SHRINK_FACTOR;
+  while (Math.max(image.width, image.height) * scale >= MIN_LONG_EDGE) {
+    const width = Math.max(1, Math.round(image.width * scale));
+    const height = Math.max(1, Math.round(image.height * scale));
+    const jpeg = await encode(image, width, height, MIN_QUALITY);
+    if (jpeg.byteLength <= maxBytes) return { jpeg, width, height, quality: MIN_QUALITY };
+    scale *= SHRINK_FACTOR;
+  }
+  throw new ImageRejectedError(
+    'IMAGE_TOO_LARGE',
+    `The image cannot be compressed below ${maxBytes} bytes at ${MIN_LONG_EDGE} pixels or more`,
+  );
+}
+
+function encode(image: RawImage, width: number, height: number, quality: number): Promise<Buffer> {
+  let pipeline = sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: image.channels } });
+  if (width !== image.width || height !== image.height) pipeline = pipeline.resize(width, height, { fit: 'fill' });
+  // No withMetadata/keepExif: sharp writes none, so EXIF (GPS included), ICC and XMP never reach Didit.
+  return pipeline.jpeg({ quality, chromaSubsampling: '4:2:0' }).toBuffer();
+}
