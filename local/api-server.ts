@@ -18,19 +18,18 @@ const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
 /**
  * A stand-in for the REST API Gateway: API-key check, routing, and Lambda proxy events of the same shape API
- * Gateway sends, so the deployed handlers run unchanged. Auth failures answer like the stack's gateway responses.
+ * Gateway sends, so the deployed handlers run unchanged. Auth failures and unknown routes answer with the same
+ * status and body as the stack's gateway responses (lib/parts/upload-api.ts).
  */
 export function createApiServer(routes: readonly ApiRoute[], apiKey: string): Server {
   const compiled = routes.map((route) => ({ ...route, pattern: compile(route.resource) }));
   return createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-      const matches = compiled.filter((r) => r.pattern.regex.test(url.pathname));
-      if (matches.length === 0) return send(res, error(404, 'NOT_FOUND', 'No such route'));
-      const route = matches.find((r) => r.method === req.method);
-      if (!route) return send(res, error(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here`));
+      const route = compiled.find((r) => r.method === req.method && r.pattern.regex.test(url.pathname));
+      if (!route) return send(res, error(404, 'NOT_FOUND', 'No route matches this method and path.'));
       if (route.apiKeyRequired !== false && !keyMatches(req.headers['x-api-key'], apiKey)) {
-        return send(res, error(403, 'FORBIDDEN', 'Missing or invalid API key (x-api-key header)'));
+        return send(res, error(401, 'UNAUTHORIZED', 'Missing or invalid API key: send it in the x-api-key header.'));
       }
       const body = await readBody(req);
       if (body === undefined) return send(res, error(413, 'PAYLOAD_TOO_LARGE', 'Request body is too large'));

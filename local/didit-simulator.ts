@@ -44,6 +44,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { type SupportedImageType, sniffImageType } from '../lambdas/core/image-sniff';
 import { analyseImage, type ImageTraits, readBody } from './rekognition-simulator';
 
 export const SIMULATOR_PATH = '/v3/passive-liveness/';
@@ -71,10 +72,8 @@ export interface SimulatedDiditRequest {
     readonly sha256: string;
   } | null;
   /** The file's real type by its magic bytes; null when no file was sent or it is not an accepted image. */
-  readonly imageType: SniffedImageType | null;
+  readonly imageType: SupportedImageType | null;
 }
-
-export type SniffedImageType = 'jpeg' | 'png' | 'webp' | 'tiff';
 
 export interface DiditSimulatorOptions {
   /** The only `x-api-key` accepted. */
@@ -233,7 +232,7 @@ export class DiditSimulator {
       image = Buffer.from(await upload.arrayBuffer());
       this.lastRequest = {
         fields,
-        imageType: sniffImageType(image) ?? null,
+        imageType: acceptedImageType(image) ?? null,
         image: {
           filename: upload.name,
           contentType: upload.type,
@@ -253,7 +252,7 @@ export class DiditSimulator {
     if (image.byteLength > MAX_IMAGE_BYTES) {
       return fieldError(res, 'user_image', 'File too large. Maximum upload size is 5 MB.');
     }
-    if (!sniffImageType(image)) {
+    if (!acceptedImageType(image)) {
       return fieldError(res, 'user_image', 'Unsupported file type. Allowed extensions: tiff, jpg, jpeg, png, webp.');
     }
 
@@ -374,15 +373,10 @@ function applyFault(fault: DiditFault, req: IncomingMessage, res: ServerResponse
   }
 }
 
-/** The real type by magic bytes; the declared content type and file name are not trusted. */
-export function sniffImageType(bytes: Uint8Array): SniffedImageType | undefined {
-  const at = (offset: number, ...sig: number[]) => sig.every((b, i) => bytes[offset + i] === b);
-  if (at(0, 0xff, 0xd8, 0xff)) return 'jpeg';
-  if (at(0, 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return 'png';
-  // RIFF....WEBP
-  if (at(0, 0x52, 0x49, 0x46, 0x46) && at(8, 0x57, 0x45, 0x42, 0x50)) return 'webp';
-  if (at(0, 0x49, 0x49, 0x2a, 0x00) || at(0, 0x4d, 0x4d, 0x00, 0x2a)) return 'tiff';
-  return undefined;
+/** The real type by magic bytes (the same sniffer the processor uses); declared type and file name are not trusted. */
+function acceptedImageType(bytes: Uint8Array): SupportedImageType | undefined {
+  const sniffed = sniffImageType(bytes);
+  return sniffed.supported ? sniffed.type : undefined;
 }
 
 function parseThreshold(raw: string | undefined): number | undefined {

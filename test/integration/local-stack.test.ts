@@ -164,8 +164,19 @@ describe('the API contract', () => {
   it('refuses a missing or wrong API key with a JSON error', async () => {
     for (const headers of [{ 'x-api-key': '' }, { 'x-api-key': 'wrong' }]) {
       const res = await api.request('POST', '/v1/liveness-checks', {}, headers);
-      expect(res.status).toBe(403);
-      expect(res.body.error.code).toBe('FORBIDDEN');
+      expect(res.status).toBe(401);
+      expect(res.body.error.code).toBe('UNAUTHORIZED');
+    }
+  });
+
+  it('answers unknown routes and methods with a JSON 404, as the gateway response does', async () => {
+    for (const [method, path] of [
+      ['GET', '/v1/nothing-here'],
+      ['DELETE', '/v1/liveness-checks'],
+    ] as const) {
+      const res = await api.request(method, path);
+      expect(res.status).toBe(404);
+      expect(res.body.error.code).toBe('NOT_FOUND');
     }
   });
 

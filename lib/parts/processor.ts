@@ -1,0 +1,128 @@
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { NodeFunction } from './node-function';
+import { bucketPrefixWildcardFinding } from './storage';
+
+export const PROCESS_UPLOAD_ENTRY = 'lambdas/handlers/process-upload.ts';
+
+/** Memory also buys CPU: sharp's decode + resize of a 5 MB photo is CPU-bound. */
+export const PROCESSOR_MEMORY_MIB = 1024;
+/** Covers image work plus Didit's slowest answer (config.ts: 5 s connect + 30 s headers + 10 s body) with room left. */
+export const PROCESSOR_TIMEOUT = Duration.seconds(90);
+
+/** Id CDK gives the singleton function that writes S3 bucket notification configurations. */
+const BUCKET_NOTIFICATIONS_HANDLER_ID = 'BucketNotificationsHandler050a0587b7544547bf325f094a3db834';
+
+export interface ProcessorProps {
+  readonly table: dynamodb.ITable;
+  readonly bucket: s3.IBucket;
+  /** Only objects created under this prefix trigger the processor. */
+  readonly uploadPrefix: string;
+  readonly eventBus: events.IEventBus;
+  readonly diditApiKeySecret: secretsmanager.ISecret;
+  readonly diditBaseUrl: string;
+  readonly prescreen: boolean;
+  readonly architecture: lambda.Architecture;
+  readonly logRetention: logs.RetentionDays;
+}
+
+/**
+ * Processes each uploaded image: S3 `ObjectCreated` under the uploads prefix invokes the function, which normalizes
+ * the image with sharp, optionally pre-screens it with Rekognition, asks Didit for a decision, records it in the table
+ * and publishes the result on the bus.
+ */
+export class Processor extends Construct {
+  public readonly function: NodeFunction;
+
+  constructor(scope: Construct, id: string, props: ProcessorProps) {
+    super(scope, id);
+
+    this.function = new NodeFunction(this, 'ProcessUpload', {
+      entry: PROCESS_UPLOAD_ENTRY,
+      description: 'S3 upload -> sharp -> [Rekognition] -> Didit -> DynamoDB + EventBridge',
+      architecture: props.architecture,
+      includeSharp: true,
+      memorySize: PROCESSOR_MEMORY_MIB,
+      timeout: PROCESSOR_TIMEOUT,
+      logRetention: props.logRetention,
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        BUCKET_NAME: props.bucket.bucketName,
+        UPLOAD_PREFIX: props.uploadPrefix,
+        EVENT_BUS_NAME: props.eventBus.eventBusName,
+        PRESCREEN_ENABLED: String(props.prescreen),
+        DIDIT_BASE_URL: props.diditBaseUrl,
+        // The ARN, never the value: the function reads the key from Secrets Manager at run time.
+        DIDIT_API_KEY_SECRET_ID: props.diditApiKeySecret.secretArn,
+      },
+    });
+    const fn = this.function;
+
+    // CheckStore.get/claim/complete/fail/markEventPublished: consistent reads and conditional updates, nothing else
+    // (no Scan, Query, Delete or batch calls). Add an action here when the store starts using one.
+    iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      resourceArns: [props.table.tableArn],
+    });
+    props.eventBus.grantPutEventsTo(fn);
+    props.diditApiKeySecret.grantRead(fn);
+    // Only GetObject (which also answers HeadObject) and only under the uploads prefix; bucket.grantRead would add
+    // s3:List* and s3:GetBucket* on the whole bucket.
+    iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: ['s3:GetObject'],
+      resourceArns: [props.bucket.arnForObjects(`${props.uploadPrefix}*`)],
+    });
+    Validations.of(fn.role ?? fn).acknowledge({
+      id: bucketPrefixWildcardFinding(props.bucket, props.uploadPrefix),
+      reason:
+        'Each check uploads to its own key under the uploads prefix, unknown at deploy time; s3:GetObject is scoped ' +
+        'to that prefix and nothing else in the bucket.',
+    });
+
+    if (props.prescreen) {
+      // A separate policy so the "*" acknowledged below covers this one statement and nothing else.
+      const prescreenPolicy = new iam.Policy(this, 'PrescreenPolicy', {
+        statements: [new iam.PolicyStatement({ actions: ['rekognition:DetectFaces'], resources: ['*'] })],
+      });
+      fn.role?.attachInlinePolicy(prescreenPolicy);
+      Validations.of(prescreenPolicy).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'rekognition:DetectFaces analyses image bytes sent in the request and has no resource type, so IAM ' +
+          'accepts only Resource "*" for it; the policy holds that single action.',
+      });
+    }
+
+    props.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(fn), {
+      prefix: props.uploadPrefix,
+    });
+    acknowledgeBucketNotificationsHandler(Stack.of(this));
+  }
+}
+
+/**
+ * CDK writes the bucket's notification configuration with a singleton custom-resource function (one per stack) whose
+ * role carries the AWS managed basic-execution policy. It is CDK's own code, runs only during deployments and its role
+ * is not configurable, so that finding is acknowledged where the function is created. (Its s3:PutBucketNotification
+ * statement is already scoped to the uploads bucket.)
+ */
+function acknowledgeBucketNotificationsHandler(stack: Stack): void {
+  const handler = stack.node.tryFindChild(BUCKET_NOTIFICATIONS_HANDLER_ID);
+  if (!handler) return;
+  Validations.of(handler).acknowledge({
+    id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+    reason:
+      "CDK's bucket-notifications custom resource creates its own role with the basic execution policy (log " +
+      'writing only); the role is not configurable and the function runs only during deployments.',
+  });
+}

@@ -1,0 +1,281 @@
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { NodeFunction } from './node-function';
+import { bucketPrefixWildcardFinding } from './storage';
+
+export const CREATE_CHECK_ENTRY = 'lambdas/handlers/create-check.ts';
+export const GET_CHECK_ENTRY = 'lambdas/handlers/get-check.ts';
+
+export interface UploadApiProps {
+  readonly table: dynamodb.ITable;
+  readonly bucket: s3.IBucket;
+  /** Key prefix the presigned POST allows, e.g. `uploads/`. */
+  readonly uploadPrefix: string;
+  readonly uploadUrlTtlSeconds: number;
+  readonly defaultDeclineThreshold: number;
+  readonly checkRetentionDays: number;
+  readonly architecture: lambda.Architecture;
+  /** Steady-state requests per second for the API key (usage plan and stage default). */
+  readonly throttlingRateLimit: number;
+  /** Burst bucket size for the API key (usage plan and stage default). */
+  readonly throttlingBurstLimit: number;
+  readonly logRetention: logs.RetentionDays;
+  /** Create API Gateway's account-level CloudWatch role (needed once per account and region for stage logging). */
+  readonly cloudWatchRole: boolean;
+}
+
+/** Gateway response templates may use $context but not $util; these two render as JSON string literals. */
+const CONTEXT_RESPONSE_TYPE = '"$context.error.responseType"';
+const CONTEXT_MESSAGE = '$context.error.messageString';
+
+/** JSON bodies API Gateway returns when it answers itself (bad key, unknown route, throttling, integration failure). */
+const GATEWAY_ERRORS: ReadonlyArray<{
+  id: string;
+  type: apigateway.ResponseType;
+  statusCode: string;
+  code: string;
+  message: string;
+}> = [
+  // API Gateway answers a missing or unknown x-api-key with INVALID_API_KEY (403 by default): it is an
+  // authentication failure, so it becomes a 401 the client can act on.
+  {
+    id: 'InvalidApiKey',
+    type: apigateway.ResponseType.INVALID_API_KEY,
+    statusCode: '401',
+    code: 'UNAUTHORIZED',
+    message: 'Missing or invalid API key: send it in the x-api-key header.',
+  },
+  {
+    id: 'Unauthorized',
+    type: apigateway.ResponseType.UNAUTHORIZED,
+    statusCode: '401',
+    code: 'UNAUTHORIZED',
+    message: 'The request is not authenticated.',
+  },
+  {
+    id: 'AccessDenied',
+    type: apigateway.ResponseType.ACCESS_DENIED,
+    statusCode: '403',
+    code: 'FORBIDDEN',
+    message: 'The API key may not call this resource.',
+  },
+  // REST APIs answer an unknown path or method with MISSING_AUTHENTICATION_TOKEN; to a client that is a 404.
+  {
+    id: 'UnknownRoute',
+    type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+    statusCode: '404',
+    code: 'NOT_FOUND',
+    message: 'No route matches this method and path.',
+  },
+  {
+    id: 'Throttled',
+    type: apigateway.ResponseType.THROTTLED,
+    statusCode: '429',
+    code: 'THROTTLED',
+    message: 'Too many requests: slow down and retry with backoff.',
+  },
+  {
+    id: 'QuotaExceeded',
+    type: apigateway.ResponseType.QUOTA_EXCEEDED,
+    statusCode: '429',
+    code: 'QUOTA_EXCEEDED',
+    message: 'The usage quota of this API key is exhausted.',
+  },
+  // Every other 4xx keeps the status API Gateway chose (400, 413, 415, …) and names its cause, e.g.
+  // REQUEST_TOO_LARGE or UNSUPPORTED_MEDIA_TYPE.
+  {
+    id: 'Default4xx',
+    type: apigateway.ResponseType.DEFAULT_4XX,
+    statusCode: '',
+    code: CONTEXT_RESPONSE_TYPE,
+    message: CONTEXT_MESSAGE,
+  },
+  {
+    id: 'Default5xx',
+    type: apigateway.ResponseType.DEFAULT_5XX,
+    statusCode: '',
+    code: 'INTERNAL_ERROR',
+    message: 'The service failed to handle the request; retry later.',
+  },
+];
+
+/**
+ * The REST API: `POST /v1/liveness-checks` creates a check and returns a presigned POST for the image,
+ * `GET /v1/liveness-checks/{id}` reads it. Every method needs an API key; the key's usage plan throttles it.
+ */
+export class UploadApi extends Construct {
+  public readonly api: apigateway.RestApi;
+  public readonly apiKey: apigateway.IApiKey;
+  public readonly usagePlan: apigateway.UsagePlan;
+  public readonly createCheckFunction: NodeFunction;
+  public readonly getCheckFunction: NodeFunction;
+
+  constructor(scope: Construct, id: string, props: UploadApiProps) {
+    super(scope, id);
+
+    this.createCheckFunction = new NodeFunction(this, 'CreateCheck', {
+      entry: CREATE_CHECK_ENTRY,
+      description: 'POST /v1/liveness-checks: stores a check and signs a presigned POST for its image',
+      architecture: props.architecture,
+      logRetention: props.logRetention,
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        BUCKET_NAME: props.bucket.bucketName,
+        UPLOAD_PREFIX: props.uploadPrefix,
+        UPLOAD_URL_TTL_SECONDS: String(props.uploadUrlTtlSeconds),
+        DEFAULT_DECLINE_THRESHOLD: String(props.defaultDeclineThreshold),
+        CHECK_RETENTION_DAYS: String(props.checkRetentionDays),
+      },
+    });
+    // Exactly the two calls the handler makes. The table's grantWriteData would add Update/Delete/BatchWrite, and
+    // the bucket's grantPut would add object tagging, retention and legal hold.
+    iam.Grant.addToPrincipal({
+      grantee: this.createCheckFunction,
+      actions: ['dynamodb:PutItem'],
+      resourceArns: [props.table.tableArn],
+    });
+    // A presigned POST is signed with the function's credentials, so S3 checks s3:PutObject against this role when
+    // the client uploads. Keys are per check (uploads/<id>…) and unknown at deploy time, hence the prefix wildcard.
+    iam.Grant.addToPrincipal({
+      grantee: this.createCheckFunction,
+      actions: ['s3:PutObject'],
+      resourceArns: [props.bucket.arnForObjects(`${props.uploadPrefix}*`)],
+    });
+    Validations.of(this.createCheckFunction.role ?? this.createCheckFunction).acknowledge({
+      id: bucketPrefixWildcardFinding(props.bucket, props.uploadPrefix),
+      reason:
+        'Presigned POSTs upload to a new key per check under the uploads prefix; the keys cannot be listed at ' +
+        'deploy time, so s3:PutObject is scoped to that prefix and nothing else in the bucket.',
+    });
+
+    this.getCheckFunction = new NodeFunction(this, 'GetCheck', {
+      entry: GET_CHECK_ENTRY,
+      description: 'GET /v1/liveness-checks/{id}: returns a check status and result',
+      architecture: props.architecture,
+      logRetention: props.logRetention,
+      environment: { TABLE_NAME: props.table.tableName },
+    });
+    iam.Grant.addToPrincipal({
+      grantee: this.getCheckFunction,
+      actions: ['dynamodb:GetItem'],
+      resourceArns: [props.table.tableArn],
+    });
+
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention });
+    this.api = new apigateway.RestApi(this, 'Api', {
+      description: 'Didit passive liveness checks',
+      endpointTypes: [apigateway.EndpointType.REGIONAL],
+      apiKeySourceType: apigateway.ApiKeySourceType.HEADER,
+      cloudWatchRole: props.cloudWatchRole,
+      // The role is the account's API Gateway logging setting, shared by every API in the region: never delete it.
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
+      defaultMethodOptions: { apiKeyRequired: true },
+      deployOptions: {
+        stageName: 'prod',
+        tracingEnabled: true,
+        accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields({
+          caller: false,
+          httpMethod: true,
+          ip: true,
+          protocol: true,
+          requestTime: true,
+          resourcePath: true,
+          responseLength: true,
+          status: true,
+          user: false,
+        }),
+        // Execution logs for errors only, and never request or response bodies.
+        loggingLevel: apigateway.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        throttlingRateLimit: props.throttlingRateLimit,
+        throttlingBurstLimit: props.throttlingBurstLimit,
+      },
+    });
+
+    // RestApi always adds an "Endpoint" output with a generated name; the stack publishes the URL as ApiUrl instead,
+    // and a construct embedded in someone else's stack should not add outputs of its own.
+    this.api.node.tryRemoveChild('Endpoint');
+
+    const integrationOptions: apigateway.LambdaIntegrationOptions = { proxy: true, allowTestInvoke: false };
+    const checks = this.api.root.addResource('v1').addResource('liveness-checks');
+    checks.addMethod('POST', new apigateway.LambdaIntegration(this.createCheckFunction, integrationOptions));
+    checks
+      .addResource('{id}')
+      .addMethod('GET', new apigateway.LambdaIntegration(this.getCheckFunction, integrationOptions), {
+        requestParameters: { 'method.request.path.id': true },
+      });
+
+    for (const response of GATEWAY_ERRORS) {
+      this.api.addGatewayResponse(response.id, {
+        type: response.type,
+        ...(response.statusCode ? { statusCode: response.statusCode } : {}),
+        // Same headers as the handlers' responses (lambdas/handlers/http.ts); values are quoted literals.
+        responseHeaders: {
+          'Content-Type': "'application/json; charset=utf-8'",
+          'Cache-Control': "'no-store'",
+          'X-Content-Type-Options': "'nosniff'",
+        },
+        templates: { 'application/json': errorTemplate(response.code, response.message) },
+      });
+    }
+
+    this.usagePlan = this.api.addUsagePlan('UsagePlan', {
+      description: 'Throttling for the liveness API key',
+      throttle: { rateLimit: props.throttlingRateLimit, burstLimit: props.throttlingBurstLimit },
+      apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+    });
+    this.apiKey = this.api.addApiKey('ApiKey', {
+      description: 'Key for the liveness API; read its value with aws apigateway get-api-key --include-value',
+    });
+    this.usagePlan.addApiKey(this.apiKey);
+
+    this.acknowledgeNagFindings(props.cloudWatchRole);
+  }
+
+  private acknowledgeNagFindings(cloudWatchRole: boolean): void {
+    const api = Validations.of(this.api);
+    api.acknowledge({
+      id: 'AwsSolutions-APIG2',
+      reason:
+        'Requests are validated in the handlers (one schema shared with the local stack), so malformed input gets ' +
+        'the same JSON error shape as every other failure; a gateway model would be a second, drifting copy.',
+    });
+    api.acknowledge({
+      id: 'AwsSolutions-APIG3',
+      reason:
+        'The API is called server to server with an API key; the usage plan and stage throttling bound abuse. ' +
+        'Attach an AWS WAF web ACL to the stage if the account requires one.',
+    });
+    for (const id of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
+      api.acknowledge({
+        id,
+        reason:
+          'Callers are the customer back ends, identified by an API key tied to a throttled usage plan; there is no ' +
+          'end-user identity for an IAM or Cognito authorizer to check at this layer.',
+      });
+    }
+    if (cloudWatchRole) {
+      api.acknowledge({
+        id:
+          'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/' +
+          'AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason:
+          'The account-level API Gateway logging role needs exactly this AWS managed policy; API Gateway assumes it ' +
+          'to deliver the access and execution logs required by APIG1 and APIG6.',
+      });
+    }
+  }
+}
+
+/** `{"error":{"code":…,"message":…}}`, the same shape the handlers use; context variables are inserted as-is. */
+function errorTemplate(code: string, message: string): string {
+  const literal = (value: string) => (value.includes('$context.') ? value : JSON.stringify(value));
+  return `{"error":{"code":${literal(code)},"message":${literal(message)}}}`;
+}

@@ -1,0 +1,128 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { buildLivenessStack, environmentOf, functionLogicalId, propertiesOf } from '../helpers/cdk';
+
+const built = buildLivenessStack();
+const { stack, template } = built;
+const { createCheck, getCheck, processUpload } = stack.service.functions;
+const serviceFunctions = { createCheck, getCheck, processUpload };
+
+describe('functions', () => {
+  it('run on arm64 by default', () => {
+    for (const fn of Object.values(serviceFunctions)) {
+      expect(propertiesOf(built, fn).Architectures, fn.node.path).toEqual(['arm64']);
+    }
+  });
+
+  it('run on x86_64 when the architecture context says so', () => {
+    const x86 = buildLivenessStack({ architecture: 'x86_64' });
+    for (const fn of Object.values(x86.stack.service.functions)) {
+      expect(propertiesOf(x86, fn).Architectures, fn.node.path).toEqual(['x86_64']);
+    }
+  });
+
+  it('use the Node.js 24 runtime with active tracing and JSON logs', () => {
+    for (const fn of Object.values(serviceFunctions)) {
+      expect(propertiesOf(built, fn), fn.node.path).toMatchObject({
+        Runtime: 'nodejs24.x',
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: expect.any(String) } },
+      });
+    }
+  });
+
+  it('log to their own log group, kept 30 days by default', () => {
+    const logGroups = Object.values(serviceFunctions).map(
+      (fn) => (propertiesOf(built, fn).LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref,
+    );
+    expect(new Set(logGroups).size).toBe(3);
+    for (const logGroup of logGroups) {
+      expect(template.toJSON().Resources[logGroup]).toMatchObject({
+        Type: 'AWS::Logs::LogGroup',
+        Properties: { RetentionInDays: 30 },
+      });
+    }
+  });
+
+  it('give the processor 1024 MB and a 90 s timeout', () => {
+    expect(propertiesOf(built, processUpload)).toMatchObject({ MemorySize: 1024, Timeout: 90 });
+  });
+
+  it('pass create-check the variables loadCreateCheckConfig reads', () => {
+    expect(environmentOf(template, functionLogicalId(createCheck))).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      TABLE_NAME: { Ref: expect.any(String) },
+      BUCKET_NAME: { Ref: expect.any(String) },
+      UPLOAD_PREFIX: 'uploads/',
+      UPLOAD_URL_TTL_SECONDS: '300',
+      DEFAULT_DECLINE_THRESHOLD: '30',
+      CHECK_RETENTION_DAYS: '30',
+    });
+  });
+
+  it('pass get-check only the table name', () => {
+    expect(environmentOf(template, functionLogicalId(getCheck))).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      TABLE_NAME: { Ref: expect.any(String) },
+    });
+  });
+
+  it('pass the processor the variables loadProcessorConfig reads, the secret as an ARN', () => {
+    expect(environmentOf(template, functionLogicalId(processUpload))).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      TABLE_NAME: { Ref: expect.any(String) },
+      BUCKET_NAME: { Ref: expect.any(String) },
+      UPLOAD_PREFIX: 'uploads/',
+      EVENT_BUS_NAME: { Ref: expect.any(String) },
+      PRESCREEN_ENABLED: 'false',
+      DIDIT_BASE_URL: 'https://verification.didit.me',
+      DIDIT_API_KEY_SECRET_ID: { Ref: expect.stringMatching(/DiditApiKey/) },
+    });
+  });
+
+  it('carry context settings into the environment', () => {
+    const configured = buildLivenessStack({
+      prescreen: 'true',
+      defaultDeclineThreshold: '45.5',
+      uploadUrlTtlSeconds: '120',
+      checkRetentionDays: '7',
+      diditBaseUrl: 'https://didit.example.com/',
+    });
+    const { createCheck: create, processUpload: processor } = configured.stack.service.functions;
+    expect(environmentOf(configured.template, functionLogicalId(create))).toMatchObject({
+      DEFAULT_DECLINE_THRESHOLD: '45.5',
+      UPLOAD_URL_TTL_SECONDS: '120',
+      CHECK_RETENTION_DAYS: '7',
+    });
+    expect(environmentOf(configured.template, functionLogicalId(processor))).toMatchObject({
+      PRESCREEN_ENABLED: 'true',
+      DIDIT_BASE_URL: 'https://didit.example.com',
+    });
+  });
+});
+
+describe('S3 trigger', () => {
+  it('invokes the processor for objects created under uploads/', () => {
+    template.hasResourceProperties('Custom::S3BucketNotifications', {
+      BucketName: { Ref: Match.stringLikeRegexp('Uploads') },
+      NotificationConfiguration: {
+        LambdaFunctionConfigurations: [
+          {
+            Events: ['s3:ObjectCreated:*'],
+            Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'uploads/' }] } },
+            LambdaFunctionArn: { 'Fn::GetAtt': [functionLogicalId(processUpload), 'Arn'] },
+          },
+        ],
+      },
+    });
+  });
+
+  it('lets only the uploads bucket invoke the processor', () => {
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [functionLogicalId(processUpload), 'Arn'] },
+      Principal: 's3.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('Uploads'), 'Arn'] },
+    });
+  });
+});

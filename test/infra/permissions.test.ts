@@ -1,0 +1,157 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { describe, expect, it } from 'vitest';
+import { LivenessService } from '../../lib/liveness-service';
+import {
+  allowedActions,
+  allowStatementsForRole,
+  buildLivenessStack,
+  environmentOf,
+  functionLogicalId,
+  roleLogicalId,
+} from '../helpers/cdk';
+
+const { stack, template } = buildLivenessStack();
+const { createCheck, getCheck, processUpload } = stack.service.functions;
+const all = { createCheck, getCheck, processUpload };
+
+/** Actions every function has for its own logs and X-Ray; not what the tests below are about. */
+const HOUSEKEEPING = new Set([
+  'logs:CreateLogStream',
+  'logs:PutLogEvents',
+  'xray:PutTelemetryRecords',
+  'xray:PutTraceSegments',
+]);
+
+function businessActions(role: string, fromTemplate = template): string[] {
+  return allowedActions(fromTemplate, role).filter((action) => !HOUSEKEEPING.has(action));
+}
+
+describe('least privilege', () => {
+  it('lets create-check put one item and upload objects under uploads/ only', () => {
+    const role = roleLogicalId(createCheck);
+    expect(businessActions(role)).toEqual(['dynamodb:PutItem', 's3:PutObject']);
+    const put = allowStatementsForRole(template, role).find((statement) => statement.Action === 's3:PutObject');
+    expect(JSON.stringify(put?.Resource)).toMatch(/"\/uploads\/\*"/);
+  });
+
+  it('lets get-check read one item and nothing else', () => {
+    expect(businessActions(roleLogicalId(getCheck))).toEqual(['dynamodb:GetItem']);
+  });
+
+  it('lets only the processor read the Didit API key secret', () => {
+    expect(allowedActions(template, roleLogicalId(processUpload))).toContain('secretsmanager:GetSecretValue');
+    for (const fn of [createCheck, getCheck]) {
+      expect(
+        allowedActions(template, roleLogicalId(fn)).filter((action) => action.startsWith('secretsmanager:')),
+      ).toEqual([]);
+    }
+  });
+
+  it('lets only the processor publish to the event bus', () => {
+    const publishers = Object.entries(all)
+      .filter(([, fn]) => allowedActions(template, roleLogicalId(fn)).includes('events:PutEvents'))
+      .map(([name]) => name);
+    expect(publishers).toEqual(['processUpload']);
+    const put = allowStatementsForRole(template, roleLogicalId(processUpload)).find(
+      (statement) => statement.Action === 'events:PutEvents',
+    );
+    expect(put?.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/EventsBus/), 'Arn'] });
+  });
+
+  it('gives the processor reads and conditional updates on the table and GetObject under uploads/', () => {
+    expect(businessActions(roleLogicalId(processUpload))).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+      'events:PutEvents',
+      's3:GetObject',
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+    ]);
+  });
+
+  it('grants rekognition:DetectFaces to nobody while the pre-screen is off', () => {
+    for (const fn of Object.values(all)) {
+      expect(allowedActions(template, roleLogicalId(fn))).not.toContain('rekognition:DetectFaces');
+    }
+  });
+
+  it('grants rekognition:DetectFaces to the processor alone when the pre-screen is on', () => {
+    const prescreen = buildLivenessStack({ prescreen: true });
+    const fns = prescreen.stack.service.functions;
+    expect(allowedActions(prescreen.template, roleLogicalId(fns.processUpload))).toContain('rekognition:DetectFaces');
+    for (const fn of [fns.createCheck, fns.getCheck]) {
+      expect(allowedActions(prescreen.template, roleLogicalId(fn))).not.toContain('rekognition:DetectFaces');
+    }
+  });
+
+  it('uses no AWS managed policy on the service functions', () => {
+    for (const fn of Object.values(all)) {
+      const role = template.toJSON().Resources[roleLogicalId(fn)] as { Properties: Record<string, unknown> };
+      expect(role.Properties.ManagedPolicyArns, fn.node.path).toBeUndefined();
+    }
+  });
+
+  it('allows "*" only for X-Ray (and DetectFaces), which have no resource ARNs', () => {
+    const prescreen = buildLivenessStack({ prescreen: true });
+    for (const fn of Object.values(prescreen.stack.service.functions)) {
+      const wildcard = allowStatementsForRole(prescreen.template, roleLogicalId(fn))
+        .filter((statement) => statement.Resource === '*')
+        .flatMap((statement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action]));
+      for (const action of wildcard) {
+        expect(['xray:PutTelemetryRecords', 'xray:PutTraceSegments', 'rekognition:DetectFaces']).toContain(action);
+      }
+    }
+  });
+});
+
+describe('Didit API key', () => {
+  it('lives in a Secrets Manager secret that says how to set it', () => {
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Description: Match.stringLikeRegexp('aws secretsmanager put-secret-value'),
+    });
+  });
+
+  it('is never in an environment variable: functions get the secret ARN only', () => {
+    const secretValueRef = /resolve:secretsmanager|SecretString|GenerateSecretString/;
+    for (const fn of Object.values(all)) {
+      const env = environmentOf(template, functionLogicalId(fn));
+      expect(JSON.stringify(env), fn.node.path).not.toMatch(secretValueRef);
+      for (const [name, value] of Object.entries(env)) {
+        if (/KEY|SECRET|TOKEN|PASSWORD/i.test(name)) {
+          expect(name, fn.node.path).toBe('DIDIT_API_KEY_SECRET_ID');
+          // A Ref to an AWS::SecretsManager::Secret resolves to its ARN.
+          const ref = (value as { Ref: string }).Ref;
+          expect(template.toJSON().Resources[ref].Type).toBe('AWS::SecretsManager::Secret');
+        }
+      }
+    }
+  });
+
+  it('uses a secret passed in props instead of creating one', () => {
+    const outdir = mkdtempSync(path.join(os.tmpdir(), 'liveness-infra-'));
+    try {
+      const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+      const own = new Stack(app, 'Own');
+      const secret = secretsmanager.Secret.fromSecretCompleteArn(
+        own,
+        'Existing',
+        'arn:aws:secretsmanager:eu-west-1:111122223333:secret:didit-api-key-AbCdEf',
+      );
+      const service = new LivenessService(own, 'Liveness', { diditApiKeySecret: secret });
+      const ownTemplate = Template.fromStack(own);
+
+      expect(service.diditApiKeySecret).toBe(secret);
+      ownTemplate.resourceCountIs('AWS::SecretsManager::Secret', 0);
+      expect(environmentOf(ownTemplate, functionLogicalId(service.functions.processUpload))).toMatchObject({
+        DIDIT_API_KEY_SECRET_ID: secret.secretArn,
+      });
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+});
