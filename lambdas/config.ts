@@ -49,8 +49,32 @@ export interface ProcessorConfig extends StorageConfig {
   readonly claimLeaseSeconds: number;
   /** How long the Didit API key is cached before Secrets Manager is asked again (rotation pick-up). */
   readonly secretCacheSeconds: number;
+  /** The Step Functions state machine that owns retries. */
+  readonly retryStateMachineArn: string;
+  /** How long a RETRYING check may stay quiet before the sweeper restarts its round. */
+  readonly retryDueSeconds: number;
   readonly didit: DiditConfig;
   readonly image: ImageConfig;
+}
+
+export interface SweeperConfig {
+  readonly tableName: string;
+  readonly eventBusName: string;
+  readonly retryStateMachineArn: string;
+  readonly claimLeaseSeconds: number;
+  readonly retryDueSeconds: number;
+  readonly batchSize: number;
+}
+
+export function loadSweeperConfig(env: Env = process.env): SweeperConfig {
+  return {
+    tableName: required(env, 'TABLE_NAME'),
+    eventBusName: required(env, 'EVENT_BUS_NAME'),
+    retryStateMachineArn: required(env, 'RETRY_STATE_MACHINE_ARN'),
+    claimLeaseSeconds: integer(env, 'CLAIM_LEASE_SECONDS', { default: 180, min: 5, max: 3600 }),
+    retryDueSeconds: integer(env, 'RETRY_DUE_SECONDS', { default: 900, min: 60, max: 86_400 }),
+    batchSize: integer(env, 'SWEEP_BATCH_SIZE', { default: 100, min: 1, max: 1000 }),
+  };
 }
 
 export function loadCreateCheckConfig(env: Env = process.env): CreateCheckConfig {
@@ -74,6 +98,8 @@ export function loadProcessorConfig(env: Env = process.env): ProcessorConfig {
     prescreenEnabled: boolean(env, 'PRESCREEN_ENABLED', false),
     claimLeaseSeconds: integer(env, 'CLAIM_LEASE_SECONDS', { default: 180, min: 5, max: 3600 }),
     secretCacheSeconds: integer(env, 'SECRET_CACHE_SECONDS', { default: 300, min: 0, max: 3600 }),
+    retryStateMachineArn: required(env, 'RETRY_STATE_MACHINE_ARN'),
+    retryDueSeconds: integer(env, 'RETRY_DUE_SECONDS', { default: 900, min: 60, max: 86_400 }),
     didit: {
       baseUrl: url(env, 'DIDIT_BASE_URL', 'https://verification.didit.me'),
       apiKeySecretId: required(env, 'DIDIT_API_KEY_SECRET_ID'),

@@ -17,6 +17,7 @@ export type FailureCode =
   | 'DIDIT_BAD_RESPONSE'
   | 'PRESCREEN_FAILED'
   | 'DEPENDENCY_THROTTLED'
+  | 'UPLOAD_EXPIRED'
   | 'INTERNAL_ERROR';
 
 export abstract class LivenessError extends Error {

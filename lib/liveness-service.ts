@@ -1,4 +1,4 @@
-import { Token, Validations } from 'aws-cdk-lib';
+import { Duration, Token, Validations } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
@@ -10,7 +10,9 @@ import { Construct } from 'constructs';
 import { CheckEvents } from './parts/events';
 import type { NodeFunction } from './parts/node-function';
 import { Processor } from './parts/processor';
+import { RetryWorkflow } from './parts/retry-workflow';
 import { Storage } from './parts/storage';
+import { Sweeper } from './parts/sweeper';
 import { UploadApi } from './parts/upload-api';
 
 /** Objects under this prefix are uploads: the presigned POST allows it, the trigger and the lifecycle rule match it. */
@@ -51,6 +53,12 @@ export interface LivenessServiceProps {
   readonly logRetention?: logs.RetentionDays;
   /** Create API Gateway's account-wide CloudWatch Logs role; set false if the account already has one. @default true */
   readonly apiCloudWatchRole?: boolean;
+  /** Cap of the first wait before retrying Didit; later caps double (FULL jitter below each cap). @default Duration.seconds(5) */
+  readonly diditRetryBaseDelay?: Duration;
+  /** No wait before retrying Didit is capped above this. @default Duration.seconds(60) */
+  readonly diditRetryMaxDelay?: Duration;
+  /** Didit attempts per check, the first one included, before it fails with DIDIT_UNAVAILABLE. @default 5 */
+  readonly diditMaxAttempts?: number;
 }
 
 /** The functions the service runs, by role. */
@@ -58,6 +66,7 @@ export interface LivenessFunctions {
   readonly createCheck: NodeFunction;
   readonly getCheck: NodeFunction;
   readonly processUpload: NodeFunction;
+  readonly sweepChecks: NodeFunction;
 }
 
 /**
@@ -73,6 +82,7 @@ export class LivenessService extends Construct {
   public readonly eventBus: events.EventBus;
   public readonly diditApiKeySecret: secretsmanager.ISecret;
   public readonly functions: LivenessFunctions;
+  public readonly retryWorkflow: RetryWorkflow;
 
   constructor(scope: Construct, id: string, props: LivenessServiceProps = {}) {
     super(scope, id);
@@ -128,6 +138,27 @@ export class LivenessService extends Construct {
       logRetention: config.logRetention,
     });
 
+    this.retryWorkflow = new RetryWorkflow(this, 'RetryWorkflow', {
+      processor: processor.function,
+      backoff: {
+        baseSeconds: config.diditRetryBaseDelay.toSeconds(),
+        maxDelaySeconds: config.diditRetryMaxDelay.toSeconds(),
+      },
+      maxAttempts: config.diditMaxAttempts,
+      logRetention: config.logRetention,
+    });
+    // The ARN is a formatted string, not a reference, so processor → state machine → processor is no cycle.
+    processor.function.addEnvironment('RETRY_STATE_MACHINE_ARN', this.retryWorkflow.stateMachineArn);
+    this.retryWorkflow.grantStartRound(processor.function);
+
+    const sweeper = new Sweeper(this, 'Sweeper', {
+      table: storage.table,
+      eventBus: checkEvents.eventBus,
+      retryWorkflow: this.retryWorkflow,
+      architecture: config.architecture,
+      logRetention: config.logRetention,
+    });
+
     this.api = api.api;
     this.apiKey = api.apiKey;
     this.bucket = storage.bucket;
@@ -137,6 +168,7 @@ export class LivenessService extends Construct {
       createCheck: api.createCheckFunction,
       getCheck: api.getCheckFunction,
       processUpload: processor.function,
+      sweepChecks: sweeper.function,
     };
   }
 }
@@ -158,6 +190,9 @@ function resolveProps(props: LivenessServiceProps): ResolvedProps {
     throttlingBurstLimit: props.throttlingBurstLimit ?? 20,
     logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     apiCloudWatchRole: props.apiCloudWatchRole ?? true,
+    diditRetryBaseDelay: props.diditRetryBaseDelay ?? Duration.seconds(5),
+    diditRetryMaxDelay: props.diditRetryMaxDelay ?? Duration.seconds(60),
+    diditMaxAttempts: props.diditMaxAttempts ?? 5,
   };
 
   checkRange('defaultDeclineThreshold', config.defaultDeclineThreshold, { ...LIMITS.defaultDeclineThreshold });
@@ -166,6 +201,14 @@ function resolveProps(props: LivenessServiceProps): ResolvedProps {
   checkRange('checkRetentionDays', config.checkRetentionDays, { ...LIMITS.checkRetentionDays, integer: true });
   checkRange('throttlingRateLimit', config.throttlingRateLimit, { min: 1, max: 10_000 });
   checkRange('throttlingBurstLimit', config.throttlingBurstLimit, { min: 1, max: 5_000, integer: true });
+
+  checkRange('diditMaxAttempts', config.diditMaxAttempts, { min: 2, max: 20, integer: true });
+  if (
+    config.diditRetryBaseDelay.toSeconds() < 1 ||
+    config.diditRetryMaxDelay.toSeconds() < config.diditRetryBaseDelay.toSeconds()
+  ) {
+    throw new Error('LivenessService: diditRetryBaseDelay must be at least 1 s and at most diditRetryMaxDelay');
+  }
 
   const arch = config.architecture.name;
   if (arch !== lambda.Architecture.ARM_64.name && arch !== lambda.Architecture.X86_64.name) {

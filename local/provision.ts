@@ -14,6 +14,7 @@ import {
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { EVENT_SOURCE } from '../lambdas/adapters/event-publisher';
+import { DIDIT_SESSION_INDEX_NAME, DUE_INDEX_NAME } from '../lambdas/core/check';
 import { emulatorClientConfig } from './aws-env';
 
 /** Names of everything one local stack (or one test file) owns inside the shared emulator. */
@@ -80,8 +81,28 @@ export async function provisionLocalResources(
     new CreateTableCommand({
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      AttributeDefinitions: [
+        { AttributeName: 'id', AttributeType: 'S' },
+        { AttributeName: 'due_shard', AttributeType: 'S' },
+        { AttributeName: 'due_at', AttributeType: 'N' },
+        { AttributeName: 'didit_session_id', AttributeType: 'S' },
+      ],
       KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: DUE_INDEX_NAME,
+          KeySchema: [
+            { AttributeName: 'due_shard', KeyType: 'HASH' },
+            { AttributeName: 'due_at', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+        {
+          IndexName: DIDIT_SESSION_INDEX_NAME,
+          KeySchema: [{ AttributeName: 'didit_session_id', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ],
     }),
   );
   await ddb.send(

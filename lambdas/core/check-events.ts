@@ -4,6 +4,15 @@ import type { CheckRecord, CheckStatus, Decision } from './check';
 export const DETAIL_TYPES = {
   completed: 'Liveness Check Completed',
   failed: 'Liveness Check Failed',
+  expired: 'Liveness Check Expired',
+  updated: 'Liveness Check Updated',
+  webhookDeliveryFailed: 'Liveness Webhook Delivery Failed',
+} as const;
+
+const TERMINAL_DETAIL_TYPES = {
+  COMPLETED: DETAIL_TYPES.completed,
+  FAILED: DETAIL_TYPES.failed,
+  EXPIRED: DETAIL_TYPES.expired,
 } as const;
 
 /** The `detail` of every check event: ids, the decision and codes; never image bytes or Didit's face entities. */
@@ -17,26 +26,31 @@ export interface CheckEventDetail {
   readonly metadata: Record<string, unknown> | null;
   readonly didit_request_id: string | null;
   readonly error: { readonly code: FailureCode; readonly message: string } | null;
+  /** True when the check has a callback_url: the webhook delivery rule matches on it (the URL itself stays out). */
+  readonly has_callback: boolean;
   readonly occurred_at: string;
 }
 
 /** The terminal event for a check, or undefined when its status has none. */
 export function terminalEventFor(record: CheckRecord): { detailType: string; detail: CheckEventDetail } | undefined {
-  if (record.status !== 'COMPLETED' && record.status !== 'FAILED') return undefined;
+  if (record.status !== 'COMPLETED' && record.status !== 'FAILED' && record.status !== 'EXPIRED') return undefined;
+  return { detailType: TERMINAL_DETAIL_TYPES[record.status], detail: checkEventDetail(record) };
+}
+
+/** The event detail for a check's current state (terminal events and "Liveness Check Updated" alike). */
+export function checkEventDetail(record: CheckRecord): CheckEventDetail {
   const liveness = record.result?.liveness;
   return {
-    detailType: record.status === 'COMPLETED' ? DETAIL_TYPES.completed : DETAIL_TYPES.failed,
-    detail: {
-      id: record.id,
-      status: record.status,
-      decision: record.result?.decision ?? null,
-      score: liveness?.score ?? null,
-      warnings: liveness?.warnings.map((w) => w.risk) ?? [],
-      vendor_data: record.vendor_data ?? null,
-      metadata: record.metadata ?? null,
-      didit_request_id: record.result?.request_id ?? null,
-      error: record.error ?? null,
-      occurred_at: record.updated_at,
-    },
+    id: record.id,
+    status: record.status,
+    decision: record.result?.decision ?? null,
+    score: liveness?.score ?? null,
+    warnings: liveness?.warnings.map((w) => w.risk) ?? [],
+    vendor_data: record.vendor_data ?? null,
+    metadata: record.metadata ?? null,
+    didit_request_id: record.result?.request_id ?? null,
+    error: record.error ?? null,
+    has_callback: Boolean(record.callback_url),
+    occurred_at: record.updated_at,
   };
 }

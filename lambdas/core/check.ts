@@ -55,6 +55,46 @@ export interface CheckRecord extends CheckOptions {
   readonly claim_token?: string;
   /** The terminal event for this status is not yet on the bus (an outbox flag; cleared after PutEvents). */
   readonly event_pending?: boolean;
+  /** Epoch seconds until which a later delivery owns republishing the pending event. */
+  readonly event_claimed_until?: number;
+  /** Epoch seconds when the processing claim lapses and another attempt may take over. */
+  readonly claim_expires_at?: number;
+  /** Workflow round (one Step Functions execution each) and attempt within it. */
+  readonly retry_round?: number;
+  readonly retry_attempt?: number;
+  /** The retryable failure that sent the check to RETRYING; becomes `error` if retries run out. */
+  readonly last_error?: CheckError;
+  /** Didit's Retry-After for the last failure: the lower bound of the next wait. */
+  readonly retry_after_seconds?: number;
+  /** Sparse index for the sweeper: present only while the check is not terminal. */
+  readonly due_shard?: string;
+  readonly due_at?: number;
+  /** Didit's session id (`result.request_id`), indexed so Didit's webhooks find the check. */
+  readonly didit_session_id?: string;
+  /** Every attempt to deliver a webhook to `callback_url`. */
+  readonly deliveries?: readonly DeliveryAttempt[];
+  /** Earlier results replaced by Didit `status.updated` webhooks, oldest first. */
+  readonly history?: readonly HistoryEntry[];
+}
+
+export const DUE_INDEX_NAME = 'by-due';
+export const DUE_SHARD = 'due';
+export const DIDIT_SESSION_INDEX_NAME = 'by-didit-session';
+
+export interface DeliveryAttempt {
+  readonly webhook_id: string;
+  readonly event_type: string;
+  readonly attempt: number;
+  readonly at: string;
+  readonly status_code: number | null;
+  readonly latency_ms: number;
+  readonly outcome: 'delivered' | 'retry' | 'give_up';
+  readonly error?: string;
+}
+
+export interface HistoryEntry {
+  readonly replaced_at: string;
+  readonly result: CheckResult;
 }
 
 /** The public representation returned by `GET /v1/liveness-checks/{id}`. */
@@ -67,6 +107,9 @@ export interface CheckView {
   readonly updated_at: string;
   readonly result?: CheckResult;
   readonly error?: CheckError;
+  readonly deliveries?: readonly DeliveryAttempt[];
+  readonly history?: readonly HistoryEntry[];
+  readonly retry?: { readonly round: number; readonly attempt: number; readonly last_error: CheckError | null };
 }
 
 export function toCheckView(record: CheckRecord): CheckView {
@@ -79,6 +122,17 @@ export function toCheckView(record: CheckRecord): CheckView {
     updated_at: record.updated_at,
     ...(record.result ? { result: record.result } : {}),
     ...(record.error ? { error: record.error } : {}),
+    ...(record.retry_round !== undefined
+      ? {
+          retry: {
+            round: record.retry_round,
+            attempt: record.retry_attempt ?? 0,
+            last_error: record.last_error ?? null,
+          },
+        }
+      : {}),
+    ...(record.deliveries?.length ? { deliveries: record.deliveries } : {}),
+    ...(record.history?.length ? { history: record.history } : {}),
   };
 }
 

@@ -4,17 +4,20 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { RekognitionClient } from '@aws-sdk/client-rekognition';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import type { S3Event } from 'aws-lambda';
 import { CheckStore } from '../adapters/check-store';
 import { DiditClient } from '../adapters/didit-client';
 import { EventPublisher } from '../adapters/event-publisher';
 import { RekognitionFaceDetector } from '../adapters/face-detector';
+import { RetryWorkflow } from '../adapters/retry-workflow';
 import { cachedSecret } from '../adapters/secret-value';
 import { UploadReader } from '../adapters/upload-reader';
 import { loadProcessorConfig } from '../config';
+import { isCheckId } from '../core/check';
 import { prepareImageForDidit } from '../core/image-pipeline';
 import { logger } from '../observability';
-import { CheckProcessor } from '../services/check-processor';
+import { type AttemptResult, CheckProcessor } from '../services/check-processor';
 
 const config = loadProcessorConfig();
 const s3 = new S3Client({ forcePathStyle: config.s3ForcePathStyle });
@@ -29,14 +32,37 @@ const processor = new CheckProcessor(
       cachedSecret(new SecretsManagerClient({}), config.didit.apiKeySecretId, config.secretCacheSeconds),
     ),
     events: new EventPublisher(new EventBridgeClient({}), config.eventBusName),
+    retries: new RetryWorkflow(new SFNClient({}), config.retryStateMachineArn),
     clock: () => new Date(),
     newToken: randomUUID,
   },
-  { uploadPrefix: config.uploadPrefix, image: config.image, leaseSeconds: config.claimLeaseSeconds },
+  {
+    uploadPrefix: config.uploadPrefix,
+    image: config.image,
+    leaseSeconds: config.claimLeaseSeconds,
+    retryDueSeconds: config.retryDueSeconds,
+  },
 );
 
-/** S3 ObjectCreated → one terminal check per uploaded object. Throws only to make Lambda retry the whole event. */
-export const handler = async (event: S3Event): Promise<void> => {
+/** Tasks of the retry workflow (lib/parts/workflow.ts) invoke the same function with one of these. */
+type WorkflowTask =
+  | { action: 'attempt'; check_id: string; round: number; attempt: number; retry_after_seconds: number }
+  | { action: 'give_up'; check_id: string; round: number };
+
+/**
+ * One function, two callers: S3 ObjectCreated (the first attempt) and the retry workflow's tasks. An S3 event throws
+ * only to make Lambda retry it; a workflow task throws only for errors the state machine's Retry should see.
+ */
+export const handler = async (
+  event: S3Event | WorkflowTask,
+): Promise<AttemptResult | { outcome: string } | undefined> => {
+  if ('Records' in event) return handleS3Event(event);
+  const task = parseWorkflowTask(event);
+  if (task.action === 'attempt') return processor.attempt(task);
+  return processor.giveUp(task);
+};
+
+async function handleS3Event(event: S3Event): Promise<undefined> {
   const failures: unknown[] = [];
   for (const record of event.Records ?? []) {
     if (!record.eventName?.startsWith('ObjectCreated')) continue;
@@ -51,4 +77,17 @@ export const handler = async (event: S3Event): Promise<void> => {
     }
   }
   if (failures.length > 0) throw new AggregateError(failures, `${failures.length} upload(s) failed; retrying`);
-};
+  return undefined;
+}
+
+function parseWorkflowTask(event: unknown): WorkflowTask {
+  const task = event as Partial<WorkflowTask> & Record<string, unknown>;
+  const valid =
+    typeof task.check_id === 'string' &&
+    isCheckId(task.check_id) &&
+    Number.isInteger(task.round) &&
+    (task.action === 'give_up' ||
+      (task.action === 'attempt' && Number.isInteger(task.attempt) && typeof task.retry_after_seconds === 'number'));
+  if (!valid) throw new TypeError('Unrecognised event: neither an S3 event nor a retry workflow task');
+  return task as WorkflowTask;
+}

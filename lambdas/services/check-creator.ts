@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { PresignedUpload, UploadPresigner } from '../adapters/upload-presigner';
 import type { CreateCheckConfig } from '../config';
-import { type CheckRecord, uploadKeyFor } from '../core/check';
+import { type CheckRecord, DUE_SHARD, uploadKeyFor } from '../core/check';
 import { parseCreateCheckRequest } from '../core/create-request';
+
+/** S3 delivers ObjectCreated within seconds; a minute of grace keeps a last-second upload from being expired. */
+export const UPLOAD_GRACE_SECONDS = 60;
 
 export interface CreatedCheck {
   readonly id: string;
@@ -39,6 +42,9 @@ export class CheckCreator {
       created_at: createdAt,
       updated_at: createdAt,
       upload_expires_at: upload.expires_at,
+      // The sweeper expires the check if no upload has started processing shortly after the POST expired.
+      due_shard: DUE_SHARD,
+      due_at: Math.floor(Date.parse(upload.expires_at) / 1000) + UPLOAD_GRACE_SECONDS,
       expires_at: Math.floor(now.getTime() / 1000) + this.config.checkRetentionDays * 86_400,
     });
     return { id, status: 'AWAITING_UPLOAD', upload, created_at: createdAt };

@@ -2,26 +2,45 @@ import type { ClaimOutcome } from '../adapters/check-store';
 import { ClaimLostError } from '../adapters/check-store';
 import type { DomainEvent } from '../adapters/event-publisher';
 import type { ImageConfig } from '../config';
-import type { CheckRecord, CheckResult } from '../core/check';
-import { checkIdFromKey } from '../core/check';
+import type { CheckError, CheckRecord, CheckResult } from '../core/check';
+import { checkIdFromKey, isTerminal } from '../core/check';
 import { terminalEventFor } from '../core/check-events';
 import { decisionFrom } from '../core/didit-response';
 import type { DiditLiveness, DiditLivenessRequest, DiditPassiveLivenessResponse } from '../core/didit-types';
 import type { PreparedImage } from '../core/image-pipeline';
-import { asLivenessError, type LivenessError } from '../errors';
+import { asLivenessError, DependencyThrottledError, RetryableError } from '../errors';
 import { logger } from '../observability';
 
-/** What the processor needs from the outside world; adapters implement these, tests may pass the real ones. */
+/** Input of one retry-workflow execution; the same for every start of one round, so a second start is a no-op. */
+export interface RetryRoundInput {
+  readonly check_id: string;
+  readonly round: number;
+  /** Attempts that already failed in this check's life when the round starts (≥ 1). */
+  readonly attempt: number;
+  readonly retry_after_seconds: number;
+}
+
+/** What the workflow's Attempt task returns: its next state input plus the outcome the Choice state branches on. */
+export interface AttemptResult extends RetryRoundInput {
+  readonly outcome: 'COMPLETED' | 'FAILED' | 'RETRY' | 'SKIPPED';
+}
+
+/** What the processor needs from the outside world; adapters implement these. */
 export interface ProcessorPorts {
   readonly store: {
     claim(id: string, token: string, now: Date, leaseSeconds: number): Promise<ClaimOutcome>;
+    claimRetry(id: string, round: number, token: string, now: Date, leaseSeconds: number): Promise<ClaimOutcome>;
     complete(id: string, token: string, result: CheckResult, now: Date): Promise<CheckRecord>;
-    fail(
+    fail(id: string, token: string, error: CheckError, now: Date): Promise<CheckRecord>;
+    deferRetry(
       id: string,
       token: string,
-      error: { code: LivenessError['code']; message: string },
+      failure: { error: CheckError; retryAfterSeconds: number | undefined; newRound: boolean },
       now: Date,
+      dueInSeconds: number,
     ): Promise<CheckRecord>;
+    giveUp(id: string, round: number, now: Date): Promise<CheckRecord>;
+    get(id: string): Promise<CheckRecord | undefined>;
     claimPendingEvent(id: string, status: CheckRecord['status'], now: Date, leaseSeconds: number): Promise<boolean>;
     markEventPublished(id: string, status: CheckRecord['status']): Promise<void>;
   };
@@ -31,6 +50,8 @@ export interface ProcessorPorts {
   readonly faces?: { countFaces(jpeg: Uint8Array): Promise<number> } | undefined;
   readonly didit: { checkLiveness(request: DiditLivenessRequest): Promise<DiditPassiveLivenessResponse> };
   readonly events: { publish(events: readonly DomainEvent[]): Promise<void> };
+  /** Starts the Step Functions round that owns retries (idempotent per check and round). */
+  readonly retries: { startRound(input: RetryRoundInput): Promise<void> };
   readonly clock: () => Date;
   readonly newToken: () => string;
 }
@@ -40,14 +61,26 @@ export interface ProcessorSettings {
   readonly image: ImageConfig;
   /** How long a claim protects a check from a second processor; longer than the function timeout. */
   readonly leaseSeconds: number;
+  /** How long a RETRYING check may stay quiet before the sweeper restarts its round (longer than the schedule). */
+  readonly retryDueSeconds: number;
 }
 
-export type ProcessOutcome = 'COMPLETED' | 'FAILED' | 'DUPLICATE' | 'REPUBLISHED' | 'NOT_A_CHECK' | 'UNKNOWN_CHECK';
+export type ProcessOutcome =
+  | 'COMPLETED'
+  | 'FAILED'
+  | 'RETRYING'
+  | 'DUPLICATE'
+  | 'REPUBLISHED'
+  | 'NOT_A_CHECK'
+  | 'UNKNOWN_CHECK';
+
+/** Writing the answer we paid Didit for gets a few quick tries before the attempt gives up on it. */
+const RESULT_WRITE_TRIES = 3;
 
 /**
- * One uploaded object → one terminal check. Claim first so a duplicate S3 event cannot call Didit twice; every
- * failure ends in a terminal status with a specific code; the terminal event is published after the write and
- * republished by a later delivery if publishing failed (the `event_pending` outbox flag).
+ * One uploaded object → one terminal check. Claim first so a duplicate S3 event cannot call Didit twice; write
+ * Didit's answer before anything else can fail; hand retryable failures to the Step Functions workflow; publish
+ * the terminal event after the write and let a later delivery republish it if publishing failed (`event_pending`).
  */
 export class CheckProcessor {
   constructor(
@@ -55,6 +88,7 @@ export class CheckProcessor {
     private readonly settings: ProcessorSettings,
   ) {}
 
+  /** The S3 path: first attempt for a freshly uploaded image. */
   async processUpload(key: string): Promise<ProcessOutcome> {
     const id = checkIdFromKey(this.settings.uploadPrefix, key);
     if (!id) {
@@ -64,34 +98,98 @@ export class CheckProcessor {
     const token = this.ports.newToken();
     const claim = await this.ports.store.claim(id, token, this.ports.clock(), this.settings.leaseSeconds);
     if (!claim.claimed) return this.handleUnclaimed(id, claim.current);
-
-    const record = claim.record;
-    logger.appendKeys({ checkId: id });
-    try {
-      const finished = await this.run(record, key, token);
+    return this.withCheckKey(id, async () => {
+      const finished = await this.run(claim.record, token, true);
+      if (finished.status === 'RETRYING') {
+        await this.ports.retries.startRound(roundInput(finished));
+        return 'RETRYING';
+      }
       await this.publishTerminal(finished);
       return finished.status === 'COMPLETED' ? 'COMPLETED' : 'FAILED';
-    } finally {
-      logger.removeKeys(['checkId']);
-    }
+    });
   }
 
-  private async run(record: CheckRecord, key: string, token: string): Promise<CheckRecord> {
+  /** The workflow's Attempt task: one more try within a round. */
+  async attempt(input: RetryRoundInput): Promise<AttemptResult> {
+    const token = this.ports.newToken();
+    const claim = await this.ports.store.claimRetry(
+      input.check_id,
+      input.round,
+      token,
+      this.ports.clock(),
+      this.settings.leaseSeconds,
+    );
+    if (!claim.claimed) {
+      if (claim.current && isTerminal(claim.current.status)) await this.republishIfPending(claim.current);
+      logger.info('Retry attempt skipped', { checkId: input.check_id, status: claim.current?.status });
+      return { ...input, outcome: 'SKIPPED' };
+    }
+    return this.withCheckKey(input.check_id, async () => {
+      const finished = await this.run(claim.record, token, false);
+      if (finished.status === 'RETRYING') {
+        return {
+          ...input,
+          attempt: input.attempt + 1,
+          retry_after_seconds: finished.retry_after_seconds ?? 0,
+          outcome: 'RETRY',
+        };
+      }
+      await this.publishTerminal(finished);
+      return { ...input, outcome: finished.status === 'COMPLETED' ? 'COMPLETED' : 'FAILED' };
+    });
+  }
+
+  /** The workflow's GiveUp task: the schedule is exhausted, the last retryable error becomes the check's error. */
+  async giveUp(input: Pick<RetryRoundInput, 'check_id' | 'round'>): Promise<{ outcome: 'FAILED' | 'SKIPPED' }> {
+    let failed: CheckRecord;
+    try {
+      failed = await this.ports.store.giveUp(input.check_id, input.round, this.ports.clock());
+    } catch (error) {
+      if (!(error instanceof ClaimLostError)) throw error;
+      const current = await this.ports.store.get(input.check_id);
+      if (current && isTerminal(current.status)) await this.republishIfPending(current);
+      return { outcome: 'SKIPPED' };
+    }
+    logger.warn('Retries exhausted', { checkId: input.check_id, code: failed.error?.code });
+    await this.publishTerminal(failed);
+    return { outcome: 'FAILED' };
+  }
+
+  private async run(record: CheckRecord, token: string, firstAttempt: boolean): Promise<CheckRecord> {
     let result: CheckResult;
     try {
-      result = await this.evaluate(record, key);
+      result = await this.evaluate(record);
     } catch (thrown) {
       const error = asLivenessError(thrown);
-      logger.warn('Check failed', { code: error.code, retryable: error.retryable, errorName: errorName(thrown) });
-      return this.finishOrExplain(() =>
+      logger.warn('Attempt failed', { code: error.code, retryable: error.retryable, errorName: errorName(thrown) });
+      if (error instanceof RetryableError) {
+        return this.write(() =>
+          this.ports.store.deferRetry(
+            record.id,
+            token,
+            {
+              error: { code: error.code, message: error.message },
+              retryAfterSeconds: error.retryAfterSeconds,
+              newRound: firstAttempt,
+            },
+            this.ports.clock(),
+            this.settings.retryDueSeconds,
+          ),
+        );
+      }
+      return this.write(() =>
         this.ports.store.fail(record.id, token, { code: error.code, message: error.message }, this.ports.clock()),
       );
     }
-    return this.finishOrExplain(() => this.ports.store.complete(record.id, token, result, this.ports.clock()));
+    // Didit's answer is stored before anything else that could fail; the write gets quick retries of its own.
+    return this.write(
+      () => this.ports.store.complete(record.id, token, result, this.ports.clock()),
+      RESULT_WRITE_TRIES,
+    );
   }
 
-  private async evaluate(record: CheckRecord, key: string): Promise<CheckResult> {
-    const original = await this.ports.uploads.read(key);
+  private async evaluate(record: CheckRecord): Promise<CheckResult> {
+    const original = await this.ports.uploads.read(record.upload_key);
     const image = await this.ports.prepareImage(original, this.settings.image);
     logger.info('Image prepared', {
       inputType: image.inputType,
@@ -127,12 +225,18 @@ export class CheckProcessor {
     };
   }
 
-  private async finishOrExplain(write: () => Promise<CheckRecord>): Promise<CheckRecord> {
-    try {
-      return await write();
-    } catch (error) {
-      if (error instanceof ClaimLostError) logger.warn('Another attempt took over this check; dropping this one');
-      throw error;
+  private async write(call: () => Promise<CheckRecord>, tries = 1): Promise<CheckRecord> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call();
+      } catch (error) {
+        if (error instanceof ClaimLostError) {
+          logger.warn('Another attempt took over this check; dropping this one');
+          throw error;
+        }
+        if (!(error instanceof DependencyThrottledError) || attempt >= tries) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+      }
     }
   }
 
@@ -141,16 +245,27 @@ export class CheckProcessor {
       logger.warn('Upload for an unknown check', { checkId: id });
       return 'UNKNOWN_CHECK';
     }
-    if (
-      current.event_pending &&
-      (await this.ports.store.claimPendingEvent(id, current.status, this.ports.clock(), this.settings.leaseSeconds))
-    ) {
-      // The attempt that wrote the terminal state died before its event got out; finish its job.
-      await this.publishTerminal(current);
-      return 'REPUBLISHED';
+    if (current.status === 'RETRYING' && current.retry_round !== undefined) {
+      // The attempt that deferred may have died before starting its round; starting it again is a no-op if it runs.
+      await this.ports.retries.startRound(roundInput(current));
     }
+    if (await this.republishIfPending(current)) return 'REPUBLISHED';
     logger.info('Duplicate or late upload event ignored', { checkId: id, status: current.status });
     return 'DUPLICATE';
+  }
+
+  /** Finishes the job of an attempt that wrote a terminal state but died before its event got out. */
+  private async republishIfPending(current: CheckRecord): Promise<boolean> {
+    if (!current.event_pending) return false;
+    const claimed = await this.ports.store.claimPendingEvent(
+      current.id,
+      current.status,
+      this.ports.clock(),
+      this.settings.leaseSeconds,
+    );
+    if (!claimed) return false;
+    await this.publishTerminal(current);
+    return true;
   }
 
   private async publishTerminal(record: CheckRecord): Promise<void> {
@@ -159,6 +274,25 @@ export class CheckProcessor {
     await this.ports.events.publish([event]);
     await this.ports.store.markEventPublished(record.id, record.status);
   }
+
+  private async withCheckKey<T>(id: string, work: () => Promise<T>): Promise<T> {
+    logger.appendKeys({ checkId: id });
+    try {
+      return await work();
+    } finally {
+      logger.removeKeys(['checkId']);
+    }
+  }
+}
+
+/** The deterministic execution input for a RETRYING check's current round. */
+export function roundInput(record: CheckRecord): RetryRoundInput {
+  return {
+    check_id: record.id,
+    round: record.retry_round ?? 1,
+    attempt: Math.max(1, record.retry_attempt ?? 1),
+    retry_after_seconds: record.retry_after_seconds ?? 0,
+  };
 }
 
 function noFaceResult(): CheckResult {

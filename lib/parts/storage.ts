@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { DIDIT_SESSION_INDEX_NAME, DUE_INDEX_NAME } from '../../lambdas/core/check';
 
 export interface StorageProps {
   /** Key prefix the client uploads under, e.g. `uploads/`. */
@@ -76,6 +77,20 @@ export class Storage extends Construct {
       // Each check carries its own deletion time (epoch seconds), set from the check retention when it is created.
       timeToLiveAttribute: 'expires_at',
       removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // Sparse: only checks that are not finished (or whose event is not out yet) carry due_shard, so the sweeper's
+    // query reads exactly the checks it may have to act on.
+    this.table.addGlobalSecondaryIndex({
+      indexName: DUE_INDEX_NAME,
+      partitionKey: { name: 'due_shard', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'due_at', type: dynamodb.AttributeType.NUMBER },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+    // Didit's webhooks name its session id; this finds the check it belongs to.
+    this.table.addGlobalSecondaryIndex({
+      indexName: DIDIT_SESSION_INDEX_NAME,
+      partitionKey: { name: 'didit_session_id', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
     });
   }
 }

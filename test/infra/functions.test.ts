@@ -77,6 +77,9 @@ describe('functions', () => {
       PRESCREEN_ENABLED: 'false',
       DIDIT_BASE_URL: 'https://verification.didit.me',
       DIDIT_API_KEY_SECRET_ID: { Ref: expect.stringMatching(/DiditApiKey/) },
+      RETRY_STATE_MACHINE_ARN: {
+        'Fn::Join': ['', expect.arrayContaining([expect.stringMatching(/:stateMachine:.*RetryWorkflow/)])],
+      },
     });
   });
 

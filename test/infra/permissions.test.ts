@@ -63,7 +63,7 @@ describe('least privilege', () => {
     expect(put?.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/EventsBus/), 'Arn'] });
   });
 
-  it('gives the processor reads and conditional updates on the table and GetObject under uploads/', () => {
+  it('gives the processor reads and conditional updates on the table, GetObject under uploads/, and retry starts', () => {
     expect(businessActions(roleLogicalId(processUpload))).toEqual([
       'dynamodb:GetItem',
       'dynamodb:UpdateItem',
@@ -71,6 +71,7 @@ describe('least privilege', () => {
       's3:GetObject',
       'secretsmanager:DescribeSecret',
       'secretsmanager:GetSecretValue',
+      'states:StartExecution',
     ]);
   });
 

@@ -114,7 +114,25 @@ describe('checks table', () => {
   it('is keyed on the string attribute id', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      AttributeDefinitions: Match.arrayWith([{ AttributeName: 'id', AttributeType: 'S' }]),
+    });
+  });
+
+  it('has a sparse due index for the sweeper and a Didit session index for webhooks', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: Match.arrayWith([
+        Match.objectLike({
+          IndexName: 'by-due',
+          KeySchema: [
+            { AttributeName: 'due_shard', KeyType: 'HASH' },
+            { AttributeName: 'due_at', KeyType: 'RANGE' },
+          ],
+        }),
+        Match.objectLike({
+          IndexName: 'by-didit-session',
+          KeySchema: [{ AttributeName: 'didit_session_id', KeyType: 'HASH' }],
+        }),
+      ]),
     });
   });
 

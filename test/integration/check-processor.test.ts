@@ -15,7 +15,7 @@ import { UploadReader } from '../../lambdas/adapters/upload-reader';
 import { loadProcessorConfig, MAX_UPLOAD_BYTES } from '../../lambdas/config';
 import type { CheckRecord } from '../../lambdas/core/check';
 import { prepareImageForDidit } from '../../lambdas/core/image-pipeline';
-import { CheckProcessor, type ProcessorPorts } from '../../lambdas/services/check-processor';
+import { CheckProcessor, type ProcessorPorts, type RetryRoundInput } from '../../lambdas/services/check-processor';
 import { emulatorClientConfig } from '../../local/aws-env';
 import { DiditSimulator } from '../../local/didit-simulator';
 import { type LocalResources, provisionLocalResources } from '../../local/provision';
@@ -34,6 +34,8 @@ let rekognition: RekognitionSimulator;
 let publisher: EventPublisher;
 let selfie: Buffer;
 let clockOffsetMs = 0;
+/** Rounds the processor asked Step Functions to start (the workflow itself is exercised in retry-workflow.test.ts). */
+let startedRounds: RetryRoundInput[] = [];
 const config = () =>
   loadProcessorConfig({
     TABLE_NAME: resources.tableName,
@@ -41,6 +43,7 @@ const config = () =>
     EVENT_BUS_NAME: resources.eventBusName,
     DIDIT_API_KEY_SECRET_ID: resources.diditApiKeySecretId,
     DIDIT_BASE_URL: didit.url,
+    RETRY_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:unused',
   });
 
 beforeAll(async () => {
@@ -71,6 +74,7 @@ afterAll(async () => {
 
 beforeEach(() => {
   clockOffsetMs = 0;
+  startedRounds = [];
   didit.clear();
 });
 
@@ -83,11 +87,12 @@ function processor(overrides: Partial<ProcessorPorts> = {}): CheckProcessor {
       prepareImage: prepareImageForDidit,
       didit: diditClient,
       events: publisher,
+      retries: { startRound: async (input) => void startedRounds.push(input) },
       clock: () => new Date(Date.now() + clockOffsetMs),
       newToken: randomUUID,
       ...overrides,
     },
-    { uploadPrefix: cfg.uploadPrefix, image: cfg.image, leaseSeconds: LEASE_SECONDS },
+    { uploadPrefix: cfg.uploadPrefix, image: cfg.image, leaseSeconds: LEASE_SECONDS, retryDueSeconds: 900 },
   );
 }
 

@@ -1,0 +1,370 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Verifying Didit's incoming webhooks. Didit signs each delivery three ways, all HMAC-SHA256 (hex) keyed with the
+ * webhook `secret_shared_key` as UTF-8:
+ *
+ * - `X-Signature-V2`: over the canonical JSON of the parsed body (see {@link canonicalJson}), so it survives a proxy
+ *   or framework that re-encodes the JSON;
+ * - `X-Signature`: over the raw body bytes;
+ * - `X-Signature-Simple`: over `{timestamp}:{session_id}:{status}:{webhook_type}` only. When only this one matches,
+ *   every other field (decision, vendor_data, event_id…) is unauthenticated and is not returned.
+ *
+ * Freshness is judged on the body's `timestamp`, which every method signs; the `X-Timestamp` header is signed by
+ * none of them, so it is ignored.
+ */
+
+export const DIDIT_WEBHOOK_TOLERANCE_SECONDS = 300;
+
+/** Python's recursion limit stops Didit long before this; the limit keeps a hostile body from exhausting the stack. */
+const MAX_CANONICAL_DEPTH = 256;
+const HEX_SHA256 = /^[0-9a-f]{64}$/i;
+/**
+ * Python's `repr(float)` switches to exponent notation below 1e-4; JavaScript only below 1e-6. Whole numbers never
+ * reach this path (they are written as integers).
+ */
+const PYTHON_MIN_DECIMAL_EXPONENT = -4;
+
+export type DiditWebhookMalformedReason = 'not_utf8' | 'not_json' | 'not_an_object' | 'invalid_field';
+export type DiditWebhookSignatureReason = 'missing_signature' | 'signature_mismatch' | 'stale_timestamp';
+
+/** The body is not a Didit webhook we can read: answer 400. */
+export class DiditWebhookMalformedError extends Error {
+  override readonly name = 'DiditWebhookMalformedError';
+  readonly httpStatus = 400;
+  constructor(
+    readonly reason: DiditWebhookMalformedReason,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** No signature matches, or the signed timestamp is outside the tolerance: answer 401 and do not act on the body. */
+export class DiditWebhookSignatureError extends Error {
+  override readonly name = 'DiditWebhookSignatureError';
+  readonly httpStatus = 401;
+  constructor(
+    readonly reason: DiditWebhookSignatureReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The four fields `X-Signature-Simple` covers. */
+export interface DiditWebhookSignedCore {
+  /** Unix seconds when Didit sent the event. */
+  readonly timestamp: number;
+  readonly session_id: string;
+  readonly status: string;
+  readonly webhook_type: string;
+}
+
+/** A liveness result inside `decision`; fields other than these are passed through unread. */
+export interface DiditWebhookLivenessResult {
+  readonly status?: string;
+  readonly score?: number | null;
+  readonly warnings?: readonly unknown[] | null;
+  readonly [field: string]: unknown;
+}
+
+export interface DiditWebhookDecision {
+  readonly liveness?: DiditWebhookLivenessResult | null;
+  readonly passive_liveness?: DiditWebhookLivenessResult | null;
+  /** Session (workflow) decisions list one result per liveness step. */
+  readonly liveness_checks?: readonly DiditWebhookLivenessResult[] | null;
+  readonly [field: string]: unknown;
+}
+
+/** The `status.updated` fields we read. Unknown fields are kept (typed `unknown`) rather than refused. */
+export interface DiditStatusUpdatedPayload extends DiditWebhookSignedCore {
+  readonly event_id?: string;
+  readonly vendor_data?: string | null;
+  readonly decision?: DiditWebhookDecision | null;
+  readonly [field: string]: unknown;
+}
+
+/**
+ * What the signature proves. Read `trusted` only: after `simple`, it holds the four signed fields and nothing else,
+ * so an unsigned `decision` or `vendor_data` cannot be used by mistake.
+ */
+export type DiditWebhookVerification =
+  | { readonly verifiedBy: 'v2' | 'raw'; readonly trusted: DiditStatusUpdatedPayload }
+  | { readonly verifiedBy: 'simple'; readonly trusted: DiditWebhookSignedCore };
+
+export interface VerifyDiditWebhookOptions {
+  /**
+   * The receiver's clock.
+   * @default new Date()
+   */
+  readonly now?: Date;
+  /**
+   * How far the body's `timestamp` may be from `now`, in either direction.
+   * @default 300
+   */
+  readonly toleranceSeconds?: number;
+}
+
+/**
+ * Verifies one Didit webhook delivery: V2 first, then the raw-body signature, then Simple.
+ *
+ * @param rawBody The body exactly as received (decode API Gateway's base64 first).
+ * @param headers Request headers; names in any case.
+ * @param secret Didit's `secret_shared_key` for the webhook destination.
+ * @throws DiditWebhookMalformedError (→ 400) when the body is not UTF-8 JSON of the documented shape.
+ * @throws DiditWebhookSignatureError (→ 401) when no signature matches or the timestamp is stale.
+ */
+export function verifyDiditWebhook(
+  rawBody: string | Uint8Array,
+  headers: Readonly<Record<string, string | undefined>>,
+  secret: string,
+  options: VerifyDiditWebhookOptions = {},
+): DiditWebhookVerification {
+  const { now = new Date(), toleranceSeconds = DIDIT_WEBHOOK_TOLERANCE_SECONDS } = options;
+  if (secret.length === 0) throw new TypeError('the Didit webhook secret is empty');
+
+  const bytes = typeof rawBody === 'string' ? Buffer.from(rawBody, 'utf8') : rawBody;
+  const body = parseBody(bytes);
+
+  const v2 = header(headers, 'x-signature-v2');
+  const raw = header(headers, 'x-signature');
+  const simple = header(headers, 'x-signature-simple');
+  if (v2 === undefined && raw === undefined && simple === undefined) {
+    throw new DiditWebhookSignatureError('missing_signature', 'no Didit signature header');
+  }
+
+  let verifiedBy: DiditWebhookVerification['verifiedBy'] | undefined;
+  if (v2 !== undefined) {
+    const canonical = canonicalOrUndefined(body);
+    if (canonical !== undefined && hmacMatches(secret, canonical, v2)) verifiedBy = 'v2';
+  }
+  if (verifiedBy === undefined && raw !== undefined && hmacMatches(secret, bytes, raw)) verifiedBy = 'raw';
+  if (verifiedBy === undefined && simple !== undefined) {
+    const message = simpleMessage(body);
+    if (message !== undefined && hmacMatches(secret, message, simple)) verifiedBy = 'simple';
+  }
+  if (verifiedBy === undefined) {
+    throw new DiditWebhookSignatureError('signature_mismatch', 'no Didit signature matches the body');
+  }
+
+  // Only now is the body worth validating: until a signature matched, it was anyone's.
+  const core = signedCore(body);
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  if (Math.abs(nowSeconds - core.timestamp) > toleranceSeconds) {
+    throw new DiditWebhookSignatureError('stale_timestamp', 'Didit webhook timestamp is outside the tolerance');
+  }
+
+  if (verifiedBy === 'simple') return { verifiedBy, trusted: core };
+  return { verifiedBy, trusted: statusUpdatedPayload(body) };
+}
+
+/**
+ * The JSON text Didit's X-Signature-V2 is computed over: what Python writes with
+ * `json.dumps(shorten_floats(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)`.
+ *
+ * - Keys are sorted recursively by Unicode code point (Python's `str` order, not JavaScript's UTF-16 order), and the
+ *   text is written directly rather than through a rebuilt object, because JavaScript objects list integer-like keys
+ *   ("9", "10") first whatever the insertion order.
+ * - Strings are escaped as both languages agree: `"`, `\`, and control characters below U+0020; `/` and every other
+ *   character (accents, CJK, U+2028) are written as is. A lone surrogate is written as `\udXXX`; Python could not
+ *   encode it to UTF-8 at all, so Didit never signs one.
+ * - Whole numbers are written as integers with every digit (100.0 → `100`, -0 → `0`, 1e21 →
+ *   `1000000000000000000000`), as Python does after `int(x)`; an integer beyond 2^53 has already lost digits in
+ *   `JSON.parse`, so its V2 signature cannot match and verification falls back to `X-Signature`.
+ * - Other numbers use the shortest round-trip digits, which both languages choose identically, in Python's layout:
+ *   exponent notation below 1e-4 with a signed, two-digit exponent (0.00001 → `1e-05`), plain decimals otherwise.
+ *
+ * @param value A value as JSON.parse returns it (plain objects, arrays, strings, finite numbers, booleans, null).
+ * @throws TypeError for anything JSON cannot hold (undefined, functions, non-finite numbers, class instances) or for
+ * nesting deeper than 256 levels.
+ */
+export function canonicalJson(value: unknown): string {
+  return write(value, 0);
+}
+
+function write(value: unknown, depth: number): string {
+  if (depth > MAX_CANONICAL_DEPTH) throw new TypeError('value is nested too deeply for canonical JSON');
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      return pythonNumber(value);
+    case 'bigint':
+      return value.toString();
+    case 'object': {
+      if (Array.isArray(value)) return `[${value.map((item) => write(item, depth + 1)).join(',')}]`;
+      const prototype = Object.getPrototypeOf(value);
+      if (prototype !== Object.prototype && prototype !== null) {
+        throw new TypeError('canonical JSON only holds plain objects');
+      }
+      const record = value as Record<string, unknown>;
+      const members = Object.keys(record)
+        .sort(compareCodePoints)
+        .map((key) => `${JSON.stringify(key)}:${write(record[key], depth + 1)}`);
+      return `{${members.join(',')}}`;
+    }
+    default:
+      throw new TypeError(`canonical JSON cannot hold a ${typeof value}`);
+  }
+}
+
+function pythonNumber(value: number): string {
+  if (!Number.isFinite(value)) throw new TypeError('canonical JSON cannot hold a non-finite number');
+  // BigInt gives every digit of the double (and 0 for -0), as Python's int(float) does; String() would round 2^60 to
+  // 1152921504606847000 and write 1e21 in exponent form.
+  if (Number.isInteger(value)) return BigInt(value).toString();
+  const exponential = value.toExponential();
+  const split = exponential.indexOf('e');
+  const exponent = Number(exponential.slice(split + 1));
+  if (exponent >= PYTHON_MIN_DECIMAL_EXPONENT) return String(value);
+  const digits = String(Math.abs(exponent)).padStart(2, '0');
+  return `${exponential.slice(0, split)}e${exponent < 0 ? '-' : '+'}${digits}`;
+}
+
+/**
+ * Python compares `str` by code point. JavaScript's default sort compares UTF-16 units, which puts characters above
+ * U+FFFF (stored as surrogates D800–DFFF) before U+E000–U+FFFF. Moving the surrogates above that range restores code
+ * point order without decoding the strings.
+ */
+function compareCodePoints(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && y >= 0xd800) {
+      x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+      y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+function canonicalOrUndefined(body: Record<string, unknown>): string | undefined {
+  try {
+    return canonicalJson(body);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Didit's Simple string. Fields must be an integer and three strings without `:`: otherwise the string could be split
+ * back into different fields than the ones Didit signed.
+ */
+function simpleMessage(body: Record<string, unknown>): string | undefined {
+  const { timestamp, session_id, status, webhook_type } = body;
+  if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp)) return undefined;
+  const fields = [session_id, status, webhook_type];
+  if (!fields.every((field): field is string => typeof field === 'string' && !field.includes(':'))) return undefined;
+  return [String(timestamp), ...fields].join(':');
+}
+
+function hmacMatches(secret: string, message: string | Uint8Array, signatureHex: string): boolean {
+  if (!HEX_SHA256.test(signatureHex)) return false;
+  const expected = createHmac('sha256', Buffer.from(secret, 'utf8')).update(message).digest();
+  return timingSafeEqual(expected, Buffer.from(signatureHex, 'hex'));
+}
+
+function parseBody(bytes: Uint8Array): Record<string, unknown> {
+  let text: string;
+  try {
+    // Fatal: replacing invalid bytes with U+FFFD would let the parsed fields differ from the signed bytes.
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch (error) {
+    throw new DiditWebhookMalformedError('not_utf8', 'Didit webhook body is not UTF-8', { cause: error });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new DiditWebhookMalformedError('not_json', 'Didit webhook body is not JSON', { cause: error });
+  }
+  if (!isRecord(parsed)) throw new DiditWebhookMalformedError('not_an_object', 'Didit webhook body is not an object');
+  return parsed;
+}
+
+function signedCore(body: Record<string, unknown>): DiditWebhookSignedCore {
+  const { timestamp } = body;
+  if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp)) {
+    throw invalidField('timestamp', 'an integer number of seconds');
+  }
+  return {
+    timestamp,
+    session_id: requiredString(body, 'session_id'),
+    status: requiredString(body, 'status'),
+    webhook_type: requiredString(body, 'webhook_type'),
+  };
+}
+
+function statusUpdatedPayload(body: Record<string, unknown>): DiditStatusUpdatedPayload {
+  signedCore(body);
+  if (body.event_id !== undefined && typeof body.event_id !== 'string') throw invalidField('event_id', 'a string');
+  const { vendor_data, decision } = body;
+  if (vendor_data !== undefined && vendor_data !== null && typeof vendor_data !== 'string') {
+    throw invalidField('vendor_data', 'a string or null');
+  }
+  if (decision !== undefined && decision !== null) {
+    if (!isRecord(decision)) throw invalidField('decision', 'an object or null');
+    livenessResult(decision.liveness, 'decision.liveness');
+    livenessResult(decision.passive_liveness, 'decision.passive_liveness');
+    const checks = decision.liveness_checks;
+    if (checks !== undefined && checks !== null) {
+      if (!Array.isArray(checks)) throw invalidField('decision.liveness_checks', 'an array or null');
+      checks.forEach((check, index) => {
+        if (check === null) throw invalidField(`decision.liveness_checks[${index}]`, 'an object');
+        livenessResult(check, `decision.liveness_checks[${index}]`);
+      });
+    }
+  }
+  return body as DiditStatusUpdatedPayload;
+}
+
+/** Checks the fields the type promises, when present; everything else in the result is left to the caller. */
+function livenessResult(value: unknown, path: string): void {
+  if (value === undefined || value === null) return;
+  if (!isRecord(value)) throw invalidField(path, 'an object or null');
+  if (value.status !== undefined && typeof value.status !== 'string') throw invalidField(`${path}.status`, 'a string');
+  const { score, warnings } = value;
+  if (score !== undefined && score !== null && typeof score !== 'number') {
+    throw invalidField(`${path}.score`, 'a number or null');
+  }
+  if (warnings !== undefined && warnings !== null && !Array.isArray(warnings)) {
+    throw invalidField(`${path}.warnings`, 'an array or null');
+  }
+}
+
+function requiredString(body: Record<string, unknown>, field: string): string {
+  const value = body[field];
+  if (typeof value !== 'string' || value.length === 0) throw invalidField(field, 'a non-empty string');
+  return value;
+}
+
+/** Names the field and the expected type only: values may be personal data. */
+function invalidField(path: string, expected: string): DiditWebhookMalformedError {
+  return new DiditWebhookMalformedError('invalid_field', `Didit webhook field ${path} must be ${expected}`);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function header(headers: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
+  let value = headers[name];
+  if (value === undefined) {
+    for (const [key, candidate] of Object.entries(headers)) {
+      if (candidate !== undefined && key.toLowerCase() === name) {
+        value = candidate;
+        break;
+      }
+    }
+  }
+  const trimmed = value?.trim();
+  return trimmed === '' ? undefined : trimmed;
+}

@@ -1,0 +1,69 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { DUE_INDEX_NAME } from '../../lambdas/core/check';
+import { NodeFunction } from './node-function';
+import type { RetryWorkflow } from './retry-workflow';
+
+export const SWEEP_CHECKS_ENTRY = 'lambdas/handlers/sweep-checks.ts';
+
+export interface SweeperProps {
+  readonly table: dynamodb.ITable;
+  readonly eventBus: events.IEventBus;
+  readonly retryWorkflow: RetryWorkflow;
+  readonly architecture: lambda.Architecture;
+  readonly logRetention: logs.RetentionDays;
+  /** How often the sweeper runs. @default Duration.minutes(1) */
+  readonly interval?: Duration;
+}
+
+/**
+ * The scheduled safety net: expires checks whose upload never came, hands quiet PROCESSING/RETRYING checks to a new
+ * retry round, and republishes terminal events whose writer died.
+ */
+export class Sweeper extends Construct {
+  public readonly function: NodeFunction;
+
+  constructor(scope: Construct, id: string, props: SweeperProps) {
+    super(scope, id);
+    this.function = new NodeFunction(this, 'SweepChecks', {
+      entry: SWEEP_CHECKS_ENTRY,
+      description: 'Expires abandoned checks, restarts quiet retry rounds, republishes lost events',
+      architecture: props.architecture,
+      memorySize: 256,
+      timeout: Duration.seconds(60),
+      logRetention: props.logRetention,
+      // One sweep at a time: two would race for the same checks (harmlessly, but for nothing).
+      reservedConcurrentExecutions: 1,
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        EVENT_BUS_NAME: props.eventBus.eventBusName,
+        RETRY_STATE_MACHINE_ARN: props.retryWorkflow.stateMachineArn,
+      },
+    });
+    const fn = this.function;
+    iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: ['dynamodb:Query'],
+      resourceArns: [`${props.table.tableArn}/index/${DUE_INDEX_NAME}`],
+    });
+    iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      resourceArns: [props.table.tableArn],
+    });
+    props.eventBus.grantPutEventsTo(fn);
+    props.retryWorkflow.grantStartRound(fn);
+
+    new events.Rule(this, 'Schedule', {
+      description: 'Runs the liveness check sweeper',
+      schedule: events.Schedule.rate(props.interval ?? Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(fn, { retryAttempts: 2 })],
+    });
+  }
+}
