@@ -77,6 +77,48 @@ export function loadSweeperConfig(env: Env = process.env): SweeperConfig {
   };
 }
 
+export interface DiditWebhookConfig {
+  readonly tableName: string;
+  readonly eventBusName: string;
+  readonly diditWebhookSecretId: string;
+  readonly secretCacheSeconds: number;
+}
+
+export function loadDiditWebhookConfig(env: Env = process.env): DiditWebhookConfig {
+  return {
+    tableName: required(env, 'TABLE_NAME'),
+    eventBusName: required(env, 'EVENT_BUS_NAME'),
+    diditWebhookSecretId: required(env, 'DIDIT_WEBHOOK_SECRET_ID'),
+    secretCacheSeconds: integer(env, 'SECRET_CACHE_SECONDS', { default: 300, min: 0, max: 3600 }),
+  };
+}
+
+export interface WebhookDeliveryConfig {
+  readonly tableName: string;
+  readonly eventBusName: string;
+  readonly signingSecretId: string;
+  readonly secretCacheSeconds: number;
+  readonly horizonSeconds: number;
+  readonly maxAttempts: number;
+  readonly allowInsecureCallbacks: boolean;
+  readonly connectTimeoutMs: number;
+  readonly responseTimeoutMs: number;
+}
+
+export function loadWebhookDeliveryConfig(env: Env = process.env): WebhookDeliveryConfig {
+  return {
+    tableName: required(env, 'TABLE_NAME'),
+    eventBusName: required(env, 'EVENT_BUS_NAME'),
+    signingSecretId: required(env, 'WEBHOOK_SIGNING_SECRET_ID'),
+    secretCacheSeconds: integer(env, 'SECRET_CACHE_SECONDS', { default: 300, min: 0, max: 3600 }),
+    horizonSeconds: integer(env, 'WEBHOOK_HORIZON_SECONDS', { default: 86_400, min: 60, max: 7 * 86_400 }),
+    maxAttempts: integer(env, 'WEBHOOK_MAX_ATTEMPTS', { default: 60, min: 1, max: 1000 }),
+    allowInsecureCallbacks: boolean(env, 'ALLOW_INSECURE_CALLBACKS', false),
+    connectTimeoutMs: integer(env, 'WEBHOOK_CONNECT_TIMEOUT_MS', { default: 5_000, min: 100, max: 30_000 }),
+    responseTimeoutMs: integer(env, 'WEBHOOK_RESPONSE_TIMEOUT_MS', { default: 10_000, min: 100, max: 60_000 }),
+  };
+}
+
 export function loadCreateCheckConfig(env: Env = process.env): CreateCheckConfig {
   return {
     ...loadStorageConfig(env),

@@ -1,8 +1,9 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { CheckError, CheckRecord, CheckResult, CheckStatus, DeliveryAttempt } from '../core/check';
-import { DUE_INDEX_NAME, DUE_SHARD } from '../core/check';
+import type { CheckError, CheckRecord, CheckResult, CheckStatus, DeliveryAttempt, HistoryEntry } from '../core/check';
+import { DIDIT_SESSION_INDEX_NAME, DUE_INDEX_NAME, DUE_SHARD } from '../core/check';
+import { DETAIL_TYPES } from '../core/check-events';
 import { classifyAwsError } from './aws-errors';
 
 export type ClaimOutcome =
@@ -230,7 +231,7 @@ export class CheckStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { id },
-          UpdateExpression: `REMOVE event_pending, event_claimed_until, ${LEAVE_DUE_INDEX}`,
+          UpdateExpression: `REMOVE event_pending, event_claimed_until, pending_event_type, ${LEAVE_DUE_INDEX}`,
           ConditionExpression: '#status = :status',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':status': status },
@@ -241,6 +242,47 @@ export class CheckStore {
       if (error instanceof ConditionalCheckFailedException) return;
       throw classifyAwsError(error, 'DynamoDB');
     }
+  }
+
+  /** The check a Didit session belongs to, through the session index. */
+  async findBySessionId(sessionId: string): Promise<string | undefined> {
+    const out = await this.send('find check by Didit session', () =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: DIDIT_SESSION_INDEX_NAME,
+          KeyConditionExpression: 'didit_session_id = :sid',
+          ExpressionAttributeValues: { ':sid': sessionId },
+          Limit: 1,
+        }),
+      ),
+    );
+    return out.Items?.[0]?.id as string | undefined;
+  }
+
+  /**
+   * A Didit `status.updated` replaces the result of a COMPLETED check; the replaced result goes to `history`. Applied
+   * at most once per Didit event id, and only onto the version of the check it was computed from.
+   */
+  async applyDiditUpdate(seen: CheckRecord, eventId: string, result: CheckResult, now: Date): Promise<CheckRecord> {
+    const replaced: HistoryEntry = {
+      replaced_at: now.toISOString(),
+      replaced_by: 'didit:status.updated',
+      result: seen.result as CheckResult,
+    };
+    return this.transition(seen.id, now, {
+      set: {
+        '#result': result,
+        history: { append: [replaced] },
+        didit_event_ids: { append: [eventId] },
+        event_pending: true,
+        pending_event_type: DETAIL_TYPES.updated,
+        due_shard: DUE_SHARD,
+        due_at: epoch(now) + PENDING_EVENT_DUE_SECONDS,
+      },
+      condition: '#status = :completed AND updated_at = :seenUpdatedAt',
+      values: { ':completed': 'COMPLETED', ':seenUpdatedAt': seen.updated_at },
+    });
   }
 
   /** Appends one webhook delivery attempt to the check (visible in GET). */
@@ -324,7 +366,8 @@ export class CheckStore {
 
   /**
    * One conditional UpdateItem. `set` keys starting with `#` are attribute names (aliased); a value
-   * `{ increment: true }` adds 1 (from 0), `{ copyFrom: attr }` copies another attribute.
+   * `{ increment: true }` adds 1 (from 0), `{ append: [...] }` appends to a list, `{ copyFrom: attr }` copies another
+   * attribute.
    */
   private async transition(id: string, now: Date, t: Transition): Promise<CheckRecord> {
     const names: Record<string, string> = { '#status': 'status' };
@@ -338,6 +381,10 @@ export class CheckStore {
         values[':zero'] = 0;
         values[':one'] = 1;
         sets.push(`${name} = if_not_exists(${name}, :zero) + :one`);
+      } else if (value && typeof value === 'object' && 'append' in value) {
+        values[':emptyList'] = [];
+        values[`:v${i}`] = (value as { append: unknown[] }).append;
+        sets.push(`${name} = list_append(if_not_exists(${name}, :emptyList), :v${i})`);
       } else if (value && typeof value === 'object' && 'copyFrom' in value) {
         sets.push(`${name} = ${String((value as { copyFrom: string }).copyFrom)}`);
       } else {

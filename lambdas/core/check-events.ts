@@ -34,7 +34,10 @@ export interface CheckEventDetail {
 /** The terminal event for a check, or undefined when its status has none. */
 export function terminalEventFor(record: CheckRecord): { detailType: string; detail: CheckEventDetail } | undefined {
   if (record.status !== 'COMPLETED' && record.status !== 'FAILED' && record.status !== 'EXPIRED') return undefined;
-  return { detailType: TERMINAL_DETAIL_TYPES[record.status], detail: checkEventDetail(record) };
+  return {
+    detailType: record.pending_event_type ?? TERMINAL_DETAIL_TYPES[record.status],
+    detail: checkEventDetail(record),
+  };
 }
 
 /** The event detail for a check's current state (terminal events and "Liveness Check Updated" alike). */

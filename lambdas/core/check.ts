@@ -75,6 +75,10 @@ export interface CheckRecord extends CheckOptions {
   readonly deliveries?: readonly DeliveryAttempt[];
   /** Earlier results replaced by Didit `status.updated` webhooks, oldest first. */
   readonly history?: readonly HistoryEntry[];
+  /** Didit webhook event ids already applied (a redelivered webhook changes nothing). */
+  readonly didit_event_ids?: readonly string[];
+  /** The detail-type of the pending event when it is not the status's own (a "Liveness Check Updated"). */
+  readonly pending_event_type?: string;
 }
 
 export const DUE_INDEX_NAME = 'by-due';
@@ -94,6 +98,8 @@ export interface DeliveryAttempt {
 
 export interface HistoryEntry {
   readonly replaced_at: string;
+  /** What replaced it, e.g. `didit:status.updated`. */
+  readonly replaced_by: string;
   readonly result: CheckResult;
 }
 

@@ -1,0 +1,97 @@
+import type { CheckStore } from '../adapters/check-store';
+import { ClaimLostError } from '../adapters/check-store';
+import type { DomainEvent } from '../adapters/event-publisher';
+import type { CheckResult } from '../core/check';
+import { terminalEventFor } from '../core/check-events';
+import { decisionFrom } from '../core/didit-response';
+import type { DiditWarning } from '../core/didit-types';
+import { type DiditWebhookLivenessResult, verifyDiditWebhook } from '../core/didit-webhook';
+import { logger } from '../observability';
+
+export interface ReceiverPorts {
+  readonly store: Pick<CheckStore, 'findBySessionId' | 'get' | 'applyDiditUpdate' | 'markEventPublished'>;
+  readonly events: { publish(events: readonly DomainEvent[]): Promise<void> };
+  /** Didit's webhook `secret_shared_key`. */
+  readonly secret: () => Promise<string>;
+  readonly clock: () => Date;
+}
+
+export type ReceiveOutcome = 'UPDATED' | 'DUPLICATE' | 'UNKNOWN_SESSION' | 'IGNORED_TYPE' | 'NOT_COMPLETED';
+
+/**
+ * Didit's `status.updated` webhooks: verified first (signature + freshness; the verifier throws for 400/401 before
+ * anything is read or written), then applied to the check that Didit session belongs to, keeping the replaced result
+ * in the check's history, and announced as "Liveness Check Updated" (which the webhook echo delivers onward).
+ */
+export class DiditWebhookReceiver {
+  constructor(private readonly ports: ReceiverPorts) {}
+
+  async receive(rawBody: string, headers: Record<string, string | undefined>): Promise<ReceiveOutcome> {
+    const now = this.ports.clock();
+    const verified = verifyDiditWebhook(rawBody, headers, await this.ports.secret(), { now });
+    const { session_id: sessionId, status, webhook_type: type, timestamp } = verified.trusted;
+    if (type !== 'status.updated') {
+      logger.info('Didit webhook type ignored', { webhookType: type });
+      return 'IGNORED_TYPE';
+    }
+    const checkId = await this.ports.store.findBySessionId(sessionId);
+    if (!checkId) {
+      logger.info('Didit webhook for a session that is not one of our checks', { verifiedBy: verified.verifiedBy });
+      return 'UNKNOWN_SESSION';
+    }
+    const check = await this.ports.store.get(checkId);
+    if (!check?.result || check.status !== 'COMPLETED') return 'NOT_COMPLETED';
+    // Only what the signature covers is used: after a Simple-only verification that is the status alone.
+    const eventId =
+      verified.verifiedBy !== 'simple' && typeof verified.trusted.event_id === 'string'
+        ? verified.trusted.event_id
+        : `${sessionId}:${status}:${timestamp}`;
+    if (check.didit_event_ids?.includes(eventId)) {
+      if (check.event_pending) await this.publish(checkId);
+      return 'DUPLICATE';
+    }
+    const liveness =
+      verified.verifiedBy === 'simple'
+        ? undefined
+        : (verified.trusted.decision?.liveness ?? verified.trusted.decision?.passive_liveness ?? undefined);
+    const result = updatedResult(check.result, status, liveness);
+    try {
+      await this.ports.store.applyDiditUpdate(check, eventId, result, now);
+    } catch (error) {
+      // The check changed since it was read (another webhook); Didit retries undelivered webhooks.
+      if (error instanceof ClaimLostError) throw new Error('The check changed concurrently; retry', { cause: error });
+      throw error;
+    }
+    logger.info('Didit status update applied', { checkId, decision: result.decision });
+    await this.publish(checkId);
+    return 'UPDATED';
+  }
+
+  private async publish(checkId: string): Promise<void> {
+    const current = await this.ports.store.get(checkId);
+    if (!current?.event_pending) return;
+    const event = terminalEventFor(current);
+    if (!event) return;
+    await this.ports.events.publish([event]);
+    await this.ports.store.markEventPublished(checkId, current.status);
+  }
+}
+
+function updatedResult(
+  previous: CheckResult,
+  status: string,
+  liveness: DiditWebhookLivenessResult | null | undefined,
+): CheckResult {
+  const warnings = Array.isArray(liveness?.warnings)
+    ? liveness.warnings.flatMap((w): DiditWarning[] =>
+        typeof w === 'string' ? [{ risk: w }] : w && typeof w === 'object' && 'risk' in w ? [w as DiditWarning] : [],
+      )
+    : previous.liveness.warnings;
+  const next = {
+    ...previous.liveness,
+    status,
+    score: typeof liveness?.score === 'number' ? liveness.score : previous.liveness.score,
+    warnings,
+  };
+  return { ...previous, liveness: next, decision: decisionFrom(next) };
+}

@@ -1,0 +1,157 @@
+import type { CheckStore } from '../adapters/check-store';
+import type { DomainEvent } from '../adapters/event-publisher';
+import type { DeliveryAttempt } from '../core/check';
+import { DETAIL_TYPES } from '../core/check-events';
+import { signWebhook } from '../core/standard-webhooks';
+import { logger } from '../observability';
+
+/** The EventBridge event that started the delivery (the state machine's input, passed along unchanged). */
+export interface BusEvent {
+  readonly id: string;
+  readonly 'detail-type': string;
+  readonly time: string;
+  readonly detail: { readonly id: string } & Record<string, unknown>;
+}
+
+/** State carried between the delivery workflow's tasks. */
+export interface DeliveryState {
+  readonly event: BusEvent;
+  /** Attempts made so far. */
+  readonly attempt: number;
+  readonly outcome?: 'skip' | 'pending' | 'delivered' | 'retry' | 'give_up' | 'exhausted';
+}
+
+export interface DelivererPorts {
+  readonly store: Pick<CheckStore, 'get' | 'recordDelivery'>;
+  readonly sender: {
+    deliver(
+      url: string,
+      body: string,
+      headers: Record<string, string>,
+    ): Promise<{ statusCode: number; latencyMs: number }>;
+  };
+  /** Current signing secret first; during rotation the previous one too (both signatures are sent). */
+  readonly signingSecrets: () => Promise<string[]>;
+  /** Maps a transport failure to a short code, or undefined if the error is not a transport failure. */
+  readonly transportErrorCode: (error: unknown) => string | undefined;
+  /** True when the URL may never be delivered to (SSRF guard). */
+  readonly isRefusedCallback: (error: unknown) => boolean;
+  readonly classify: (statusCode: number) => 'delivered' | 'retry' | 'give_up';
+  readonly events: { publish(events: readonly DomainEvent[]): Promise<void> };
+  readonly clock: () => Date;
+}
+
+export interface DelivererSettings {
+  /** Give up retrying once this long has passed since the event. */
+  readonly horizonSeconds: number;
+  /** Give up after this many attempts even within the horizon (the state machine has one wait cap per attempt). */
+  readonly maxAttempts: number;
+}
+
+/**
+ * Delivers one check event to the check's callback_url, signed per Standard Webhooks. The body and the webhook-id
+ * are derived from the event alone, so every retry of one delivery sends the same id and bytes (a receiver dedupes
+ * on webhook-id); each attempt signs with its own timestamp. Every attempt is recorded on the check.
+ */
+export class WebhookDeliverer {
+  constructor(
+    private readonly ports: DelivererPorts,
+    private readonly settings: DelivererSettings,
+  ) {}
+
+  /** First task: skips events whose check has no callback, or whose delivery already succeeded (a duplicate event). */
+  async prepare(event: BusEvent): Promise<DeliveryState> {
+    const check = await this.ports.store.get(event.detail.id);
+    const id = webhookId(event);
+    const done = check?.deliveries?.some((d) => d.webhook_id === id && d.outcome === 'delivered');
+    if (!check?.callback_url || done) return { event, attempt: 0, outcome: 'skip' };
+    return { event, attempt: 0, outcome: 'pending' };
+  }
+
+  async attempt(state: DeliveryState): Promise<DeliveryState> {
+    const { event } = state;
+    const attempt = state.attempt + 1;
+    const check = await this.ports.store.get(event.detail.id);
+    if (!check?.callback_url) return { event, attempt, outcome: 'give_up' };
+
+    const now = this.ports.clock();
+    const body = webhookBody(event);
+    const headers = {
+      ...signWebhook(await this.ports.signingSecrets(), webhookId(event), Math.floor(now.getTime() / 1000), body),
+      'content-type': 'application/json',
+      'user-agent': 'liveness-service-webhooks/1',
+    };
+    let outcome: 'delivered' | 'retry' | 'give_up';
+    let statusCode: number | null = null;
+    let latencyMs = 0;
+    let error: string | undefined;
+    const started = Date.now();
+    try {
+      const response = await this.ports.sender.deliver(check.callback_url, body, headers);
+      statusCode = response.statusCode;
+      latencyMs = response.latencyMs;
+      outcome = this.ports.classify(statusCode);
+    } catch (thrown) {
+      latencyMs = Date.now() - started;
+      if (this.ports.isRefusedCallback(thrown)) {
+        outcome = 'give_up';
+        error = 'CALLBACK_REFUSED';
+      } else {
+        const code = this.ports.transportErrorCode(thrown);
+        if (!code) throw thrown;
+        outcome = 'retry';
+        error = code;
+      }
+    }
+    const record: DeliveryAttempt = {
+      webhook_id: webhookId(event),
+      event_type: event['detail-type'],
+      attempt,
+      at: now.toISOString(),
+      status_code: statusCode,
+      latency_ms: latencyMs,
+      outcome,
+      ...(error ? { error } : {}),
+    };
+    await this.ports.store.recordDelivery(event.detail.id, record);
+    logger.info('Webhook attempt', { checkId: event.detail.id, attempt, outcome, statusCode, latencyMs, error });
+
+    const ageSeconds = (now.getTime() - Date.parse(event.time)) / 1000;
+    if (outcome === 'retry' && (attempt >= this.settings.maxAttempts || ageSeconds >= this.settings.horizonSeconds)) {
+      return { event, attempt, outcome: 'exhausted' };
+    }
+    return { event, attempt, outcome };
+  }
+
+  /** Last task of a delivery that did not succeed: tells subscribers, once. */
+  async report(state: DeliveryState): Promise<DeliveryState> {
+    const check = await this.ports.store.get(state.event.detail.id);
+    const last = check?.deliveries?.filter((d) => d.webhook_id === webhookId(state.event)).at(-1);
+    await this.ports.events.publish([
+      {
+        detailType: DETAIL_TYPES.webhookDeliveryFailed,
+        detail: {
+          id: state.event.detail.id,
+          webhook_id: webhookId(state.event),
+          event_type: state.event['detail-type'],
+          attempts: state.attempt,
+          reason: state.outcome === 'give_up' ? 'REFUSED_BY_RECEIVER' : 'RETRIES_EXHAUSTED',
+          last_status_code: last?.status_code ?? null,
+          last_error: last?.error ?? null,
+          occurred_at: this.ports.clock().toISOString(),
+        },
+      },
+    ]);
+    return state;
+  }
+}
+
+/** Stable for every retry of one delivery: derived from the EventBridge event id. */
+export function webhookId(event: BusEvent): string {
+  return `msg_${event.id}`;
+}
+
+/** The same payload as the event: its type, time and detail. */
+export function webhookBody(event: BusEvent): string {
+  return JSON.stringify({ type: event['detail-type'], timestamp: event.time, data: event.detail });
+}
