@@ -14,6 +14,7 @@ import { RetryWorkflow } from './parts/retry-workflow';
 import { Storage } from './parts/storage';
 import { Sweeper } from './parts/sweeper';
 import { UploadApi } from './parts/upload-api';
+import { Webhooks } from './parts/webhooks';
 
 /** Objects under this prefix are uploads: the presigned POST allows it, the trigger and the lifecycle rule match it. */
 export const UPLOAD_PREFIX = 'uploads/';
@@ -59,6 +60,12 @@ export interface LivenessServiceProps {
   readonly diditRetryMaxDelay?: Duration;
   /** Didit attempts per check, the first one included, before it fails with DIDIT_UNAVAILABLE. @default 5 */
   readonly diditMaxAttempts?: number;
+  /** How long one webhook delivery to a callback_url keeps retrying. @default Duration.hours(24) */
+  readonly webhookRetryHorizon?: Duration;
+  /** Existing secret with Didit's webhook secret_shared_key. @default - a new secret, to be set after deploy */
+  readonly diditWebhookSecret?: secretsmanager.ISecret;
+  /** Existing secret with the whsec_ callback signing secret(s). @default - a new generated secret */
+  readonly webhookSigningSecret?: secretsmanager.ISecret;
 }
 
 /** The functions the service runs, by role. */
@@ -67,6 +74,8 @@ export interface LivenessFunctions {
   readonly getCheck: NodeFunction;
   readonly processUpload: NodeFunction;
   readonly sweepChecks: NodeFunction;
+  readonly deliverWebhook: NodeFunction;
+  readonly diditWebhook: NodeFunction;
 }
 
 /**
@@ -83,6 +92,7 @@ export class LivenessService extends Construct {
   public readonly diditApiKeySecret: secretsmanager.ISecret;
   public readonly functions: LivenessFunctions;
   public readonly retryWorkflow: RetryWorkflow;
+  public readonly webhooks: Webhooks;
 
   constructor(scope: Construct, id: string, props: LivenessServiceProps = {}) {
     super(scope, id);
@@ -159,6 +169,18 @@ export class LivenessService extends Construct {
       logRetention: config.logRetention,
     });
 
+    this.webhooks = new Webhooks(this, 'Webhooks', {
+      table: storage.table,
+      eventBus: checkEvents.eventBus,
+      api: api.api,
+      architecture: config.architecture,
+      logRetention: config.logRetention,
+      horizon: config.webhookRetryHorizon,
+      backoff: { baseSeconds: 30, maxDelaySeconds: 3600 },
+      ...(props.diditWebhookSecret ? { diditWebhookSecret: props.diditWebhookSecret } : {}),
+      ...(props.webhookSigningSecret ? { signingSecret: props.webhookSigningSecret } : {}),
+    });
+
     this.api = api.api;
     this.apiKey = api.apiKey;
     this.bucket = storage.bucket;
@@ -169,11 +191,15 @@ export class LivenessService extends Construct {
       getCheck: api.getCheckFunction,
       processUpload: processor.function,
       sweepChecks: sweeper.function,
+      deliverWebhook: this.webhooks.deliverFunction,
+      diditWebhook: this.webhooks.diditWebhookFunction,
     };
   }
 }
 
-type ResolvedProps = Required<Omit<LivenessServiceProps, 'diditApiKeySecret'>>;
+type ResolvedProps = Required<
+  Omit<LivenessServiceProps, 'diditApiKeySecret' | 'diditWebhookSecret' | 'webhookSigningSecret'>
+>;
 
 /** Applies defaults and rejects values (or combinations) the service cannot run with. Tokens are not checked. */
 function resolveProps(props: LivenessServiceProps): ResolvedProps {
@@ -193,6 +219,7 @@ function resolveProps(props: LivenessServiceProps): ResolvedProps {
     diditRetryBaseDelay: props.diditRetryBaseDelay ?? Duration.seconds(5),
     diditRetryMaxDelay: props.diditRetryMaxDelay ?? Duration.seconds(60),
     diditMaxAttempts: props.diditMaxAttempts ?? 5,
+    webhookRetryHorizon: props.webhookRetryHorizon ?? Duration.hours(24),
   };
 
   checkRange('defaultDeclineThreshold', config.defaultDeclineThreshold, { ...LIMITS.defaultDeclineThreshold });
@@ -202,6 +229,9 @@ function resolveProps(props: LivenessServiceProps): ResolvedProps {
   checkRange('throttlingRateLimit', config.throttlingRateLimit, { min: 1, max: 10_000 });
   checkRange('throttlingBurstLimit', config.throttlingBurstLimit, { min: 1, max: 5_000, integer: true });
 
+  if (config.webhookRetryHorizon.toSeconds() < 60 || config.webhookRetryHorizon.toSeconds() > 7 * 86_400) {
+    throw new Error('LivenessService: webhookRetryHorizon must be from 1 minute to 7 days');
+  }
   checkRange('diditMaxAttempts', config.diditMaxAttempts, { min: 2, max: 20, integer: true });
   if (
     config.diditRetryBaseDelay.toSeconds() < 1 ||

@@ -56,11 +56,12 @@ export class WebhookSecretFormatError extends Error {
   override readonly name = 'WebhookSecretFormatError';
 }
 
-export interface StandardWebhookHeaders {
+/** A type, not an interface, so it can be passed wherever a plain header record is expected. */
+export type StandardWebhookHeaders = {
   readonly 'webhook-id': string;
   readonly 'webhook-timestamp': string;
   readonly 'webhook-signature': string;
-}
+};
 
 export interface VerifyWebhookOptions {
   /**

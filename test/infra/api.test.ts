@@ -47,7 +47,7 @@ function gatewayResponse(type: string): { status?: string; body: unknown } {
 }
 
 describe('REST API', () => {
-  it('routes POST /v1/liveness-checks to create-check and GET /v1/liveness-checks/{id} to get-check', () => {
+  it('routes the check API and the Didit webhook to their functions', () => {
     const routes = methods().map((method) => ({
       route: `${method.HttpMethod} ${resourcePath(method.ResourceId as { Ref: string })}`,
       integration: (method.Integration as { Type: string; Uri: unknown }).Type,
@@ -56,7 +56,10 @@ describe('REST API', () => {
     expect(routes.map((route) => route.route).sort()).toEqual([
       'GET /v1/liveness-checks/{id}',
       'POST /v1/liveness-checks',
+      'POST /v1/webhooks/didit',
     ]);
+    const webhook = routes.find((route) => route.route === 'POST /v1/webhooks/didit');
+    expect(webhook?.uri).toContain(functionLogicalId(service.functions.diditWebhook));
     const post = routes.find((route) => route.route.startsWith('POST'));
     const get = routes.find((route) => route.route.startsWith('GET'));
     expect(post?.integration).toBe('AWS_PROXY');
@@ -65,10 +68,13 @@ describe('REST API', () => {
     expect(get?.uri).toContain(functionLogicalId(service.functions.getCheck));
   });
 
-  it('requires an API key on every method', () => {
+  it('requires an API key on every method but the Didit webhook, which is signature-authenticated', () => {
     const all = methods();
-    expect(all.length).toBeGreaterThan(0);
-    for (const method of all) expect(method.ApiKeyRequired).toBe(true);
+    expect(all.length).toBe(3);
+    for (const method of all) {
+      const isWebhook = resourcePath(method.ResourceId as { Ref: string }) === '/v1/webhooks/didit';
+      expect(method.ApiKeyRequired ?? false).toBe(!isWebhook);
+    }
   });
 
   it('attaches the API key to a usage plan that throttles it', () => {

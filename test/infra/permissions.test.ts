@@ -143,7 +143,11 @@ describe('Didit API key', () => {
         'Existing',
         'arn:aws:secretsmanager:eu-west-1:111122223333:secret:didit-api-key-AbCdEf',
       );
-      const service = new LivenessService(own, 'Liveness', { diditApiKeySecret: secret });
+      const service = new LivenessService(own, 'Liveness', {
+        diditApiKeySecret: secret,
+        diditWebhookSecret: secretsmanager.Secret.fromSecretNameV2(own, 'Hook', 'didit-webhook'),
+        webhookSigningSecret: secretsmanager.Secret.fromSecretNameV2(own, 'Signing', 'liveness-whsec'),
+      });
       const ownTemplate = Template.fromStack(own);
 
       expect(service.diditApiKeySecret).toBe(secret);

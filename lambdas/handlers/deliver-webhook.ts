@@ -1,0 +1,51 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CallbackRefusedError } from '../adapters/callback-guard';
+import { CheckStore } from '../adapters/check-store';
+import { EventPublisher } from '../adapters/event-publisher';
+import { cachedSecret } from '../adapters/secret-value';
+import { classifyDelivery, WebhookSender, WebhookTransportError } from '../adapters/webhook-sender';
+import { loadWebhookDeliveryConfig } from '../config';
+import { type BusEvent, type DeliveryState, WebhookDeliverer } from '../services/webhook-deliverer';
+
+const config = loadWebhookDeliveryConfig();
+const signingSecret = cachedSecret(new SecretsManagerClient({}), config.signingSecretId, config.secretCacheSeconds);
+const deliverer = new WebhookDeliverer(
+  {
+    store: new CheckStore(new DynamoDBClient({}), config.tableName),
+    sender: new WebhookSender({
+      allowLoopbackHttp: config.allowInsecureCallbacks,
+      connectTimeoutMs: config.connectTimeoutMs,
+      headersTimeoutMs: config.responseTimeoutMs,
+      bodyTimeoutMs: config.responseTimeoutMs,
+    }),
+    // The secret holds the current signing secret, then (during a rotation) the previous one.
+    signingSecrets: async () => (await signingSecret()).split(/\s+/).filter(Boolean),
+    transportErrorCode: (error) => (error instanceof WebhookTransportError ? error.code : undefined),
+    isRefusedCallback: (error) => error instanceof CallbackRefusedError,
+    classify: classifyDelivery,
+    events: new EventPublisher(new EventBridgeClient({}), config.eventBusName),
+    clock: () => new Date(),
+  },
+  { horizonSeconds: config.horizonSeconds, maxAttempts: config.maxAttempts },
+);
+
+/** Tasks of the delivery workflow (lib/parts/webhooks.ts). */
+type DeliveryTask = { action: 'prepare'; event: BusEvent } | ({ action: 'attempt' | 'report' } & DeliveryState);
+
+export const handler = async (task: DeliveryTask): Promise<DeliveryState> => {
+  if (!task || typeof task !== 'object' || !task.event?.detail?.id || typeof task.event.id !== 'string') {
+    throw new TypeError('Unrecognised webhook delivery task');
+  }
+  switch (task.action) {
+    case 'prepare':
+      return deliverer.prepare(task.event);
+    case 'attempt':
+      return deliverer.attempt(task);
+    case 'report':
+      return deliverer.report(task);
+    default:
+      throw new TypeError('Unrecognised webhook delivery action');
+  }
+};

@@ -1,0 +1,241 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { EVENT_SOURCE } from '../../lambdas/adapters/event-publisher';
+import { type BackoffSchedule, capsForHorizon } from '../../lambdas/core/backoff';
+import { DIDIT_SESSION_INDEX_NAME } from '../../lambdas/core/check';
+import { DETAIL_TYPES } from '../../lambdas/core/check-events';
+import { NodeFunction } from './node-function';
+import { acknowledgeTaskInvokeGrants } from './retry-workflow';
+
+export const DELIVER_WEBHOOK_ENTRY = 'lambdas/handlers/deliver-webhook.ts';
+export const DIDIT_WEBHOOK_ENTRY = 'lambdas/handlers/didit-webhook.ts';
+
+/** State names are part of the contract with the local runner and the tests. */
+export const DELIVERY_STATES = {
+  prepare: 'Prepare',
+  skip: 'SkipOrDeliver',
+  backoff: 'Backoff',
+  wait: 'Wait',
+  attempt: 'Deliver',
+  next: 'AfterDelivery',
+  report: 'ReportFailure',
+  done: 'Done',
+} as const;
+
+export interface WebhooksProps {
+  readonly table: dynamodb.ITable;
+  readonly eventBus: events.IEventBus;
+  readonly api: apigateway.RestApi;
+  readonly architecture: lambda.Architecture;
+  readonly logRetention: logs.RetentionDays;
+  /** How long one delivery keeps retrying. */
+  readonly horizon: Duration;
+  readonly backoff: BackoffSchedule;
+  /** Didit's webhook `secret_shared_key`. @default - a new secret, to be set after deploy */
+  readonly diditWebhookSecret?: secretsmanager.ISecret;
+  /** The `whsec_…` signing secret(s) for callbacks. @default - a new secret generated at deploy */
+  readonly signingSecret?: secretsmanager.ISecret;
+}
+
+/**
+ * The webhook echo in both directions. Out: every check event with a callback starts a Standard execution that POSTs
+ * the signed payload to the check's callback_url, retrying with FULL-jitter backoff for the horizon and reporting
+ * "Liveness Webhook Delivery Failed" when it gives up. In: `POST /v1/webhooks/didit` (no API key, HMAC-verified)
+ * applies Didit's status.updated to the check.
+ */
+export class Webhooks extends Construct {
+  public readonly deliveryStateMachine: sfn.StateMachine;
+  public readonly deliverFunction: NodeFunction;
+  public readonly diditWebhookFunction: NodeFunction;
+  public readonly signingSecret: secretsmanager.ISecret;
+  public readonly diditWebhookSecret: secretsmanager.ISecret;
+
+  constructor(scope: Construct, id: string, props: WebhooksProps) {
+    super(scope, id);
+    const caps = capsForHorizon(props.backoff, props.horizon.toSeconds());
+
+    this.signingSecret =
+      props.signingSecret ??
+      new secretsmanager.Secret(this, 'SigningSecret', {
+        description:
+          'Standard Webhooks signing secret(s) for callbacks: "whsec_<base64>", optionally followed by a space and ' +
+          'the previous secret while receivers rotate. Replace the generated value with one made by ' +
+          'generateWebhookSecret() before sharing it with receivers.',
+        generateSecretString: { passwordLength: 40, excludePunctuation: true, includeSpace: false },
+      });
+    this.diditWebhookSecret =
+      props.diditWebhookSecret ??
+      new secretsmanager.Secret(this, 'DiditWebhookSecret', {
+        description: "Didit's webhook secret_shared_key (Didit console → webhooks); set it after deploying.",
+      });
+    for (const secret of [this.signingSecret, this.diditWebhookSecret]) {
+      if (secret instanceof secretsmanager.Secret) {
+        Validations.of(secret).acknowledge({
+          id: 'AwsSolutions-SMG4',
+          reason:
+            'Rotation is a two-party change (Didit or the callback receivers must take the new value); the secret ' +
+            'holds current and previous values so it is rotated by hand without downtime (see README).',
+        });
+      }
+    }
+
+    this.deliverFunction = new NodeFunction(this, 'DeliverWebhook', {
+      entry: DELIVER_WEBHOOK_ENTRY,
+      description: 'Signs and delivers check events to callback URLs (Standard Webhooks)',
+      architecture: props.architecture,
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+      logRetention: props.logRetention,
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        EVENT_BUS_NAME: props.eventBus.eventBusName,
+        WEBHOOK_SIGNING_SECRET_ID: this.signingSecret.secretArn,
+        WEBHOOK_HORIZON_SECONDS: String(props.horizon.toSeconds()),
+        WEBHOOK_MAX_ATTEMPTS: String(caps.length + 1),
+      },
+    });
+    iam.Grant.addToPrincipal({
+      grantee: this.deliverFunction,
+      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      resourceArns: [props.table.tableArn],
+    });
+    props.eventBus.grantPutEventsTo(this.deliverFunction);
+    this.signingSecret.grantRead(this.deliverFunction);
+
+    this.deliveryStateMachine = this.deliveryWorkflow(caps, props.logRetention);
+    new events.Rule(this, 'DeliverCheckEvents', {
+      description: 'Starts a webhook delivery for every check event whose check has a callback_url',
+      eventBus: props.eventBus,
+      eventPattern: {
+        source: [EVENT_SOURCE],
+        detailType: [DETAIL_TYPES.completed, DETAIL_TYPES.failed, DETAIL_TYPES.expired, DETAIL_TYPES.updated],
+        detail: { has_callback: [true] },
+      },
+      targets: [new targets.SfnStateMachine(this.deliveryStateMachine, { retryAttempts: 10 })],
+    });
+
+    this.diditWebhookFunction = new NodeFunction(this, 'DiditWebhook', {
+      entry: DIDIT_WEBHOOK_ENTRY,
+      description: "Verifies Didit's status.updated webhooks and applies them to checks",
+      architecture: props.architecture,
+      memorySize: 256,
+      timeout: Duration.seconds(10),
+      logRetention: props.logRetention,
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        EVENT_BUS_NAME: props.eventBus.eventBusName,
+        DIDIT_WEBHOOK_SECRET_ID: this.diditWebhookSecret.secretArn,
+      },
+    });
+    iam.Grant.addToPrincipal({
+      grantee: this.diditWebhookFunction,
+      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      resourceArns: [props.table.tableArn],
+    });
+    iam.Grant.addToPrincipal({
+      grantee: this.diditWebhookFunction,
+      actions: ['dynamodb:Query'],
+      resourceArns: [`${props.table.tableArn}/index/${DIDIT_SESSION_INDEX_NAME}`],
+    });
+    props.eventBus.grantPutEventsTo(this.diditWebhookFunction);
+    this.diditWebhookSecret.grantRead(this.diditWebhookFunction);
+
+    const route = props.api.root
+      .resourceForPath('v1')
+      .addResource('webhooks')
+      .addResource('didit')
+      .addMethod('POST', new apigateway.LambdaIntegration(this.diditWebhookFunction, { proxy: true }), {
+        // Didit cannot send our API key; the handler authenticates every request by Didit's HMAC signatures.
+        apiKeyRequired: false,
+        authorizationType: apigateway.AuthorizationType.NONE,
+      });
+    Validations.of(route).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason: "Didit's webhooks carry no credentials we issue; each body is HMAC-verified with Didit's shared secret.",
+    });
+    Validations.of(route).acknowledge({
+      id: 'AwsSolutions-COG4',
+      reason: 'Server-to-server webhook from Didit, authenticated by HMAC signature, not by a user pool.',
+    });
+  }
+
+  private deliveryWorkflow(caps: number[], logRetention: logs.RetentionDays): sfn.StateMachine {
+    const invoke = (id: string, action: string) =>
+      new tasks.LambdaInvoke(this, id, {
+        lambdaFunction: this.deliverFunction,
+        payloadResponseOnly: true,
+        payload: sfn.TaskInput.fromObject({
+          action,
+          event: sfn.JsonPath.objectAt('$.event'),
+          attempt: sfn.JsonPath.numberAt('$.attempt'),
+          outcome: sfn.JsonPath.stringAt('$.outcome'),
+        }),
+        retryOnServiceExceptions: false,
+      }).addRetry({
+        errors: ['States.ALL'],
+        interval: Duration.seconds(2),
+        backoffRate: 2,
+        maxAttempts: 5,
+        maxDelay: Duration.minutes(1),
+        jitterStrategy: sfn.JitterType.FULL,
+      });
+
+    const done = new sfn.Succeed(this, DELIVERY_STATES.done);
+    const prepare = new tasks.LambdaInvoke(this, DELIVERY_STATES.prepare, {
+      lambdaFunction: this.deliverFunction,
+      payloadResponseOnly: true,
+      // The execution input is the EventBridge event itself.
+      payload: sfn.TaskInput.fromObject({ action: 'prepare', event: sfn.JsonPath.entirePayload }),
+      retryOnServiceExceptions: false,
+    }).addRetry({ errors: ['States.ALL'], interval: Duration.seconds(2), maxAttempts: 5, backoffRate: 2 });
+    const deliver = invoke(DELIVERY_STATES.attempt, 'attempt');
+    const report = invoke(DELIVERY_STATES.report, 'report').next(done);
+    const backoff = new sfn.Pass(this, DELIVERY_STATES.backoff, {
+      parameters: {
+        event: sfn.JsonPath.objectAt('$.event'),
+        attempt: sfn.JsonPath.numberAt('$.attempt'),
+        outcome: sfn.JsonPath.stringAt('$.outcome'),
+        // FULL jitter under doubling caps; the deliverer answers "exhausted" before the caps run out.
+        'delay_seconds.$': `States.MathRandom(0, States.ArrayGetItem(States.Array(${caps.join(', ')}), States.MathAdd($.attempt, -1)))`,
+      },
+    });
+    const wait = new sfn.Wait(this, DELIVERY_STATES.wait, { time: sfn.WaitTime.secondsPath('$.delay_seconds') });
+    backoff.next(wait);
+    wait.next(deliver);
+    deliver.next(
+      new sfn.Choice(this, DELIVERY_STATES.next)
+        .when(sfn.Condition.stringEquals('$.outcome', 'retry'), backoff)
+        .when(sfn.Condition.stringEquals('$.outcome', 'delivered'), done)
+        .otherwise(report),
+    );
+    const start = prepare.next(
+      new sfn.Choice(this, DELIVERY_STATES.skip)
+        .when(sfn.Condition.stringEquals('$.outcome', 'skip'), done)
+        .otherwise(deliver),
+    );
+
+    const stateMachine = new sfn.StateMachine(this, 'DeliveryStateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      comment: `Webhook delivery: signed POST to callback_url, ${caps.length + 1} attempts at most within the horizon`,
+      definitionBody: sfn.DefinitionBody.fromChainable(start),
+      tracingEnabled: true,
+      logs: {
+        destination: new logs.LogGroup(this, 'DeliveryLogs', { retention: logRetention }),
+        level: sfn.LogLevel.ALL,
+        includeExecutionData: false,
+      },
+    });
+    acknowledgeTaskInvokeGrants(stateMachine, [this.deliverFunction]);
+    return stateMachine;
+  }
+}
