@@ -157,6 +157,9 @@ export function assertDeliverableUrl(url: string | URL, policy: CallbackPolicy):
   if (parsed.username !== '' || parsed.password !== '') {
     throw new CallbackRefusedError('credentials_in_url', 'callback URL must not carry credentials');
   }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    throw new CallbackRefusedError('scheme_not_allowed', 'callback URL must use https');
+  }
   // The URL parser has already turned 0x7f.1, 2130706433 and friends into dotted IPv4, and lower-cased the name.
   const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
   if (host === '') throw new CallbackRefusedError('invalid_url', 'callback URL has no host');
