@@ -1,13 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { S3Event } from 'aws-lambda';
+import { generateWebhookSecret } from '../lambdas/core/standard-webhooks';
 import { type ApiHandler, createApiServer } from './api-server';
+import { fakeLambdaArn } from './asl-from-template';
 import { LOCAL_REGION } from './aws-env';
 import { DiditSimulator } from './didit-simulator';
 import { type Moto, startMoto } from './moto';
 import { type LocalResources, provisionLocalResources, UPLOAD_PREFIX } from './provision';
 import { QueuePump } from './queue-pump';
 import { RekognitionSimulator } from './rekognition-simulator';
+import { LocalStepFunctions, type TaskHandler } from './step-functions';
+import { startStepFunctionsServer } from './step-functions-server';
+import { type SynthesizedWorkflows, synthesizeWorkflows } from './synthesized-workflows';
+
+const LOCAL_RETRY_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:liveness-retry';
+const LOCAL_DELIVERY_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:liveness-webhook-delivery';
 
 export interface LocalStackOptions {
   /** API port; 0 picks a free one. @default 3000 */
@@ -28,6 +36,16 @@ export interface LocalStackOptions {
   readonly handlerEnv?: Record<string, string>;
   /** Called with every event that reaches the bus (EventBridge envelope). */
   readonly onEvent?: (event: BusEvent) => void;
+  /** Multiplies every Step Functions wait and retry interval (1 = real time; tests use ~0.001). @default 1 */
+  readonly timeScale?: number;
+  /** How often the sweeper runs; 0 disables it (tests call `sweep()`). @default 5000 */
+  readonly sweepIntervalMs?: number;
+  /** The state machines `cdk synth` renders; synthesized here when not given (takes a few seconds). */
+  readonly workflows?: SynthesizedWorkflows;
+  /** Didit's webhook secret_shared_key for `POST /v1/webhooks/didit`. @default a random local value */
+  readonly diditWebhookSecret?: string;
+  /** The `whsec_…` secret that signs callbacks. @default a newly generated one */
+  readonly webhookSigningSecret?: string;
   readonly log?: (line: string) => void;
 }
 
@@ -46,6 +64,14 @@ export interface LocalStack {
   /** Present when the Didit simulator runs (no real key given). */
   readonly diditSimulator: DiditSimulator | undefined;
   readonly rekognitionSimulator: RekognitionSimulator | undefined;
+  /** The local Step Functions runtime executing the synthesized retry and delivery state machines. */
+  readonly stepFunctions: LocalStepFunctions;
+  readonly retryStateMachineArn: string;
+  readonly deliveryStateMachineArn: string;
+  readonly diditWebhookSecret: string;
+  readonly webhookSigningSecret: string;
+  /** Runs the sweeper once, now. */
+  sweep(): Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -93,10 +119,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stops.push(() => rekognitionSimulator?.stop() ?? Promise.resolve());
     }
 
+    const diditWebhookSecret = options.diditWebhookSecret ?? `local-${randomBytes(16).toString('hex')}`;
+    const webhookSigningSecret = options.webhookSigningSecret ?? generateWebhookSecret();
     const resources = await provisionLocalResources(motoEndpoint, {
       prefix: options.resourcePrefix ?? 'liveness-local',
       diditApiKey,
+      diditWebhookSecret,
+      webhookSigningSecret,
     });
+
+    // Step Functions: the synthesized definitions, their Lambda tasks bound to the handlers imported below.
+    const workflows = options.workflows ?? synthesizeWorkflows();
+    const stepFunctions = new LocalStepFunctions({ timeScale: options.timeScale ?? 1 });
+    stops.push(() => stepFunctions.stop());
+    const sfnServer = await startStepFunctionsServer(stepFunctions);
+    stops.push(() => sfnServer.close());
+    const taskHandlers: Record<string, TaskHandler> = {};
 
     Object.assign(process.env, {
       AWS_REGION: LOCAL_REGION,
@@ -115,20 +153,50 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ALLOW_INSECURE_CALLBACKS: 'true',
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       ...(rekognitionSimulator ? { AWS_ENDPOINT_URL_REKOGNITION: rekognitionSimulator.url } : {}),
+      AWS_ENDPOINT_URL_SFN: sfnServer.endpoint,
+      RETRY_STATE_MACHINE_ARN: LOCAL_RETRY_ARN,
+      DIDIT_WEBHOOK_SECRET_ID: resources.diditWebhookSecretId,
+      WEBHOOK_SIGNING_SECRET_ID: resources.webhookSigningSecretId,
       ...options.handlerEnv,
     });
 
     // Imported only now: like Lambda, each handler reads and validates its config once, at module load.
-    const [{ handler: createCheck }, { handler: getCheck }, { handler: processUpload }] = await Promise.all([
+    const [
+      { handler: createCheck },
+      { handler: getCheck },
+      { handler: processUpload },
+      { handler: sweepChecks },
+      { handler: deliverWebhook },
+      { handler: diditWebhook },
+    ] = await Promise.all([
       import('../lambdas/handlers/create-check'),
       import('../lambdas/handlers/get-check'),
       import('../lambdas/handlers/process-upload'),
+      import('../lambdas/handlers/sweep-checks'),
+      import('../lambdas/handlers/deliver-webhook'),
+      import('../lambdas/handlers/didit-webhook'),
     ]);
+
+    taskHandlers[fakeLambdaArn(workflows.retry.processorLogicalId)] = processUpload as TaskHandler;
+    taskHandlers[fakeLambdaArn(workflows.delivery.deliverLogicalId)] = deliverWebhook as TaskHandler;
+    stepFunctions.registerStateMachine({
+      name: 'retry',
+      arn: LOCAL_RETRY_ARN,
+      definition: workflows.retry.definition,
+      taskHandlers,
+    });
+    stepFunctions.registerStateMachine({
+      name: 'delivery',
+      arn: LOCAL_DELIVERY_ARN,
+      definition: workflows.delivery.definition,
+      taskHandlers,
+    });
 
     const server = createApiServer(
       [
         { method: 'POST', resource: '/v1/liveness-checks', handler: createCheck as ApiHandler },
         { method: 'GET', resource: '/v1/liveness-checks/{id}', handler: getCheck as ApiHandler },
+        { method: 'POST', resource: '/v1/webhooks/didit', handler: diditWebhook as ApiHandler, apiKeyRequired: false },
       ],
       apiKey,
     );
@@ -154,6 +222,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     tail.start();
     stops.push(() => tail.stop());
 
+    // The stack's rule starts the delivery state machine with the event as input; here the rule feeds a queue.
+    const deliveries = new QueuePump(motoEndpoint, resources.deliveryQueueUrl, async (body) => {
+      stepFunctions.startExecution({ stateMachineArn: LOCAL_DELIVERY_ARN, input: body });
+    });
+    deliveries.start();
+    stops.push(() => deliveries.stop());
+
+    const sweep = () => sweepChecks();
+    const sweepIntervalMs = options.sweepIntervalMs ?? 5_000;
+    if (sweepIntervalMs > 0) {
+      const timer = setInterval(() => {
+        sweep().catch((error: unknown) => log(`sweeper failed: ${(error as Error).message}`));
+      }, sweepIntervalMs);
+      stops.push(async () => clearInterval(timer));
+    }
+
     return {
       apiUrl,
       apiKey,
@@ -162,6 +246,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       resources,
       diditSimulator,
       rekognitionSimulator,
+      stepFunctions,
+      retryStateMachineArn: LOCAL_RETRY_ARN,
+      deliveryStateMachineArn: LOCAL_DELIVERY_ARN,
+      diditWebhookSecret,
+      webhookSigningSecret,
+      sweep,
       stop,
     };
   } catch (error) {

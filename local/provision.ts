@@ -15,6 +15,8 @@ import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secre
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { EVENT_SOURCE } from '../lambdas/adapters/event-publisher';
 import { DIDIT_SESSION_INDEX_NAME, DUE_INDEX_NAME } from '../lambdas/core/check';
+import { WEBHOOK_DELIVERY_PATTERN } from '../lambdas/core/check-events';
+import { generateWebhookSecret } from '../lambdas/core/standard-webhooks';
 import { emulatorClientConfig } from './aws-env';
 
 /** Names of everything one local stack (or one test file) owns inside the shared emulator. */
@@ -27,6 +29,10 @@ export interface LocalResources {
   readonly uploadQueueUrl: string;
   /** SQS queue that receives every event on the bus, so the local stack and tests can see them. */
   readonly eventQueueUrl: string;
+  /** SQS queue fed by the webhook-delivery rule (the same pattern as the stack's rule → state machine). */
+  readonly deliveryQueueUrl: string;
+  readonly diditWebhookSecretId: string;
+  readonly webhookSigningSecretId: string;
 }
 
 export const UPLOAD_PREFIX = 'uploads/';
@@ -38,7 +44,7 @@ export const UPLOAD_PREFIX = 'uploads/';
  */
 export async function provisionLocalResources(
   endpoint: string,
-  options: { prefix: string; diditApiKey: string },
+  options: { prefix: string; diditApiKey: string; diditWebhookSecret?: string; webhookSigningSecret?: string },
 ): Promise<LocalResources> {
   const config = emulatorClientConfig(endpoint);
   const s3 = new S3Client({ ...config, forcePathStyle: true });
@@ -50,6 +56,7 @@ export async function provisionLocalResources(
 
   const uploadQueue = await createQueue(sqs, name('uploads-events'));
   const eventQueue = await createQueue(sqs, name('bus-events'));
+  const deliveryQueue = await createQueue(sqs, name('webhook-deliveries'));
 
   const bucketName = name('uploads');
   await s3.send(new CreateBucketCommand({ Bucket: bucketName }));
@@ -129,8 +136,35 @@ export async function provisionLocalResources(
     }),
   );
 
+  await events.send(
+    new PutRuleCommand({
+      Name: name('deliver-check-events'),
+      EventBusName: eventBusName,
+      EventPattern: JSON.stringify(WEBHOOK_DELIVERY_PATTERN),
+    }),
+  );
+  await events.send(
+    new PutTargetsCommand({
+      Rule: name('deliver-check-events'),
+      EventBusName: eventBusName,
+      Targets: [{ Id: 'deliveries', Arn: deliveryQueue.arn }],
+    }),
+  );
+
   const secret = await secrets.send(
     new CreateSecretCommand({ Name: name('didit-api-key'), SecretString: options.diditApiKey }),
+  );
+  const diditWebhookSecret = await secrets.send(
+    new CreateSecretCommand({
+      Name: name('didit-webhook-secret'),
+      SecretString: options.diditWebhookSecret ?? 'unset',
+    }),
+  );
+  const signingSecret = await secrets.send(
+    new CreateSecretCommand({
+      Name: name('webhook-signing-secret'),
+      SecretString: options.webhookSigningSecret ?? generateWebhookSecret(),
+    }),
   );
 
   for (const client of [s3, ddb, events, sqs, secrets]) client.destroy();
@@ -141,6 +175,9 @@ export async function provisionLocalResources(
     diditApiKeySecretId: secret.ARN ?? name('didit-api-key'),
     uploadQueueUrl: uploadQueue.url,
     eventQueueUrl: eventQueue.url,
+    deliveryQueueUrl: deliveryQueue.url,
+    diditWebhookSecretId: diditWebhookSecret.ARN ?? name('didit-webhook-secret'),
+    webhookSigningSecretId: signingSecret.ARN ?? name('webhook-signing-secret'),
   };
 }
 

@@ -1,8 +1,9 @@
 import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import { EVENT_SOURCE } from '../core/check-events';
 import { DependencyThrottledError } from '../errors';
 import { classifyAwsError } from './aws-errors';
 
-export const EVENT_SOURCE = 'liveness.service';
+export { EVENT_SOURCE };
 
 export interface DomainEvent {
   readonly detailType: string;

@@ -1,6 +1,9 @@
 import type { FailureCode } from '../errors';
 import type { CheckRecord, CheckStatus, Decision } from './check';
 
+/** `source` of every event the service publishes. */
+export const EVENT_SOURCE = 'liveness.service';
+
 export const DETAIL_TYPES = {
   completed: 'Liveness Check Completed',
   failed: 'Liveness Check Failed',
@@ -8,6 +11,13 @@ export const DETAIL_TYPES = {
   updated: 'Liveness Check Updated',
   webhookDeliveryFailed: 'Liveness Webhook Delivery Failed',
 } as const;
+
+/** The events a check's callback_url receives; the stack's rule and the local stack's rule share this pattern. */
+export const WEBHOOK_DELIVERY_PATTERN = {
+  source: [EVENT_SOURCE],
+  'detail-type': [DETAIL_TYPES.completed, DETAIL_TYPES.failed, DETAIL_TYPES.expired, DETAIL_TYPES.updated],
+  detail: { has_callback: [true] },
+};
 
 const TERMINAL_DETAIL_TYPES = {
   COMPLETED: DETAIL_TYPES.completed,

@@ -10,10 +10,9 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { EVENT_SOURCE } from '../../lambdas/adapters/event-publisher';
 import { type BackoffSchedule, capsForHorizon } from '../../lambdas/core/backoff';
 import { DIDIT_SESSION_INDEX_NAME } from '../../lambdas/core/check';
-import { DETAIL_TYPES } from '../../lambdas/core/check-events';
+import { WEBHOOK_DELIVERY_PATTERN } from '../../lambdas/core/check-events';
 import { NodeFunction } from './node-function';
 import { acknowledgeTaskInvokeGrants } from './retry-workflow';
 
@@ -117,9 +116,9 @@ export class Webhooks extends Construct {
       description: 'Starts a webhook delivery for every check event whose check has a callback_url',
       eventBus: props.eventBus,
       eventPattern: {
-        source: [EVENT_SOURCE],
-        detailType: [DETAIL_TYPES.completed, DETAIL_TYPES.failed, DETAIL_TYPES.expired, DETAIL_TYPES.updated],
-        detail: { has_callback: [true] },
+        source: WEBHOOK_DELIVERY_PATTERN.source,
+        detailType: WEBHOOK_DELIVERY_PATTERN['detail-type'],
+        detail: WEBHOOK_DELIVERY_PATTERN.detail,
       },
       targets: [new targets.SfnStateMachine(this.deliveryStateMachine, { retryAttempts: 10 })],
     });
