@@ -180,13 +180,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     taskHandlers[fakeLambdaArn(workflows.retry.processorLogicalId)] = processUpload as TaskHandler;
     taskHandlers[fakeLambdaArn(workflows.delivery.deliverLogicalId)] = deliverWebhook as TaskHandler;
     stepFunctions.registerStateMachine({
-      name: 'retry',
+      name: 'liveness-retry',
       arn: LOCAL_RETRY_ARN,
       definition: workflows.retry.definition,
       taskHandlers,
     });
     stepFunctions.registerStateMachine({
-      name: 'delivery',
+      name: 'liveness-webhook-delivery',
       arn: LOCAL_DELIVERY_ARN,
       definition: workflows.delivery.definition,
       taskHandlers,

@@ -1,6 +1,7 @@
 import 'vitest';
 import type { TestProject } from 'vitest/node';
 import { type Moto, startMoto } from '../local/moto';
+import { type SynthesizedWorkflows, synthesizeWorkflows } from '../local/synthesized-workflows';
 
 let moto: Moto | undefined;
 
@@ -8,6 +9,8 @@ let moto: Moto | undefined;
 export async function setup(project: TestProject): Promise<void> {
   moto = await startMoto();
   project.provide('motoEndpoint', moto.endpoint);
+  // Synthesized once for the whole run: the state machines every workflow test executes, exactly as cdk synth renders.
+  project.provide('workflows', synthesizeWorkflows());
 }
 
 export async function teardown(): Promise<void> {
@@ -17,5 +20,6 @@ export async function teardown(): Promise<void> {
 declare module 'vitest' {
   export interface ProvidedContext {
     motoEndpoint: string;
+    workflows: SynthesizedWorkflows;
   }
 }

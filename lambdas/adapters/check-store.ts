@@ -78,6 +78,18 @@ export class CheckStore {
     });
   }
 
+  /**
+   * Keeps Didit's answer on the check the moment it arrives, before anything else can fail: an attempt that dies
+   * after this point is finished by the next one without calling Didit again.
+   */
+  async saveDiditAnswer(id: string, token: string, result: CheckResult, now: Date): Promise<void> {
+    await this.transition(id, now, {
+      set: { pending_result: result },
+      condition: '#status = :processing AND claim_token = :token',
+      values: { ':processing': 'PROCESSING', ':token': token },
+    });
+  }
+
   /** PROCESSING → COMPLETED for the attempt holding the claim; marks the terminal event as pending. */
   complete(id: string, token: string, result: CheckResult, now: Date): Promise<CheckRecord> {
     return this.finishClaimed(id, token, now, 'COMPLETED', {
@@ -358,7 +370,7 @@ export class CheckStore {
     for (const [key, value] of Object.entries(fields)) if (value !== undefined) set[`#${key}`] = value;
     return this.transition(id, now, {
       set,
-      remove: [RELEASE_CLAIM],
+      remove: [RELEASE_CLAIM, 'pending_result'],
       condition: '#status = :processing AND claim_token = :token',
       values: { ':processing': 'PROCESSING', ':token': token },
     });

@@ -69,6 +69,8 @@ export interface CheckRecord extends CheckOptions {
   /** Sparse index for the sweeper: present only while the check is not terminal. */
   readonly due_shard?: string;
   readonly due_at?: number;
+  /** Didit's answer, saved the moment it arrived and until the check is COMPLETED with it. */
+  readonly pending_result?: CheckResult;
   /** Didit's session id (`result.request_id`), indexed so Didit's webhooks find the check. */
   readonly didit_session_id?: string;
   /** Every attempt to deliver a webhook to `callback_url`. */

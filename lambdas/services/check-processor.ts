@@ -30,6 +30,7 @@ export interface ProcessorPorts {
   readonly store: {
     claim(id: string, token: string, now: Date, leaseSeconds: number): Promise<ClaimOutcome>;
     claimRetry(id: string, round: number, token: string, now: Date, leaseSeconds: number): Promise<ClaimOutcome>;
+    saveDiditAnswer(id: string, token: string, result: CheckResult, now: Date): Promise<void>;
     complete(id: string, token: string, result: CheckResult, now: Date): Promise<CheckRecord>;
     fail(id: string, token: string, error: CheckError, now: Date): Promise<CheckRecord>;
     deferRetry(
@@ -158,7 +159,13 @@ export class CheckProcessor {
   private async run(record: CheckRecord, token: string, firstAttempt: boolean): Promise<CheckRecord> {
     let result: CheckResult;
     try {
-      result = await this.evaluate(record);
+      if (record.pending_result) {
+        // An earlier attempt got Didit's answer and died before finishing: finish with it, never call Didit again.
+        logger.info('Finishing with the Didit answer an earlier attempt saved');
+        result = record.pending_result;
+      } else {
+        result = await this.evaluate(record, token);
+      }
     } catch (thrown) {
       const error = asLivenessError(thrown);
       logger.warn('Attempt failed', { code: error.code, retryable: error.retryable, errorName: errorName(thrown) });
@@ -188,7 +195,7 @@ export class CheckProcessor {
     );
   }
 
-  private async evaluate(record: CheckRecord): Promise<CheckResult> {
+  private async evaluate(record: CheckRecord, token: string): Promise<CheckResult> {
     const original = await this.ports.uploads.read(record.upload_key);
     const image = await this.ports.prepareImage(original, this.settings.image);
     logger.info('Image prepared', {
@@ -216,13 +223,19 @@ export class CheckProcessor {
       metadata: record.metadata,
     });
     logger.info('Didit answered', { diditLatencyMs: Date.now() - started, livenessStatus: response.liveness.status });
-    return {
+    const result: CheckResult = {
       request_id: response.request_id,
       liveness: response.liveness,
       decision: decisionFrom(response.liveness),
       didit_created_at: response.created_at ?? null,
       ...(faceCount !== undefined ? { prescreen_face_count: faceCount } : {}),
     };
+    // The answer we paid for is stored before anything else can fail (with quick retries of its own).
+    await this.write(async () => {
+      await this.ports.store.saveDiditAnswer(record.id, token, result, this.ports.clock());
+      return record;
+    }, RESULT_WRITE_TRIES);
+    return result;
   }
 
   private async write(call: () => Promise<CheckRecord>, tries = 1): Promise<CheckRecord> {

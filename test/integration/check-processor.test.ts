@@ -175,6 +175,62 @@ describe('claims and crashes', () => {
     expect(published.map((e) => e['detail-type'])).toEqual(['Liveness Check Completed']);
   });
 
+  it('a processor that dies after Didit answered, before the write, is finished without a second Didit call', async () => {
+    const id = await newCheck(selfie);
+    let crash = true;
+    const dyingStore: ProcessorPorts['store'] = Object.assign(Object.create(store), {
+      complete: async (...args: Parameters<CheckStore['complete']>) => {
+        if (crash) {
+          crash = false;
+          throw new Error('Runtime exited: the function was killed');
+        }
+        return store.complete(...args);
+      },
+    });
+    await expect(processor({ store: dyingStore }).processUpload(`uploads/${id}`)).rejects.toThrow('killed');
+    const left = await store.get(id);
+    expect(left?.status).toBe('PROCESSING');
+    expect(left?.pending_result?.request_id).toBeTruthy();
+
+    clockOffsetMs = (LEASE_SECONDS + 1) * 1000;
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('COMPLETED');
+    const done = await store.get(id);
+    expect(done?.result?.request_id).toBe(left?.pending_result?.request_id);
+    expect(done?.pending_result).toBeUndefined();
+    expect(didit.successfulCalls).toBe(1);
+  });
+
+  it('a retryable failure hands the check to a workflow round, whose next attempt completes it', async () => {
+    const id = await newCheck(selfie);
+    didit.injectFaults({ type: 'status', status: 429, retryAfter: '7' }, 1);
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('RETRYING');
+    expect(await store.get(id)).toMatchObject({
+      status: 'RETRYING',
+      retry_round: 1,
+      retry_attempt: 1,
+      retry_after_seconds: 7,
+      last_error: { code: 'DIDIT_UNAVAILABLE' },
+    });
+    expect(startedRounds).toEqual([{ check_id: id, round: 1, attempt: 1, retry_after_seconds: 7 }]);
+
+    // A duplicate S3 event meanwhile changes nothing and calls nobody.
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('DUPLICATE');
+    const result = await processor().attempt({ check_id: id, round: 1, attempt: 1, retry_after_seconds: 7 });
+    expect(result.outcome).toBe('COMPLETED');
+    expect(await store.get(id)).toMatchObject({ status: 'COMPLETED', result: { decision: expect.any(String) } });
+    expect(didit.calls).toBe(2);
+    expect(didit.successfulCalls).toBe(1);
+  });
+
+  it('an attempt for a round that is over is skipped without calling Didit', async () => {
+    const id = await newCheck(selfie);
+    didit.injectFaults({ type: 'status', status: 503 }, 1);
+    await processor().processUpload(`uploads/${id}`);
+    const stale = await processor().attempt({ check_id: id, round: 7, attempt: 2, retry_after_seconds: 0 });
+    expect(stale.outcome).toBe('SKIPPED');
+    expect(didit.calls).toBe(1);
+  });
+
   it('ignores objects that do not belong to a check, and uploads for unknown checks', async () => {
     expect(await processor().processUpload('uploads/not-a-check.jpg')).toBe('NOT_A_CHECK');
     expect(await processor().processUpload(`other/${randomUUID()}`)).toBe('NOT_A_CHECK');

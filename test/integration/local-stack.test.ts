@@ -17,6 +17,9 @@ beforeAll(async () => {
     port: 0,
     motoEndpoint: inject('motoEndpoint'),
     resourcePrefix: `e2e-${randomUUID().slice(0, 8)}`,
+    workflows: inject('workflows'),
+    timeScale: 0.001,
+    sweepIntervalMs: 0,
     onEvent: (event) => events.push(event),
   });
   api = new ApiClient(stack.apiUrl, stack.apiKey);
@@ -152,11 +155,19 @@ describe('a selfie goes in and a Didit decision comes out', () => {
     expect(check).toMatchObject({ status: 'FAILED', error: { code: 'DIDIT_REJECTED_REQUEST' } });
   });
 
-  it('a retryable Didit failure never leaves the check stuck (FAILED DIDIT_UNAVAILABLE until retries exist)', async () => {
+  it('a Didit that keeps failing is retried by the workflow five times, then FAILED DIDIT_UNAVAILABLE', async () => {
+    const calls = stack.diditSimulator?.calls ?? 0;
     const created = await api.createCheck({ vendor_data: 'sim:status=503' });
     await ApiClient.upload(created.upload, selfieJpeg, 'image/jpeg');
     const check = await api.waitForTerminal(created.id);
-    expect(check).toMatchObject({ status: 'FAILED', error: { code: 'DIDIT_UNAVAILABLE' } });
+    expect(check).toMatchObject({
+      status: 'FAILED',
+      error: { code: 'DIDIT_UNAVAILABLE' },
+      retry: { round: 1, attempt: 5 },
+    });
+    expect((stack.diditSimulator?.calls ?? 0) - calls).toBe(5);
+    const event = await eventFor(created.id);
+    expect(event['detail-type']).toBe('Liveness Check Failed');
   });
 });
 
