@@ -117,7 +117,11 @@ export interface CheckView {
   readonly error?: CheckError;
   readonly deliveries?: readonly DeliveryAttempt[];
   readonly history?: readonly HistoryEntry[];
-  readonly retry?: { readonly round: number; readonly attempt: number; readonly last_error: CheckError | null };
+  readonly retry?: {
+    readonly round: number;
+    readonly failed_attempts: number;
+    readonly last_error: CheckError | null;
+  };
 }
 
 export function toCheckView(record: CheckRecord): CheckView {
@@ -134,7 +138,7 @@ export function toCheckView(record: CheckRecord): CheckView {
       ? {
           retry: {
             round: record.retry_round,
-            attempt: record.retry_attempt ?? 0,
+            failed_attempts: record.retry_attempt ?? 0,
             last_error: record.last_error ?? null,
           },
         }

@@ -163,7 +163,7 @@ describe('a selfie goes in and a Didit decision comes out', () => {
     expect(check).toMatchObject({
       status: 'FAILED',
       error: { code: 'DIDIT_UNAVAILABLE' },
-      retry: { round: 1, attempt: 5 },
+      retry: { round: 1, failed_attempts: 5 },
     });
     expect((stack.diditSimulator?.calls ?? 0) - calls).toBe(5);
     const event = await eventFor(created.id);

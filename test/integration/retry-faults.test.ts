@@ -1,0 +1,189 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { executionName, RetryWorkflow } from '../../lambdas/adapters/retry-workflow';
+import { emulatorClientConfig } from '../../local/aws-env';
+import type { DiditFault } from '../../local/didit-simulator';
+import { type BusEvent, type LocalStack, startLocalStack } from '../../local/local-stack';
+import { ApiClient } from '../helpers/api-client';
+
+// Fault injection through the loopback Didit, run by the retry state machine `cdk synth` renders (time-compressed),
+// its tasks bound to the real processor handler against moto. Each row: Didit fails N times in one way, then answers.
+let stack: LocalStack;
+let api: ApiClient;
+let documents: DynamoDBDocumentClient;
+let selfie: Buffer;
+const events: BusEvent[] = [];
+const matrix: string[] = [];
+
+beforeAll(async () => {
+  stack = await startLocalStack({
+    port: 0,
+    motoEndpoint: inject('motoEndpoint'),
+    resourcePrefix: `faults-${randomUUID().slice(0, 8)}`,
+    workflows: inject('workflows'),
+    timeScale: 0.001,
+    sweepIntervalMs: 0,
+    // Short client timeouts so "Didit never answers" costs a fraction of a second per attempt.
+    handlerEnv: { DIDIT_HEADERS_TIMEOUT_MS: '300', DIDIT_BODY_TIMEOUT_MS: '300', DIDIT_CONNECT_TIMEOUT_MS: '300' },
+    onEvent: (event) => events.push(event),
+  });
+  api = new ApiClient(stack.apiUrl, stack.apiKey);
+  documents = DynamoDBDocumentClient.from(new DynamoDBClient(emulatorClientConfig(stack.motoEndpoint)));
+  selfie = await sharp(readFileSync(new URL('../fixtures/astronaut.png', import.meta.url)))
+    .jpeg()
+    .toBuffer();
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  if (matrix.length > 0) {
+    mkdirSync('test-output', { recursive: true });
+    const table = ['| fault | outcome | Didit calls | successful calls |', '|---|---|---|---|', ...matrix].join('\n');
+    writeFileSync('test-output/fault-matrix.md', `${table}\n`);
+  }
+});
+
+async function runCheck(fault: DiditFault | undefined, times: number, body: Record<string, unknown> = {}) {
+  const sim = stack.diditSimulator;
+  if (!sim) throw new Error('the simulator must run');
+  sim.clear();
+  if (fault) sim.injectFaults(fault, times);
+  const created = await api.createCheck(body);
+  await ApiClient.upload(created.upload, selfie, 'image/jpeg');
+  const check = await api.waitForTerminal(created.id, 30_000);
+  await stack.stepFunctions.waitForIdle();
+  return { check, calls: sim.calls, successful: sim.successfulCalls };
+}
+
+function record(label: string, outcome: string, calls: number, successful: number) {
+  matrix.push(`| ${label} | ${outcome} | ${calls} | ${successful} |`);
+}
+
+describe('Didit fails twice, then answers: the workflow retries and the check completes with one successful call', () => {
+  const cases: Array<[string, DiditFault]> = [
+    ['HTTP 500', { type: 'status', status: 500 }],
+    ['HTTP 502', { type: 'status', status: 502 }],
+    ['HTTP 503', { type: 'status', status: 503 }],
+    ['HTTP 429 + Retry-After: 30', { type: 'status', status: 429, retryAfter: '30' }],
+    ['timeout (no answer)', { type: 'timeout' }],
+    ['connection reset', { type: 'reset' }],
+    ['garbage JSON', { type: 'garbage' }],
+    ['unexpected JSON shape', { type: 'wrong-shape' }],
+    ['slow body (stalls)', { type: 'slow-body' }],
+  ];
+  it.each(cases)('%s ×2', async (label, fault) => {
+    const { check, calls, successful } = await runCheck(fault, 2);
+    record(`${label} ×2`, `${check.status} ${check.result?.decision ?? check.error?.code}`, calls, successful);
+    expect(check.status).toBe('COMPLETED');
+    expect(check.retry).toMatchObject({ round: 1, failed_attempts: 2 });
+    expect(calls).toBe(3);
+    expect(successful).toBe(1);
+    expect(events.filter((e) => e.detail.id === check.id).map((e) => e['detail-type'])).toEqual([
+      'Liveness Check Completed',
+    ]);
+  });
+
+  it("honours Retry-After as a lower bound: the workflow waits Didit's 30 s, not its smaller jittered backoff", async () => {
+    const { check } = await runCheck({ type: 'status', status: 429, retryAfter: '30' }, 1);
+    const [execution] = stack.stepFunctions
+      .listExecutions({ stateMachineArn: stack.retryStateMachineArn })
+      .filter((e) => e.name === executionName(check.id, 1));
+    const entered = (execution?.history ?? []).flatMap((event) =>
+      event.type === 'StateEntered' ? [(event as { state: { name: string } }).state.name] : [],
+    );
+    expect(entered).toContain('WaitRetryAfter');
+    expect(entered).not.toContain('WaitBackoff');
+    expect(check.status).toBe('COMPLETED');
+  });
+});
+
+describe('failures that retrying cannot fix, and a Didit that never recovers', () => {
+  it('Didit 503 every time → five attempts, then FAILED DIDIT_UNAVAILABLE and a Failed event', async () => {
+    const { check, calls, successful } = await runCheck({ type: 'status', status: 503 }, 50);
+    record('HTTP 503 forever', `${check.status} ${check.error?.code}`, calls, successful);
+    expect(check).toMatchObject({
+      status: 'FAILED',
+      error: { code: 'DIDIT_UNAVAILABLE' },
+      retry: { failed_attempts: 5 },
+    });
+    expect(calls).toBe(5);
+    const failed = events.filter((e) => e.detail.id === check.id);
+    expect(failed.map((e) => e['detail-type'])).toEqual(['Liveness Check Failed']);
+  });
+
+  it.each([
+    [400, 'DIDIT_REJECTED_REQUEST'],
+    [401, 'DIDIT_AUTH_FAILED'],
+    [403, 'DIDIT_AUTH_FAILED'],
+    [413, 'DIDIT_REJECTED_REQUEST'],
+  ])('Didit %i → FAILED %s at once, never retried', async (status, code) => {
+    const { check, calls } = await runCheck({ type: 'status', status }, 1);
+    record(`HTTP ${status}`, `${check.status} ${check.error?.code}`, calls, 0);
+    expect(check).toMatchObject({ status: 'FAILED', error: { code } });
+    expect(check.retry).toBeUndefined();
+    expect(calls).toBe(1);
+  });
+});
+
+describe('nothing twice', () => {
+  it('starting the same round again (a duplicate start) runs no second execution and calls Didit no more', async () => {
+    const { check, calls } = await runCheck({ type: 'status', status: 500 }, 1);
+    expect(check.status).toBe('COMPLETED');
+    const starter = new RetryWorkflow(
+      new SFNClient(emulatorClientConfig(stackSfnEndpoint())),
+      stack.retryStateMachineArn,
+    );
+    await starter.startRound({ check_id: check.id, round: 1, attempt: 1, retry_after_seconds: 0 });
+    await starter.startRound({ check_id: check.id, round: 1, attempt: 1, retry_after_seconds: 0 });
+    await stack.stepFunctions.waitForIdle();
+    const executions = stack.stepFunctions
+      .listExecutions({ stateMachineArn: stack.retryStateMachineArn })
+      .filter((e) => e.name.startsWith(check.id));
+    expect(executions).toHaveLength(1);
+    expect(stack.diditSimulator?.calls).toBe(calls);
+  });
+});
+
+describe('checks whose upload never comes', () => {
+  it('become EXPIRED once the upload URL has expired, and a late upload changes nothing', async () => {
+    const created = await api.createCheck({});
+    // Let time pass for this check only: its upload window closed two minutes ago.
+    const past = new Date(Date.now() - 120_000);
+    await documents.send(
+      new UpdateCommand({
+        TableName: stack.resources.tableName,
+        Key: { id: created.id },
+        UpdateExpression: 'SET upload_expires_at = :past, due_at = :due',
+        ExpressionAttributeValues: { ':past': past.toISOString(), ':due': Math.floor(past.getTime() / 1000) },
+      }),
+    );
+    const swept = (await stack.sweep()) as Record<string, number>;
+    expect(swept.EXPIRED).toBeGreaterThanOrEqual(1);
+    const expired = await api.getCheck(created.id);
+    expect(expired.body).toMatchObject({ status: 'EXPIRED', error: { code: 'UPLOAD_EXPIRED' } });
+
+    stack.diditSimulator?.clear();
+    await ApiClient.upload(created.upload, selfie, 'image/jpeg');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await api.getCheck(created.id)).body.status).toBe('EXPIRED');
+    expect(stack.diditSimulator?.calls).toBe(0);
+    const deadline = Date.now() + 5000;
+    while (!events.some((e) => e.detail.id === created.id) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(events.filter((e) => e.detail.id === created.id).map((e) => e['detail-type'])).toEqual([
+      'Liveness Check Expired',
+    ]);
+  });
+});
+
+function stackSfnEndpoint(): string {
+  const endpoint = process.env.AWS_ENDPOINT_URL_SFN;
+  if (!endpoint) throw new Error('the local stack sets AWS_ENDPOINT_URL_SFN');
+  return endpoint;
+}
