@@ -10,6 +10,8 @@ const stack = await startLocalStack({
   diditApiKey: process.env.DIDIT_API_KEY || undefined,
   diditBaseUrl: process.env.DIDIT_BASE_URL || undefined,
   prescreen: process.env.PRESCREEN === 'true',
+  diditWebhookSecret: process.env.DIDIT_WEBHOOK_SECRET || undefined,
+  webhookSigningSecret: process.env.LIVENESS_WEBHOOK_SECRET || undefined,
   log: (line) => console.error(line),
   onEvent: (event) => {
     const d = event.detail;
@@ -25,6 +27,9 @@ Liveness service running on 127.0.0.1
   Didit      ${stack.diditSimulator ? `simulator at ${stack.diditBaseUrl} (set DIDIT_API_KEY for real Didit)` : stack.diditBaseUrl}
   AWS        moto_server at ${stack.motoEndpoint}
   Pre-screen ${stack.rekognitionSimulator ? `on (Rekognition simulator at ${stack.rekognitionSimulator.url})` : 'off (PRESCREEN=true to enable)'}
+  Retries    Step Functions (local runtime, the state machines cdk synth renders), sweeper every 5 s
+  Webhooks   callbacks signed with ${process.env.LIVENESS_WEBHOOK_SECRET ? 'LIVENESS_WEBHOOK_SECRET' : stack.webhookSigningSecret}
+             Didit webhooks: POST ${stack.apiUrl}/v1/webhooks/didit (secret: ${process.env.DIDIT_WEBHOOK_SECRET ? 'DIDIT_WEBHOOK_SECRET' : stack.diditWebhookSecret})
 
 Try it:
   curl -s -X POST ${stack.apiUrl}/v1/liveness-checks -H 'x-api-key: ${stack.apiKey}' -H 'content-type: application/json' -d '{}'
