@@ -1,4 +1,5 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 
@@ -13,6 +14,28 @@ export interface ApiRoute {
   readonly apiKeyRequired?: boolean;
 }
 
+/** A file served as is at a fixed path, without an API key: the browser sample client (web/). */
+export interface StaticFile {
+  /** The URL path, e.g. `/` or `/app.js`. */
+  readonly path: string;
+  /** Absolute path on disk; read on every request, so edits show on reload without restarting the stack. */
+  readonly file: string;
+  readonly contentType: string;
+}
+
+/**
+ * The sample page talks to the API URL typed into it and uploads to whatever URL the API presigns, so connect-src
+ * cannot be narrower than http(s); everything else is locked to this origin.
+ */
+const STATIC_SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' blob: data:; media-src blob:; " +
+    "connect-src 'self' http: https:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-cache',
+};
+
 /** API Gateway's own payload limit; larger bodies never reach a handler. */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
@@ -21,11 +44,18 @@ const MAX_BODY_BYTES = 10 * 1024 * 1024;
  * Gateway sends, so the deployed handlers run unchanged. Auth failures and unknown routes answer with the same
  * status and body as the stack's gateway responses (lib/parts/upload-api.ts).
  */
-export function createApiServer(routes: readonly ApiRoute[], apiKey: string): Server {
+export function createApiServer(
+  routes: readonly ApiRoute[],
+  apiKey: string,
+  staticFiles: readonly StaticFile[] = [],
+): Server {
   const compiled = routes.map((route) => ({ ...route, pattern: compile(route.resource) }));
   return createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      // Only exact paths, GET and HEAD: every other request reaches the API routing below exactly as before.
+      const staticFile = staticFiles.find((f) => f.path === url.pathname);
+      if (staticFile && (req.method === 'GET' || req.method === 'HEAD')) return await sendFile(req, res, staticFile);
       const route = compiled.find((r) => r.method === req.method && r.pattern.regex.test(url.pathname));
       if (!route) return send(res, error(404, 'NOT_FOUND', 'No route matches this method and path.'));
       if (route.apiKeyRequired !== false && !keyMatches(req.headers['x-api-key'], apiKey)) {
@@ -147,4 +177,10 @@ function send(res: ServerResponse, result: APIGatewayProxyResult): void {
   const headers: Record<string, string | number | boolean> = { ...(result.headers ?? {}) };
   res.writeHead(result.statusCode, headers as Record<string, string>);
   res.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
+}
+
+async function sendFile(req: IncomingMessage, res: ServerResponse, file: StaticFile): Promise<void> {
+  const body = await readFile(file.file);
+  res.writeHead(200, { ...STATIC_SECURITY_HEADERS, 'content-type': file.contentType, 'content-length': body.length });
+  res.end(req.method === 'HEAD' ? undefined : body);
 }

@@ -1,0 +1,101 @@
+import { parseArgs } from 'node:util';
+import { CliError } from './cli-error';
+
+export interface VerifyArgs {
+  readonly command: 'verify';
+  readonly file: string;
+  readonly api: string | undefined;
+  readonly key: string | undefined;
+  readonly stackOutputs: string | undefined;
+  readonly threshold: number | undefined;
+  readonly vendorData: string | undefined;
+  readonly json: boolean;
+  readonly timeoutSeconds: number;
+}
+
+export type CliArgs = VerifyArgs | { readonly command: 'help' };
+
+/** Long enough for Didit's own retries (the retry workflow backs off for a minute or more before giving up). */
+export const DEFAULT_TIMEOUT_SECONDS = 300;
+
+export const USAGE = `Usage: liveness verify <selfie> [options]
+
+Creates a liveness check, uploads the selfie with the presigned POST, waits for the decision and prints it.
+
+Options:
+  --api URL              API base URL (env LIVENESS_API_URL; default http://127.0.0.1:3000, the local stack)
+  --key KEY              API key sent as x-api-key (env LIVENESS_API_KEY; default local-dev-key on loopback)
+  --stack-outputs FILE   read ApiUrl from the file \`cdk deploy --outputs-file FILE\` wrote
+  --threshold N          face_liveness_score_decline_threshold, 0-100 (default: the stack's, 30)
+  --vendor-data S        vendor_data stored with the check (e.g. your user id)
+  --timeout SECONDS      give up waiting after this long (default ${DEFAULT_TIMEOUT_SECONDS})
+  --json                 print one JSON object on stdout instead of the readable verdict
+  -h, --help             show this help
+
+Progress goes to stderr, the verdict to stdout. Exit codes: 0 Approved, 1 usage error, 2 Declined, 3 FAILED,
+4 EXPIRED or timed out, 5 API key refused, 6 API unreachable, 7 bad input file, 8 unexpected API error.
+`;
+
+export function parseCliArgs(argv: readonly string[]): CliArgs {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    // parseArgs names the offending flag in its message; that is the whole story for the user.
+    throw usage((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help || positionals[0] === 'help') return { command: 'help' };
+
+  const [command, file, ...extra] = positionals;
+  if (command === undefined) throw usage('missing the command: liveness verify <selfie>');
+  if (command !== 'verify') throw usage(`unknown command "${command}": the only command is verify`);
+  if (file === undefined) throw usage('missing the selfie: liveness verify <selfie>');
+  if (extra.length > 0) throw usage(`unexpected argument "${extra[0]}": verify takes one file`);
+  if (values.api !== undefined && values['stack-outputs'] !== undefined) {
+    throw usage('--api and --stack-outputs both name the API; pass one');
+  }
+
+  return {
+    command: 'verify',
+    file,
+    api: values.api,
+    key: values.key,
+    stackOutputs: values['stack-outputs'],
+    threshold: values.threshold === undefined ? undefined : numberIn('--threshold', values.threshold, 0, 100),
+    vendorData: values['vendor-data'],
+    json: values.json ?? false,
+    timeoutSeconds:
+      values.timeout === undefined ? DEFAULT_TIMEOUT_SECONDS : numberIn('--timeout', values.timeout, 1, 86_400),
+  };
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      api: { type: 'string' },
+      key: { type: 'string' },
+      'stack-outputs': { type: 'string' },
+      threshold: { type: 'string' },
+      'vendor-data': { type: 'string' },
+      timeout: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+function numberIn(flag: string, raw: string, min: number, max: number): number {
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
+    throw usage(`${flag} must be a number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function usage(message: string): CliError {
+  return new CliError('USAGE_ERROR', message, { hint: 'Run `liveness --help` for the options.' });
+}

@@ -1,0 +1,168 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  type Browser,
+  type BrowserContext,
+  chromium,
+  type Page,
+  type Response as PlaywrightResponse,
+} from 'playwright-core';
+import sharp from 'sharp';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type LocalStack, startLocalStack } from '../../local/local-stack';
+import { ApiClient } from '../helpers/api-client';
+
+// The sample page in a real headless Chromium against the whole local stack: the page's own fetch and XHR calls,
+// and the cross-origin multipart POST from the page's origin to moto's S3, exactly as a browser app makes them.
+
+/** Debian's Chromium; scripts/ensure-chromium.sh installs it. Never a browser downloaded by playwright. */
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOT = fileURLToPath(new URL('../../test-output/browser-client.png', import.meta.url));
+const MAX_UPLOAD_BYTES = 5 * 1024 * 1024;
+
+let stack: LocalStack;
+let browser: Browser;
+let context: BrowserContext | undefined;
+let selfieJpeg: Buffer;
+
+beforeAll(async () => {
+  // A missing browser must fail the run, not skip it: a skipped browser suite looks green in CI.
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium is not installed at ${CHROMIUM}: run scripts/ensure-chromium.sh (as root) first`);
+  }
+  [stack, browser] = await Promise.all([
+    startLocalStack({
+      port: 0,
+      motoEndpoint: inject('motoEndpoint'),
+      workflows: inject('workflows'),
+      resourcePrefix: `browser-${randomUUID().slice(0, 8)}`,
+      timeScale: 0.001,
+      sweepIntervalMs: 0,
+    }),
+    chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        // A synthetic camera that needs no permission prompt, so the getUserMedia path runs too.
+        '--use-fake-device-for-media-stream',
+        '--use-fake-ui-for-media-stream',
+      ],
+    }),
+  ]);
+  selfieJpeg = await sharp(readFileSync(new URL('../fixtures/astronaut.png', import.meta.url)))
+    .jpeg({ quality: 90 })
+    .toBuffer();
+});
+
+afterEach(async () => {
+  await context?.close();
+  context = undefined;
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+/** A fresh page at the stack's origin, recording what a person would never see: script errors and the requests. */
+async function openClient(): Promise<{ page: Page; pageErrors: string[]; requests: string[] }> {
+  context = await browser.newContext({ viewport: { width: 900, height: 1000 } });
+  const page = await context.newPage();
+  const pageErrors: string[] = [];
+  const requests: string[] = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') pageErrors.push(message.text());
+  });
+  page.on('request', (request) => requests.push(`${request.method()} ${request.url()}`));
+  await page.goto(`${stack.apiUrl}/`);
+  return { page, pageErrors, requests };
+}
+
+describe('the browser sample client', () => {
+  it('is served at / without an API key, prefilled with this origin and the local key', async () => {
+    const { page, pageErrors } = await openClient();
+    expect(await page.title()).toContain('Liveness check');
+    expect(await page.inputValue('#api-url')).toBe(stack.apiUrl);
+    expect(await page.inputValue('#api-key')).toBe('local-dev-key');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('uploads a chosen photo straight to S3 (cross-origin, with progress) and shows Approved', async () => {
+    const { page, pageErrors } = await openClient();
+    const uploads: PlaywrightResponse[] = [];
+    page.on('response', (res) => {
+      if (res.url().startsWith(stack.motoEndpoint) && res.request().method() === 'POST') uploads.push(res);
+    });
+
+    await page.setInputFiles('#file-input', { name: 'selfie.jpg', mimeType: 'image/jpeg', buffer: selfieJpeg });
+    await page.click('#verify');
+    // Whichever comes first, so a refused upload fails here with the page's own message instead of a timeout.
+    await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 20_000 });
+    expect(await page.isHidden('#error'), (await page.textContent('#error')) ?? '').toBe(true);
+
+    // The upload went from the page's origin to a different one (moto's port): CORS had to allow it.
+    expect(uploads).toHaveLength(1);
+    expect(uploads[0]?.status()).toBe(204);
+    expect(uploads[0]?.headers()['access-control-allow-origin']).toMatch(new RegExp(`^(\\*|${stack.apiUrl})$`));
+
+    expect(await page.getAttribute('#result', 'data-outcome')).toBe('Approved');
+    expect(await page.textContent('#decision')).toBe('Approved');
+    const checkId = (await page.textContent('#result-check-id')) ?? '';
+    const check = (await new ApiClient(stack.apiUrl, stack.apiKey).getCheck(checkId)).body;
+    expect(check).toMatchObject({ status: 'COMPLETED', result: { decision: 'Approved' } });
+    expect(await page.textContent('#result-score')).toBe(String(check.result.liveness.score));
+    expect(await page.textContent('#result-warnings')).toBe('none');
+    expect(await page.getAttribute('#upload-progress', 'value')).toBe('100');
+    expect(await page.textContent('#status-log')).toContain('Status: COMPLETED');
+    expect(await page.isHidden('#error')).toBe(true);
+    expect(pageErrors).toEqual([]);
+
+    mkdirSync(dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  });
+
+  it('refuses a photo over 5 MiB with a clear message, before creating a check or uploading', async () => {
+    const { page, requests } = await openClient();
+    const oversize = Buffer.concat([selfieJpeg, Buffer.alloc(MAX_UPLOAD_BYTES + 1 - selfieJpeg.length)]);
+
+    await page.setInputFiles('#file-input', { name: 'huge.jpg', mimeType: 'image/jpeg', buffer: oversize });
+    // Said as soon as the photo is picked, and again if the person presses the button anyway.
+    expect(await page.textContent('#error')).toMatch(/The photo is 5\.00 MiB; the limit is 5\.00 MiB/);
+    await page.click('#verify');
+    expect(await page.isVisible('#error')).toBe(true);
+    expect(await page.textContent('#error')).toMatch(/Choose a smaller photo/);
+    expect(await page.isHidden('#result')).toBe(true);
+
+    const apiOrS3 = requests.filter((r) => r.includes('/v1/liveness-checks') || r.includes(stack.motoEndpoint));
+    expect(apiOrS3).toEqual([]);
+  });
+
+  it('takes a photo with the camera and gets a decision for it', async () => {
+    const { page, pageErrors } = await openClient();
+    const before = stack.diditSimulator?.successfulCalls ?? 0;
+
+    await page.click('#camera-start');
+    // Frames are flowing once the video knows its size; capturing earlier would draw an empty canvas.
+    await expect
+      .poll(() => page.$eval('#camera-preview', (video) => (video as { videoWidth: number }).videoWidth))
+      .toBeGreaterThan(0);
+    await page.click('#camera-capture');
+    await page.waitForSelector('#selfie-preview:not([hidden])');
+    await page.click('#verify');
+
+    await page.waitForSelector('#result:not([hidden])', { timeout: 20_000 });
+    expect(['Approved', 'Declined']).toContain(await page.getAttribute('#result', 'data-outcome'));
+    expect((stack.diditSimulator?.successfulCalls ?? 0) - before).toBe(1);
+    expect(pageErrors).toEqual([]);
+  });
+});
