@@ -23,6 +23,7 @@ const stack = await startLocalStack({
 console.log(`
 Liveness service running on 127.0.0.1
   API        ${stack.apiUrl}
+  Browser    ${stack.apiUrl}/   (sample client: camera or file → decision)
   API key    ${stack.apiKey}            (header x-api-key)
   Didit      ${stack.diditSimulator ? `simulator at ${stack.diditBaseUrl} (set DIDIT_API_KEY for real Didit)` : stack.diditBaseUrl}
   AWS        moto_server at ${stack.motoEndpoint}
@@ -32,6 +33,7 @@ Liveness service running on 127.0.0.1
              Didit webhooks: POST ${stack.apiUrl}/v1/webhooks/didit (secret: ${process.env.DIDIT_WEBHOOK_SECRET ? 'DIDIT_WEBHOOK_SECRET' : stack.diditWebhookSecret})
 
 Try it:
+  npx liveness verify test/fixtures/astronaut.png
   curl -s -X POST ${stack.apiUrl}/v1/liveness-checks -H 'x-api-key: ${stack.apiKey}' -H 'content-type: application/json' -d '{}'
 Press Ctrl-C to stop.
 `);
