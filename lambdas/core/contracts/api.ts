@@ -1,0 +1,171 @@
+import { z } from 'zod';
+import {
+  checkErrorSchema,
+  checkIdSchema,
+  checkResultSchema,
+  checkStatusSchema,
+  metadataSchema,
+  timestampSchema,
+} from './shared';
+
+/**
+ * The HTTP API's response bodies (and the Didit webhook request), defined once. The request body of
+ * `POST /v1/liveness-checks` is not here: it is `createCheckRequestSchema` in ../create-request.ts, the schema the
+ * handler validates with.
+ */
+
+export const presignedUploadSchema = z
+  .strictObject({
+    url: z.url().meta({ description: 'Where to send the multipart/form-data POST.' }),
+    fields: z.record(z.string(), z.string()).meta({
+      description: 'Form fields to send before the file, unchanged and in any order; the file goes last, as `file`.',
+    }),
+    expires_at: timestampSchema.meta({ description: 'After this instant S3 refuses the upload.' }),
+    max_bytes: z.number().int().min(1).meta({ description: 'The largest image the policy accepts (5 MiB).' }),
+  })
+  .meta({
+    description:
+      'A presigned S3 POST for exactly one key: the policy pins the key, the content type, 1 byte to max_bytes, ' +
+      'and the expiry.',
+  });
+
+export const createdCheckSchema = z
+  .strictObject({
+    id: checkIdSchema,
+    status: z.literal('AWAITING_UPLOAD'),
+    upload: presignedUploadSchema,
+    created_at: timestampSchema,
+  })
+  .meta({ description: 'A new check waiting for its image.' });
+
+export const deliveryAttemptSchema = z
+  .strictObject({
+    webhook_id: z.string().meta({ description: 'The `webhook-id` header: the same on every retry of one message.' }),
+    event_type: z.string().meta({ description: 'The event delivered, e.g. Liveness Check Completed.' }),
+    attempt: z.number().int().min(1),
+    at: timestampSchema,
+    status_code: z.number().int().nullable().meta({ description: "The receiver's HTTP status; null if none came." }),
+    latency_ms: z.number().nonnegative(),
+    outcome: z.enum(['delivered', 'retry', 'give_up']),
+    error: z.string().optional().meta({ description: 'A transport failure code, e.g. TIMEOUT or CALLBACK_REFUSED.' }),
+  })
+  .meta({ description: "One attempt to deliver a webhook to the check's callback_url." });
+
+export const historyEntrySchema = z
+  .strictObject({
+    replaced_at: timestampSchema,
+    replaced_by: z.string().meta({ description: 'What replaced the result, e.g. didit:status.updated.' }),
+    result: checkResultSchema,
+  })
+  .meta({ description: 'An earlier result that a Didit status update replaced.' });
+
+export const retryStateSchema = z
+  .strictObject({
+    round: z.number().int().min(1),
+    failed_attempts: z.number().int().nonnegative(),
+    last_error: checkErrorSchema.nullable(),
+  })
+  .meta({ description: 'Present once a retryable failure sent the check to RETRYING.' });
+
+export const checkViewSchema = z
+  .strictObject({
+    id: checkIdSchema,
+    status: checkStatusSchema,
+    vendor_data: z.string().nullable(),
+    metadata: metadataSchema.nullable(),
+    created_at: timestampSchema,
+    updated_at: timestampSchema,
+    result: checkResultSchema.optional().meta({ description: 'Present when COMPLETED.' }),
+    error: checkErrorSchema.optional().meta({ description: 'Present when FAILED or EXPIRED.' }),
+    deliveries: z.array(deliveryAttemptSchema).optional().meta({ description: 'Webhook attempts, oldest first.' }),
+    history: z.array(historyEntrySchema).optional().meta({ description: 'Replaced results, oldest first.' }),
+    retry: retryStateSchema.optional(),
+  })
+  .meta({ description: 'A check as `GET /v1/liveness-checks/{id}` returns it.' });
+
+export const fieldErrorSchema = z
+  .strictObject({
+    field: z.string().meta({ description: 'A top-level body field, `id`, or `body` for the body as a whole.' }),
+    message: z.string(),
+  })
+  .meta({ description: 'One invalid field.' });
+
+export const API_ERROR_CODES = [
+  'VALIDATION_FAILED',
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'THROTTLED',
+  'QUOTA_EXCEEDED',
+  'MALFORMED_WEBHOOK',
+  'INVALID_SIGNATURE',
+  'SERVICE_UNAVAILABLE',
+  'INTERNAL_ERROR',
+] as const;
+
+export const apiErrorSchema = z
+  .strictObject({
+    error: z.strictObject({
+      code: z.string().meta({
+        description:
+          `Stable and machine-readable: ${API_ERROR_CODES.join(', ')}. Other 4xx answered by API Gateway itself ` +
+          'carry its response type instead, e.g. REQUEST_TOO_LARGE or UNSUPPORTED_MEDIA_TYPE.',
+        examples: ['VALIDATION_FAILED'],
+      }),
+      message: z.string().meta({ description: 'For people; match on `code`.' }),
+      fields: z
+        .array(fieldErrorSchema)
+        .optional()
+        .meta({ description: 'With VALIDATION_FAILED: every invalid field, unknown fields included.' }),
+    }),
+  })
+  .meta({ description: 'The body of every error response, from a handler or from API Gateway.' });
+
+/** What `POST /v1/webhooks/didit` did with a verified delivery (ReceiveOutcome in the receiver). */
+export const DIDIT_WEBHOOK_OUTCOMES = [
+  'UPDATED',
+  'DUPLICATE',
+  'UNKNOWN_SESSION',
+  'IGNORED_TYPE',
+  'NOT_COMPLETED',
+] as const;
+
+export const diditWebhookAckSchema = z
+  .strictObject({
+    received: z.literal(true),
+    outcome: z.enum(DIDIT_WEBHOOK_OUTCOMES).meta({
+      description:
+        'UPDATED: the decision changed and "Liveness Check Updated" was published; DUPLICATE: this event was ' +
+        'already applied; UNKNOWN_SESSION: not one of our checks; IGNORED_TYPE: not a status.updated webhook; ' +
+        'NOT_COMPLETED: the check has no result to update yet.',
+    }),
+  })
+  .meta({ description: 'Acknowledges a verified Didit webhook; every outcome is final, so Didit need not resend.' });
+
+const diditWebhookLivenessSchema = z.looseObject({
+  status: z.string().optional(),
+  score: z.number().nullable().optional(),
+  warnings: z.array(z.unknown()).nullable().optional(),
+});
+
+export const diditWebhookSchema = z
+  .looseObject({
+    timestamp: z.number().int().meta({ description: 'Unix seconds when Didit sent it; must be within 5 minutes.' }),
+    session_id: z.string(),
+    status: z.string(),
+    webhook_type: z.string().meta({ description: 'Only status.updated changes a check.' }),
+    event_id: z.string().optional(),
+    vendor_data: z.string().nullable().optional(),
+    decision: z
+      .looseObject({
+        liveness: diditWebhookLivenessSchema.nullable().optional(),
+        passive_liveness: diditWebhookLivenessSchema.nullable().optional(),
+      })
+      .nullable()
+      .optional(),
+  })
+  .meta({
+    description:
+      "A Didit webhook as Didit sends it. Fields other than these are accepted and ignored; only what Didit's " +
+      'signature covers is used.',
+  });

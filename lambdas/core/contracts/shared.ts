@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { CHECK_STATUSES } from '../check';
+
+/**
+ * Schemas shared by the API responses and the events. Each one mirrors a TypeScript type the handlers already use
+ * (`conformance.ts` fails the type check when the two drift apart); these add what the types cannot say: formats,
+ * ranges and the descriptions the generated documents carry.
+ */
+
+/** Every stable `error.code` a check can end with (the `FailureCode` union in lambdas/errors.ts). */
+export const FAILURE_CODES = [
+  'IMAGE_EMPTY',
+  'IMAGE_TOO_LARGE',
+  'IMAGE_TOO_MANY_PIXELS',
+  'UNSUPPORTED_IMAGE_TYPE',
+  'CORRUPT_IMAGE',
+  'IMAGE_NOT_FOUND',
+  'DIDIT_REJECTED_REQUEST',
+  'DIDIT_AUTH_FAILED',
+  'DIDIT_UNAVAILABLE',
+  'DIDIT_BAD_RESPONSE',
+  'PRESCREEN_FAILED',
+  'DEPENDENCY_THROTTLED',
+  'UPLOAD_EXPIRED',
+  'INTERNAL_ERROR',
+] as const;
+
+export const checkIdSchema = z.uuid().meta({ description: 'The check id (a UUID v4).' });
+
+export const timestampSchema = z.iso.datetime().meta({ description: 'An ISO 8601 UTC timestamp.' });
+
+export const checkStatusSchema = z.enum(CHECK_STATUSES).meta({
+  description:
+    'AWAITING_UPLOAD until the image arrives, PROCESSING while it is checked, RETRYING while Didit is retried, then ' +
+    'one of the terminal statuses COMPLETED (a decision), FAILED (an error) or EXPIRED (no upload in time).',
+});
+
+export const decisionSchema = z.enum(['Approved', 'Declined']).meta({
+  description: "Approved only when Didit's liveness status is Approved; anything else declines.",
+});
+
+export const failureCodeSchema = z.enum(FAILURE_CODES).meta({
+  description:
+    'Why a check failed. DIDIT_UNAVAILABLE, DIDIT_BAD_RESPONSE and DEPENDENCY_THROTTLED were retried before the ' +
+    'check failed; the others cannot succeed by sending the same image again.',
+});
+
+export const checkErrorSchema = z
+  .strictObject({
+    code: failureCodeSchema,
+    message: z.string().meta({ description: 'For people; match on `code`, never on the message.' }),
+  })
+  .meta({ description: 'Why a check is FAILED or EXPIRED.' });
+
+export const metadataSchema = z
+  .record(z.string(), z.unknown())
+  .meta({ description: 'The JSON object the client sent as `metadata`, returned unchanged.' });
+
+export const diditFaceEntitySchema = z
+  .strictObject({
+    bbox: z.array(z.number()).meta({ description: 'Face bounding box in pixels of the image Didit was sent.' }),
+    confidence: z.number(),
+    age: z.number().nullable().optional(),
+    gender: z.string().nullable().optional(),
+    race: z.string().nullable().optional(),
+  })
+  .meta({ description: 'A face Didit found.' });
+
+export const diditWarningSchema = z
+  .strictObject({
+    risk: z.string().min(1).meta({ description: 'The risk code, e.g. LOW_LIVENESS_SCORE or NO_FACE_DETECTED.' }),
+    log_type: z.string().optional(),
+    short_description: z.string().optional(),
+    long_description: z.string().optional(),
+    additional_data: z.unknown().optional(),
+  })
+  .meta({ description: 'A warning Didit raised; `risk` is the stable code.' });
+
+export const diditLivenessSchema = z
+  .strictObject({
+    status: z.string().meta({ description: "Didit's liveness status, e.g. Approved or Declined." }),
+    method: z.string().meta({ description: 'PASSIVE for this endpoint.' }),
+    score: z.number().nullable().meta({ description: 'Liveness score 0–100; null when Didit gave none.' }),
+    user_image: z
+      .strictObject({
+        entities: z.array(diditFaceEntitySchema),
+        best_angle: z.number().nullable().optional(),
+      })
+      .nullable(),
+    warnings: z.array(diditWarningSchema),
+    face_quality: z.number().nullable(),
+    face_luminance: z.number().nullable(),
+  })
+  .meta({ description: "Didit's passive-liveness answer, restricted to its documented fields." });
+
+export const checkResultSchema = z
+  .strictObject({
+    request_id: z
+      .string()
+      .nullable()
+      .meta({ description: "Didit's session id; null when the pre-screen declined without calling Didit." }),
+    liveness: diditLivenessSchema,
+    decision: decisionSchema,
+    prescreen_face_count: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .meta({ description: 'Faces the Rekognition pre-screen counted; absent when the pre-screen is off.' }),
+    didit_created_at: z.string().nullable().optional().meta({ description: 'When Didit created its session.' }),
+  })
+  .meta({ description: 'The result of a COMPLETED check.' });
