@@ -80,6 +80,12 @@ export interface DiditSimulatorOptions {
   readonly apiKey: string;
   /** 0 (default) lets the kernel choose. */
   readonly port?: number;
+  /**
+   * Keep the bytes of the last image received in `lastImage`, so a test can inspect exactly what would reach Didit
+   * (orientation, metadata). Off by default: a simulator left running should not hold a face in memory.
+   * @default false
+   */
+  readonly keepLastImage?: boolean;
 }
 
 type Warning = { risk: string; log_type: string; short_description: string; long_description: string };
@@ -113,12 +119,18 @@ export class DiditSimulator {
   /** TCP connections accepted; stays at 1 over several calls when the client reuses its connection. */
   connections = 0;
   lastRequest: SimulatedDiditRequest | undefined;
+  /** Opt-in (see DiditSimulatorOptions.keepLastImage; settable on a running simulator, e.g. the local stack's). */
+  keepLastImage: boolean;
+  /** The last image's bytes, only while `keepLastImage` is on. */
+  lastImage: Buffer | undefined;
 
   private readonly faults: DiditFault[] = [];
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
 
-  constructor(private readonly options: DiditSimulatorOptions) {}
+  constructor(private readonly options: DiditSimulatorOptions) {
+    this.keepLastImage = options.keepLastImage ?? false;
+  }
 
   /** Starts listening on 127.0.0.1 and returns the base URL (without the /v3/... path). */
   async start(): Promise<string> {
@@ -169,6 +181,7 @@ export class DiditSimulator {
     this.successfulCalls = 0;
     this.connections = 0;
     this.lastRequest = undefined;
+    this.lastImage = undefined;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -230,6 +243,7 @@ export class DiditSimulator {
     let image: Buffer | undefined;
     if (upload !== null && typeof upload !== 'string') {
       image = Buffer.from(await upload.arrayBuffer());
+      this.lastImage = this.keepLastImage ? image : undefined;
       this.lastRequest = {
         fields,
         imageType: acceptedImageType(image) ?? null,
@@ -241,6 +255,7 @@ export class DiditSimulator {
         },
       };
     } else {
+      this.lastImage = undefined;
       this.lastRequest = { fields, image: null, imageType: null };
     }
 

@@ -5,6 +5,11 @@ import { ACCEPTED_CONTENT_TYPES, type CheckOptions } from './check';
 /** Limits chosen so a check item stays far below DynamoDB's 400 KB and an event below EventBridge's 256 KB. */
 export const VENDOR_DATA_MAX_LENGTH = 1024;
 export const METADATA_MAX_BYTES = 8 * 1024;
+/**
+ * DynamoDB refuses items nested deeper than 32 levels, and measuring a deeper value with JSON.stringify overflows the
+ * stack long before a 10 MiB body runs out (a 100 KB body nests 20 000 levels); labels need nowhere near this many.
+ */
+export const METADATA_MAX_DEPTH = 16;
 export const CALLBACK_URL_MAX_LENGTH = 2048;
 
 export interface CreateRequestRules {
@@ -27,12 +32,25 @@ export function createCheckRequestSchema(rules: CreateRequestRules) {
       .string({ error: 'must be a string' })
       .min(1, 'must not be empty')
       .max(VENDOR_DATA_MAX_LENGTH, `must be at most ${VENDOR_DATA_MAX_LENGTH} characters`)
+      // A lone surrogate cannot be encoded as UTF-8: DynamoDB and Didit would each store something other than what
+      // the client sent, and matching Didit's echo against the check would fail.
+      .refine((value) => !LONE_SURROGATE.test(value), 'must be valid Unicode text')
       .optional(),
     metadata: z
-      .record(z.string(), z.unknown(), { error: 'must be a JSON object' })
-      .refine((value) => Buffer.byteLength(JSON.stringify(value)) <= METADATA_MAX_BYTES, {
-        error: `must be at most ${METADATA_MAX_BYTES} bytes as JSON`,
-      })
+      // Runs on the parsed JSON as sent: the record below drops a "__proto__" key silently, and its size check
+      // would overflow the stack on a value nested thousands of levels deep.
+      .preprocess(
+        (value, ctx) => {
+          const problem = metadataShapeProblem(value);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem, input: value });
+          return value;
+        },
+        z
+          .record(z.string(), z.unknown(), { error: 'must be a JSON object' })
+          .refine((value) => Buffer.byteLength(JSON.stringify(value)) <= METADATA_MAX_BYTES, {
+            error: `must be at most ${METADATA_MAX_BYTES} bytes as JSON`,
+          }),
+      )
       .optional(),
     callback_url: z
       .string({ error: 'must be a URL string' })
@@ -69,6 +87,35 @@ export function parseCreateCheckRequest(rawBody: string | null | undefined, rule
   throw new RequestValidationError(toFieldErrors(parsed.error));
 }
 
+/** Matches a UTF-16 surrogate that is not half of a pair (the `u` flag reads a valid pair as one code point). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * What makes a metadata object unstorable or not round-trippable, checked without recursion: nesting past
+ * METADATA_MAX_DEPTH, a "__proto__" key (dropped by the validator and by DynamoDB unmarshalling, so the client would
+ * read back something else), or text that is not valid Unicode. Undefined when fine or not an object at all (the
+ * record schema names that).
+ */
+function metadataShapeProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const pending: Array<{ node: unknown; depth: number }> = [{ node: value, depth: 1 }];
+  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
+    const { node, depth } = item;
+    if (typeof node === 'string') {
+      if (LONE_SURROGATE.test(node)) return 'must be valid Unicode text';
+      continue;
+    }
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > METADATA_MAX_DEPTH) return `must be nested at most ${METADATA_MAX_DEPTH} levels deep`;
+    for (const [key, child] of Object.entries(node)) {
+      if (key === '__proto__') return 'must not contain the key "__proto__"';
+      if (LONE_SURROGATE.test(key)) return 'must be valid Unicode text';
+      pending.push({ node: child, depth: depth + 1 });
+    }
+  }
+  return undefined;
+}
+
 function toFieldErrors(error: z.ZodError): FieldError[] {
   const fields: FieldError[] = [];
   for (const issue of error.issues) {
@@ -96,7 +143,8 @@ export function callbackUrlProblem(value: string, allowInsecure: boolean): strin
   if (url.username || url.password) return 'must not contain credentials';
   if (url.protocol === 'http:' && allowInsecure) return undefined;
   if (url.protocol !== 'https:') return 'must use https';
-  const host = url.hostname.toLowerCase();
+  // A fully qualified name may end in dots ("localhost.", "metadata.google.internal."): they name the same host.
+  const host = url.hostname.toLowerCase().replace(/\.+$/, '');
   if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.internal') || isIpLiteral(host)) {
     return allowInsecure ? undefined : 'must name a public host, not an IP address or local name';
   }
