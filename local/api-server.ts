@@ -108,7 +108,7 @@ function toProxyEvent(
   const match = pattern.regex.exec(url.pathname);
   const pathParameters: Record<string, string> = {};
   pattern.names.forEach((name, i) => {
-    pathParameters[name] = decodeURIComponent(match?.[i + 1] ?? '');
+    pathParameters[name] = decodePathSegment(match?.[i + 1] ?? '');
   });
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
@@ -183,4 +183,13 @@ async function sendFile(req: IncomingMessage, res: ServerResponse, file: StaticF
   const body = await readFile(file.file);
   res.writeHead(200, { ...STATIC_SECURITY_HEADERS, 'content-type': file.contentType, 'content-length': body.length });
   res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** Like API Gateway, a malformed escape (`%ZZ`) reaches the handler as it was sent instead of failing the request. */
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }

@@ -46,7 +46,8 @@ export async function analyseImage(bytes: Uint8Array): Promise<ImageTraits> {
   const stdev = average(colour.map((c) => c.stdev));
   const luminance = (average(colour.map((c) => c.mean)) / 255) * 100;
   const { width, height } = metadata.autoOrient;
-  const nearUniform = stdev < NEAR_UNIFORM_MAX_STDEV;
+  // One pixel has no deviation at all (sharp reports NaN): it cannot show a face either.
+  const nearUniform = !Number.isFinite(stdev) || width * height < 2 || stdev < NEAR_UNIFORM_MAX_STDEV;
   const faceCount = nearUniform ? 0 : width >= 2 * height ? 2 : 1;
   return { width, height, stdev, nearUniform, luminance, faceCount };
 }
