@@ -1,19 +1,26 @@
-import { Duration, Token, Validations } from 'aws-cdk-lib';
+import { CfnResource, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { Construct } from 'constructs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct, type IConstruct } from 'constructs';
+import { DEFAULT_METRICS_NAMESPACE } from '../lambdas/services/metrics';
+import { LivenessAuthorization } from './authorization';
 import { CheckEvents } from './parts/events';
 import type { NodeFunction } from './parts/node-function';
-import { Processor } from './parts/processor';
+import { type LivenessAlarms, Observability } from './parts/observability';
+import { PROCESSOR_MEMORY_MIB, PROCESSOR_MIN_MEMORY_MIB, Processor } from './parts/processor';
 import { RetryWorkflow } from './parts/retry-workflow';
 import { Storage } from './parts/storage';
 import { Sweeper } from './parts/sweeper';
-import { UploadApi } from './parts/upload-api';
+import { STAGE_NAME, UploadApi } from './parts/upload-api';
 import { Webhooks } from './parts/webhooks';
 
 /** Objects under this prefix are uploads: the presigned POST allows it, the trigger and the lifecycle rule match it. */
@@ -25,7 +32,24 @@ export const LIMITS = {
   uploadRetentionDays: { min: 1, max: 365 },
   uploadUrlTtlSeconds: { min: 30, max: 300 },
   checkRetentionDays: { min: 1, max: 3650 },
+  processorMemorySize: { min: PROCESSOR_MIN_MEMORY_MIB, max: 10_240 },
+  memorySize: { min: 128, max: 10_240 },
+  diditMaxAttempts: { min: 2, max: 20 },
+  throttlingRateLimit: { min: 1, max: 10_000 },
+  throttlingBurstLimit: { min: 1, max: 5_000 },
+  /** Minutes: the sweeper runs every minute and the alarm reads 5-minute periods, so less cannot be told apart. */
+  stuckCheckMinutes: { min: 5, max: 1440 },
 } as const;
+
+/** CloudFormation types the removal policy applies to: the ones that hold data or that consumers build on. */
+const STATEFUL_TYPES = new Set([
+  'AWS::S3::Bucket',
+  'AWS::DynamoDB::Table',
+  'AWS::SecretsManager::Secret',
+  'AWS::Events::EventBus',
+  'AWS::Logs::LogGroup',
+  'AWS::SQS::Queue',
+]);
 
 export interface LivenessServiceProps {
   /** Run Rekognition DetectFaces on each image before Didit; grants the processor that one action. @default false */
@@ -50,7 +74,7 @@ export interface LivenessServiceProps {
   readonly throttlingRateLimit?: number;
   /** Request burst allowed per API key and per stage. @default 20 */
   readonly throttlingBurstLimit?: number;
-  /** How long CloudWatch keeps function and API access logs. @default logs.RetentionDays.ONE_MONTH */
+  /** How long CloudWatch keeps function, API access and state-machine logs. @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
   /** Create API Gateway's account-wide CloudWatch Logs role; set false if the account already has one. @default true */
   readonly apiCloudWatchRole?: boolean;
@@ -66,6 +90,41 @@ export interface LivenessServiceProps {
   readonly diditWebhookSecret?: secretsmanager.ISecret;
   /** Existing secret with the whsec_ callback signing secret(s). @default - a new generated secret */
   readonly webhookSigningSecret?: secretsmanager.ISecret;
+  /** Existing bus the check events go to (your rules stay yours). @default - a new bus for the service */
+  readonly eventBus?: events.IEventBus;
+  /**
+   * Existing checks table: partition key `id` (S), TTL on `expires_at`, GSIs `by-due` (`due_shard` S + `due_at` N,
+   * projection ALL) and `by-didit-session` (`didit_session_id` S). A `dynamodb.Table` of this app is checked at synth.
+   * @default - a new table
+   */
+  readonly table?: dynamodb.ITable;
+  /**
+   * Existing uploads bucket; must be an `s3.Bucket` of this app (the service adds its lifecycle, CORS and
+   * notification rules; an imported bucket throws). Keep it private, TLS-only and encrypted. @default - a new bucket
+   */
+  readonly bucket?: s3.IBucket;
+  /** How callers of the check API authenticate. @default LivenessAuthorization.apiKey() */
+  readonly authorization?: LivenessAuthorization;
+  /** Memory of the image processor in MiB (512–10240; also buys CPU for sharp). @default 1024 */
+  readonly processorMemorySize?: number;
+  /** Memory of every other function in MiB (128–10240). @default 256 */
+  readonly memorySize?: number;
+  /** Topic every alarm notifies (alarm and OK). @default - alarms are created without actions */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * What happens to the buckets, table, secrets, bus, queue and log groups this construct creates when they leave the
+   * stack; DESTROY empties the buckets first. @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /** How far past its due time a check may be before the stuck-checks alarm fires (5 min–24 h). @default 15 minutes */
+  readonly stuckCheckThreshold?: Duration;
+  /** CloudWatch namespace of the custom metrics (not starting with "AWS/"). @default 'Liveness' */
+  readonly metricsNamespace?: string;
+  /**
+   * Powertools service name: the `service` key of every log line and metric dimension; unique per deployment.
+   * @default - derived from the construct path
+   */
+  readonly serviceName?: string;
 }
 
 /** The functions the service runs, by role. */
@@ -79,31 +138,49 @@ export interface LivenessFunctions {
 }
 
 /**
- * A deployable Didit passive-liveness back end: a REST API (API key) that creates checks and hands out presigned
- * uploads, a private uploads bucket that triggers a processor (sharp, optional Rekognition pre-screen, Didit), a
- * checks table and an EventBridge bus for results.
+ * A deployable Didit passive-liveness back end: a REST API (API key, IAM or Cognito) that creates checks and hands out
+ * presigned uploads, a private uploads bucket that triggers a processor (sharp, optional Rekognition pre-screen,
+ * Didit), a checks table, an EventBridge bus for results, Step Functions retries and webhooks, and the alarms and
+ * dashboard to run it.
  */
 export class LivenessService extends Construct {
   public readonly api: apigateway.RestApi;
-  public readonly apiKey: apigateway.IApiKey;
-  public readonly bucket: s3.Bucket;
-  public readonly table: dynamodb.Table;
-  public readonly eventBus: events.EventBus;
+  /** The generated API key; only with API key authorization. */
+  public readonly apiKey: apigateway.IApiKey | undefined;
+  public readonly authorization: LivenessAuthorization;
+  public readonly bucket: s3.IBucket;
+  public readonly table: dynamodb.ITable;
+  public readonly eventBus: events.IEventBus;
   public readonly diditApiKeySecret: secretsmanager.ISecret;
+  public readonly diditWebhookSecret: secretsmanager.ISecret;
+  public readonly webhookSigningSecret: secretsmanager.ISecret;
   public readonly functions: LivenessFunctions;
   public readonly retryWorkflow: RetryWorkflow;
   public readonly webhooks: Webhooks;
+  /** Failed S3-triggered processor invocations. */
+  public readonly deadLetterQueue: sqs.IQueue;
+  public readonly alarms: LivenessAlarms;
+  public readonly dashboard: cloudwatch.Dashboard;
+  /** The `service` dimension of this deployment's metrics. */
+  public readonly serviceName: string;
+  public readonly metricsNamespace: string;
 
   constructor(scope: Construct, id: string, props: LivenessServiceProps = {}) {
     super(scope, id);
     const config = resolveProps(props);
+    this.authorization = config.authorization;
+    this.serviceName = props.serviceName ?? Names.uniqueResourceName(this, { maxLength: 64, separator: '-' });
+    this.metricsNamespace = config.metricsNamespace;
 
     const storage = new Storage(this, 'Storage', {
       uploadPrefix: UPLOAD_PREFIX,
       uploadRetentionDays: config.uploadRetentionDays,
       corsAllowedOrigins: config.corsAllowedOrigins,
+      removalPolicy: config.removalPolicy,
+      ...(props.bucket ? { bucket: props.bucket } : {}),
+      ...(props.table ? { table: props.table } : {}),
     });
-    const checkEvents = new CheckEvents(this, 'Events');
+    const eventBus = props.eventBus ?? new CheckEvents(this, 'Events').eventBus;
 
     if (props.diditApiKeySecret) {
       this.diditApiKeySecret = props.diditApiKeySecret;
@@ -134,18 +211,21 @@ export class LivenessService extends Construct {
       throttlingBurstLimit: config.throttlingBurstLimit,
       logRetention: config.logRetention,
       cloudWatchRole: config.apiCloudWatchRole,
+      authorization: config.authorization,
+      memorySize: config.memorySize,
     });
 
     const processor = new Processor(this, 'Processor', {
       table: storage.table,
       bucket: storage.bucket,
       uploadPrefix: UPLOAD_PREFIX,
-      eventBus: checkEvents.eventBus,
+      eventBus,
       diditApiKeySecret: this.diditApiKeySecret,
       diditBaseUrl: config.diditBaseUrl,
       prescreen: config.prescreen,
       architecture: config.architecture,
       logRetention: config.logRetention,
+      memorySize: config.processorMemorySize,
     });
 
     this.retryWorkflow = new RetryWorkflow(this, 'RetryWorkflow', {
@@ -163,20 +243,22 @@ export class LivenessService extends Construct {
 
     const sweeper = new Sweeper(this, 'Sweeper', {
       table: storage.table,
-      eventBus: checkEvents.eventBus,
+      eventBus,
       retryWorkflow: this.retryWorkflow,
       architecture: config.architecture,
       logRetention: config.logRetention,
+      memorySize: config.memorySize,
     });
 
     this.webhooks = new Webhooks(this, 'Webhooks', {
       table: storage.table,
-      eventBus: checkEvents.eventBus,
+      eventBus,
       api: api.api,
       architecture: config.architecture,
       logRetention: config.logRetention,
       horizon: config.webhookRetryHorizon,
       backoff: { baseSeconds: 30, maxDelaySeconds: 3600 },
+      memorySize: config.memorySize,
       ...(props.diditWebhookSecret ? { diditWebhookSecret: props.diditWebhookSecret } : {}),
       ...(props.webhookSigningSecret ? { signingSecret: props.webhookSigningSecret } : {}),
     });
@@ -185,7 +267,10 @@ export class LivenessService extends Construct {
     this.apiKey = api.apiKey;
     this.bucket = storage.bucket;
     this.table = storage.table;
-    this.eventBus = checkEvents.eventBus;
+    this.eventBus = eventBus;
+    this.diditWebhookSecret = this.webhooks.diditWebhookSecret;
+    this.webhookSigningSecret = this.webhooks.signingSecret;
+    this.deadLetterQueue = processor.deadLetterQueue;
     this.functions = {
       createCheck: api.createCheckFunction,
       getCheck: api.getCheckFunction,
@@ -194,11 +279,82 @@ export class LivenessService extends Construct {
       deliverWebhook: this.webhooks.deliverFunction,
       diditWebhook: this.webhooks.diditWebhookFunction,
     };
+    for (const fn of Object.values(this.functions)) {
+      // Read by lambdas/observability.ts: log `service` key, metrics namespace and `service` dimension.
+      fn.addEnvironment('POWERTOOLS_SERVICE_NAME', this.serviceName);
+      fn.addEnvironment('POWERTOOLS_METRICS_NAMESPACE', this.metricsNamespace);
+    }
+
+    const observability = new Observability(this, 'Observability', {
+      namespace: this.metricsNamespace,
+      serviceName: this.serviceName,
+      api: this.api,
+      processor: processor.function,
+      functions: { ...this.functions },
+      retryStateMachine: this.retryWorkflow.stateMachine,
+      deliveryStateMachine: this.webhooks.deliveryStateMachine,
+      deadLetterQueue: processor.deadLetterQueue,
+      stuckCheckThreshold: config.stuckCheckThreshold,
+      ...(props.alarmTopic ? { alarmTopic: props.alarmTopic } : {}),
+    });
+    this.alarms = observability.alarms;
+    this.dashboard = observability.dashboard;
+
+    applyRemovalPolicy(this, config.removalPolicy);
+  }
+
+  /**
+   * Lets a principal call the check routes (`execute-api:Invoke` on them, nothing else). Needed with
+   * `LivenessAuthorization.iam()`; harmless otherwise.
+   */
+  grantInvoke(grantee: iam.IGrantable): iam.Grant {
+    const readArn = this.api.arnForExecuteApi('GET', '/v1/liveness-checks/*', STAGE_NAME);
+    const grant = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['execute-api:Invoke'],
+      resourceArns: [this.api.arnForExecuteApi('POST', '/v1/liveness-checks', STAGE_NAME), readArn],
+    });
+    if (Construct.isConstruct(grantee)) {
+      Validations.of(grantee).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${nagResourceName(Stack.of(this).resolve(readArn))}]`,
+        reason:
+          'GET /v1/liveness-checks/{id} takes a new check id per request, so the grant covers that one route with ' +
+          'any id (execute-api:Invoke only, on this API and stage).',
+      });
+    }
+    return grant;
+  }
+}
+
+/** How cdk-nag prints a resolved ARN in a finding id: tokens as `<LogicalId>`, `<LogicalId.Attr>`, `<AWS::Region>`. */
+function nagResourceName(resolved: unknown): string {
+  if (typeof resolved === 'string') return resolved;
+  const token = resolved as { Ref?: string; 'Fn::GetAtt'?: string[]; 'Fn::Join'?: [string, unknown[]] };
+  if (token.Ref) return `<${token.Ref}>`;
+  if (token['Fn::GetAtt']) return `<${token['Fn::GetAtt'].join('.')}>`;
+  if (token['Fn::Join']) return token['Fn::Join'][1].map(nagResourceName).join(token['Fn::Join'][0]);
+  throw new Error(`cannot name ${JSON.stringify(resolved)} for cdk-nag`);
+}
+
+/** Every stateful resource this construct created (never one passed in: those live outside its scope). */
+function applyRemovalPolicy(root: IConstruct, policy: RemovalPolicy): void {
+  for (const child of root.node.findAll()) {
+    if (child instanceof CfnResource && STATEFUL_TYPES.has(child.cfnResourceType)) child.applyRemovalPolicy(policy);
   }
 }
 
 type ResolvedProps = Required<
-  Omit<LivenessServiceProps, 'diditApiKeySecret' | 'diditWebhookSecret' | 'webhookSigningSecret'>
+  Omit<
+    LivenessServiceProps,
+    | 'diditApiKeySecret'
+    | 'diditWebhookSecret'
+    | 'webhookSigningSecret'
+    | 'eventBus'
+    | 'table'
+    | 'bucket'
+    | 'alarmTopic'
+    | 'serviceName'
+  >
 >;
 
 /** Applies defaults and rejects values (or combinations) the service cannot run with. Tokens are not checked. */
@@ -220,24 +376,58 @@ function resolveProps(props: LivenessServiceProps): ResolvedProps {
     diditRetryMaxDelay: props.diditRetryMaxDelay ?? Duration.seconds(60),
     diditMaxAttempts: props.diditMaxAttempts ?? 5,
     webhookRetryHorizon: props.webhookRetryHorizon ?? Duration.hours(24),
+    authorization: props.authorization ?? LivenessAuthorization.apiKey(),
+    processorMemorySize: props.processorMemorySize ?? PROCESSOR_MEMORY_MIB,
+    memorySize: props.memorySize ?? 256,
+    removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    stuckCheckThreshold: props.stuckCheckThreshold ?? Duration.minutes(15),
+    metricsNamespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
   };
 
   checkRange('defaultDeclineThreshold', config.defaultDeclineThreshold, { ...LIMITS.defaultDeclineThreshold });
   checkRange('uploadRetentionDays', config.uploadRetentionDays, { ...LIMITS.uploadRetentionDays, integer: true });
   checkRange('uploadUrlTtlSeconds', config.uploadUrlTtlSeconds, { ...LIMITS.uploadUrlTtlSeconds, integer: true });
   checkRange('checkRetentionDays', config.checkRetentionDays, { ...LIMITS.checkRetentionDays, integer: true });
-  checkRange('throttlingRateLimit', config.throttlingRateLimit, { min: 1, max: 10_000 });
-  checkRange('throttlingBurstLimit', config.throttlingBurstLimit, { min: 1, max: 5_000, integer: true });
+  checkRange('throttlingRateLimit', config.throttlingRateLimit, { ...LIMITS.throttlingRateLimit });
+  checkRange('throttlingBurstLimit', config.throttlingBurstLimit, { ...LIMITS.throttlingBurstLimit, integer: true });
+  // sharp decodes up to 40 MP in memory; below the minimum the processor dies on large photos.
+  checkRange('processorMemorySize', config.processorMemorySize, { ...LIMITS.processorMemorySize, integer: true });
+  checkRange('memorySize', config.memorySize, { ...LIMITS.memorySize, integer: true });
 
   if (config.webhookRetryHorizon.toSeconds() < 60 || config.webhookRetryHorizon.toSeconds() > 7 * 86_400) {
     throw new Error('LivenessService: webhookRetryHorizon must be from 1 minute to 7 days');
   }
-  checkRange('diditMaxAttempts', config.diditMaxAttempts, { min: 2, max: 20, integer: true });
+  checkRange('diditMaxAttempts', config.diditMaxAttempts, { ...LIMITS.diditMaxAttempts, integer: true });
   if (
     config.diditRetryBaseDelay.toSeconds() < 1 ||
     config.diditRetryMaxDelay.toSeconds() < config.diditRetryBaseDelay.toSeconds()
   ) {
     throw new Error('LivenessService: diditRetryBaseDelay must be at least 1 s and at most diditRetryMaxDelay');
+  }
+  const stuckMinutes = config.stuckCheckThreshold.toMinutes({ integral: false });
+  if (stuckMinutes < LIMITS.stuckCheckMinutes.min || stuckMinutes > LIMITS.stuckCheckMinutes.max) {
+    throw new Error(
+      `LivenessService: stuckCheckThreshold must be from ${LIMITS.stuckCheckMinutes.min} minutes to 24 hours ` +
+        '(the sweeper reports every minute and the alarm reads 5-minute periods), ' +
+        `got ${config.stuckCheckThreshold.toHumanString()}`,
+    );
+  }
+  if (
+    config.removalPolicy !== RemovalPolicy.RETAIN &&
+    config.removalPolicy !== RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE &&
+    config.removalPolicy !== RemovalPolicy.DESTROY
+  ) {
+    // Neither S3 buckets nor DynamoDB tables support SNAPSHOT.
+    throw new Error(
+      'LivenessService: removalPolicy must be RETAIN, RETAIN_ON_UPDATE_OR_DELETE or DESTROY, ' +
+        `got ${config.removalPolicy}`,
+    );
+  }
+  if (!Token.isUnresolved(config.metricsNamespace) && !/^(?!AWS\/)[\w.\-/#:]{1,255}$/.test(config.metricsNamespace)) {
+    throw new Error(
+      'LivenessService: metricsNamespace must be 1–255 letters, digits or . - _ / # : and must not start with ' +
+        `"AWS/" (reserved for AWS services), got "${config.metricsNamespace}"`,
+    );
   }
 
   const arch = config.architecture.name;

@@ -1,6 +1,13 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as cognito from 'aws-cdk-lib/aws-cognito';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
+import { LivenessAuthorization } from './authorization';
 import { LivenessService } from './liveness-service';
 import type { LivenessSettings } from './settings';
 
@@ -9,13 +16,18 @@ export interface LivenessStackProps extends StackProps {
   readonly settings: LivenessSettings;
 }
 
-/** One deployable copy of the service, with the values a client integration needs as outputs. */
+/** One deployable copy of the service, with the values a client integration and an operator need as outputs. */
 export class LivenessStack extends Stack {
   public readonly service: LivenessService;
+  /** The topic created for `alarmEmail`, if one was given. */
+  public readonly alarmTopic: sns.Topic | undefined;
 
   constructor(scope: Construct, id: string, props: LivenessStackProps) {
     super(scope, id, props);
     const { settings } = props;
+    const removalPolicy = settings.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+
+    this.alarmTopic = settings.alarmEmail ? this.alarmTopicFor(settings.alarmEmail, removalPolicy) : undefined;
 
     this.service = new LivenessService(this, 'Liveness', {
       prescreen: settings.prescreen,
@@ -26,6 +38,19 @@ export class LivenessStack extends Stack {
       uploadUrlTtlSeconds: settings.uploadUrlTtlSeconds,
       checkRetentionDays: settings.checkRetentionDays,
       corsAllowedOrigins: [...settings.corsAllowedOrigins],
+      authorization: this.authorizationFor(settings),
+      processorMemorySize: settings.processorMemorySize,
+      memorySize: settings.memorySize,
+      diditMaxAttempts: settings.diditMaxAttempts,
+      diditRetryBaseDelay: Duration.seconds(settings.diditRetryBaseDelaySeconds),
+      diditRetryMaxDelay: Duration.seconds(settings.diditRetryMaxDelaySeconds),
+      webhookRetryHorizon: Duration.hours(settings.webhookRetryHorizonHours),
+      removalPolicy,
+      logRetention: settings.logRetentionDays as logs.RetentionDays,
+      stuckCheckThreshold: Duration.minutes(settings.stuckCheckMinutes),
+      throttlingRateLimit: settings.throttlingRateLimit,
+      throttlingBurstLimit: settings.throttlingBurstLimit,
+      ...(this.alarmTopic ? { alarmTopic: this.alarmTopic } : {}),
     });
 
     const service = this.service;
@@ -33,22 +58,36 @@ export class LivenessStack extends Stack {
       description: 'Base URL of the REST API stage; append v1/liveness-checks',
       value: service.api.url,
     });
-    new CfnOutput(this, 'ApiKeyId', {
-      description:
-        'Id of the API key to send as x-api-key. Read its value with: ' +
-        'aws apigateway get-api-key --api-key <ApiKeyId> --include-value --query value --output text',
-      value: service.apiKey.keyId,
-    });
+    if (service.apiKey) {
+      new CfnOutput(this, 'ApiKeyId', {
+        description:
+          'Id of the API key to send as x-api-key. Read its value with: ' +
+          'aws apigateway get-api-key --api-key <ApiKeyId> --include-value --query value --output text',
+        value: service.apiKey.keyId,
+      });
+    }
     new CfnOutput(this, 'EventBusName', {
       description: 'EventBridge bus receiving "Liveness Check Completed/Failed/Updated" events',
       value: service.eventBus.eventBusName,
     });
-    new CfnOutput(this, 'DiditApiKeySecretArn', {
-      description:
-        'Secret holding the Didit API key. Set it with: ' +
-        'aws secretsmanager put-secret-value --secret-id <DiditApiKeySecretArn> --secret-string <key>',
-      value: service.diditApiKeySecret.secretArn,
-    });
+    this.secretOutputs(
+      { arn: 'DiditApiKeySecretArn', command: 'SetDiditApiKeyCommand' },
+      service.diditApiKeySecret.secretArn,
+      'Secret holding the Didit API key (Didit console → API keys)',
+      '"$DIDIT_API_KEY"',
+    );
+    this.secretOutputs(
+      { arn: 'DiditWebhookSecretArn', command: 'SetDiditWebhookSecretCommand' },
+      service.diditWebhookSecret.secretArn,
+      "Secret holding Didit's webhook secret_shared_key (Didit console → webhooks)",
+      '"$DIDIT_WEBHOOK_SECRET"',
+    );
+    this.secretOutputs(
+      { arn: 'WebhookSigningSecretArn', command: 'SetWebhookSigningSecretCommand' },
+      service.webhookSigningSecret.secretArn,
+      'Secret signing callbacks (Standard Webhooks whsec_…); share the value with your receivers',
+      '"whsec_$(openssl rand -base64 32)"',
+    );
     new CfnOutput(this, 'UploadsBucketName', {
       description: 'Private bucket receiving uploads (objects expire after the configured retention)',
       value: service.bucket.bucketName,
@@ -57,5 +96,69 @@ export class LivenessStack extends Stack {
       description: 'DynamoDB table holding the checks',
       value: service.table.tableName,
     });
+    new CfnOutput(this, 'DashboardUrl', {
+      description: 'CloudWatch dashboard of the service',
+      value:
+        `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}` +
+        `#dashboards/dashboard/${service.dashboard.dashboardName}`,
+    });
+  }
+
+  /** The secret's ARN, and the one command that fills it in after the first deploy (and rotates it). */
+  private secretOutputs(
+    names: { arn: string; command: string },
+    secretArn: string,
+    description: string,
+    valueExpression: string,
+  ): void {
+    new CfnOutput(this, names.arn, {
+      description: `${description}. Set it with the ${names.command} output.`,
+      value: secretArn,
+    });
+    new CfnOutput(this, names.command, {
+      description: `Sets the secret ${names.arn} names; run it once after the first deploy, and to rotate`,
+      value: `aws secretsmanager put-secret-value --secret-id ${secretArn} --secret-string ${valueExpression}`,
+    });
+  }
+
+  private authorizationFor(settings: LivenessSettings): LivenessAuthorization {
+    switch (settings.authorization) {
+      case 'iam':
+        return LivenessAuthorization.iam();
+      case 'cognito': {
+        // readSettings guarantees the ARN with this mode.
+        const arn = settings.cognitoUserPoolArn ?? '';
+        return LivenessAuthorization.cognito(cognito.UserPool.fromUserPoolArn(this, 'UserPool', arn));
+      }
+      default:
+        return LivenessAuthorization.apiKey();
+    }
+  }
+
+  /**
+   * An encrypted, TLS-only topic with the address subscribed (it must confirm the subscription e-mail). CloudWatch
+   * publishes to an encrypted topic only with a customer-managed key whose policy lets CloudWatch use it.
+   */
+  private alarmTopicFor(email: string, removalPolicy: RemovalPolicy): sns.Topic {
+    const key = new kms.Key(this, 'AlarmTopicKey', {
+      description: 'Encrypts the liveness alarm topic',
+      enableKeyRotation: true,
+      removalPolicy,
+    });
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        // In a key policy "*" is this key.
+        resources: ['*'],
+      }),
+    );
+    const topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'Liveness service alarms',
+      masterKey: key,
+      enforceSSL: true,
+    });
+    topic.addSubscription(new subscriptions.EmailSubscription(email));
+    return topic;
   }
 }

@@ -3,6 +3,7 @@ import type { DiditConfig } from '../config';
 import { errorForDiditStatus, parseDiditResponse } from '../core/didit-response';
 import type { DiditLivenessRequest, DiditPassiveLivenessResponse } from '../core/didit-types';
 import { DiditBadResponseError, DiditUnavailableError, LivenessError } from '../errors';
+import { traceRemoteCall } from '../observability';
 
 /**
  * Didit passive liveness over one keep-alive connection pool. Build it once per container: the TLS handshake to Didit
@@ -81,47 +82,51 @@ export class DiditClient {
     options: CheckLivenessOptions = {},
   ): Promise<DiditPassiveLivenessResponse> {
     const apiKey = await this.apiKey();
-    let response: Dispatcher.ResponseData;
-    try {
-      response = await this.agent.request({
-        origin: this.origin,
-        path: this.path,
-        method: 'POST',
-        headers: { 'x-api-key': apiKey, accept: 'application/json' },
-        body: multipartBody(request),
-        signal: options.signal ?? null,
-      });
-    } catch (error) {
-      throw transportError(error);
-    }
-
-    const { statusCode, headers, body } = response;
-    try {
-      if (statusCode < 200 || statusCode > 299) {
-        // The status decides the error; a body that is too large or cannot be read only costs the detail.
-        const text = await readText(body, MAX_ERROR_BODY_BYTES).catch(() => undefined);
-        throw errorForDiditStatus(statusCode, text ?? '', headers['retry-after']);
-      }
-      const text = await readText(body, MAX_RESPONSE_BYTES);
-      if (text === undefined) {
-        throw new DiditBadResponseError(`Didit response body is larger than ${MAX_RESPONSE_BYTES} bytes`);
-      }
-      let json: unknown;
+    // The subsegment times Didit alone (not the secret lookup), so a slow check shows where its time went.
+    return traceRemoteCall({ origin: this.origin, path: this.path, method: 'POST' }, async (trace) => {
+      let response: Dispatcher.ResponseData;
       try {
-        json = JSON.parse(text);
-      } catch (error) {
-        throw new DiditBadResponseError(`Didit answered HTTP ${statusCode} with a body that is not JSON`, {
-          cause: error,
+        response = await this.agent.request({
+          origin: this.origin,
+          path: this.path,
+          method: 'POST',
+          headers: { 'x-api-key': apiKey, accept: 'application/json' },
+          body: multipartBody(request),
+          signal: options.signal ?? null,
         });
+      } catch (error) {
+        throw transportError(error);
       }
-      return parseDiditResponse(json);
-    } catch (error) {
-      if (error instanceof LivenessError) throw error;
-      throw transportError(error);
-    } finally {
-      // A body left unread would hold its socket; destroying one already read is a no-op.
-      body.destroy();
-    }
+
+      const { statusCode, headers, body } = response;
+      trace.status(statusCode);
+      try {
+        if (statusCode < 200 || statusCode > 299) {
+          // The status decides the error; a body that is too large or cannot be read only costs the detail.
+          const text = await readText(body, MAX_ERROR_BODY_BYTES).catch(() => undefined);
+          throw errorForDiditStatus(statusCode, text ?? '', headers['retry-after']);
+        }
+        const text = await readText(body, MAX_RESPONSE_BYTES);
+        if (text === undefined) {
+          throw new DiditBadResponseError(`Didit response body is larger than ${MAX_RESPONSE_BYTES} bytes`);
+        }
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch (error) {
+          throw new DiditBadResponseError(`Didit answered HTTP ${statusCode} with a body that is not JSON`, {
+            cause: error,
+          });
+        }
+        return parseDiditResponse(json);
+      } catch (error) {
+        if (error instanceof LivenessError) throw error;
+        throw transportError(error);
+      } finally {
+        // A body left unread would hold its socket; destroying one already read is a no-op.
+        body.destroy();
+      }
+    });
   }
 
   /** Closes pooled connections; in-flight calls finish first. */

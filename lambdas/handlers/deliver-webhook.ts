@@ -7,13 +7,18 @@ import { EventPublisher } from '../adapters/event-publisher';
 import { cachedSecret } from '../adapters/secret-value';
 import { classifyDelivery, WebhookSender, WebhookTransportError } from '../adapters/webhook-sender';
 import { loadWebhookDeliveryConfig } from '../config';
+import { instrumented, logger, metricsPort, tracer } from '../observability';
 import { type BusEvent, type DeliveryState, WebhookDeliverer } from '../services/webhook-deliverer';
 
 const config = loadWebhookDeliveryConfig();
-const signingSecret = cachedSecret(new SecretsManagerClient({}), config.signingSecretId, config.secretCacheSeconds);
+const signingSecret = cachedSecret(
+  tracer.captureAWSv3Client(new SecretsManagerClient({})),
+  config.signingSecretId,
+  config.secretCacheSeconds,
+);
 const deliverer = new WebhookDeliverer(
   {
-    store: new CheckStore(new DynamoDBClient({}), config.tableName),
+    store: new CheckStore(tracer.captureAWSv3Client(new DynamoDBClient({})), config.tableName),
     sender: new WebhookSender({
       allowLoopbackHttp: config.allowInsecureCallbacks,
       connectTimeoutMs: config.connectTimeoutMs,
@@ -25,8 +30,9 @@ const deliverer = new WebhookDeliverer(
     transportErrorCode: (error) => (error instanceof WebhookTransportError ? error.code : undefined),
     isRefusedCallback: (error) => error instanceof CallbackRefusedError,
     classify: classifyDelivery,
-    events: new EventPublisher(new EventBridgeClient({}), config.eventBusName),
+    events: new EventPublisher(tracer.captureAWSv3Client(new EventBridgeClient({})), config.eventBusName),
     clock: () => new Date(),
+    metrics: metricsPort,
   },
   { horizonSeconds: config.horizonSeconds, maxAttempts: config.maxAttempts },
 );
@@ -34,10 +40,11 @@ const deliverer = new WebhookDeliverer(
 /** Tasks of the delivery workflow (lib/parts/webhooks.ts). */
 type DeliveryTask = { action: 'prepare'; event: BusEvent } | ({ action: 'attempt' | 'report' } & DeliveryState);
 
-export const handler = async (task: DeliveryTask): Promise<DeliveryState> => {
+export const handler = instrumented(async (task: DeliveryTask): Promise<DeliveryState> => {
   if (!task || typeof task !== 'object' || !task.event?.detail?.id || typeof task.event.id !== 'string') {
     throw new TypeError('Unrecognised webhook delivery task');
   }
+  logger.appendKeys({ checkId: task.event.detail.id });
   switch (task.action) {
     case 'prepare':
       return deliverer.prepare(task.event);
@@ -48,4 +55,4 @@ export const handler = async (task: DeliveryTask): Promise<DeliveryState> => {
     default:
       throw new TypeError('Unrecognised webhook delivery action');
   }
-};
+});

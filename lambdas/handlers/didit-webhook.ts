@@ -7,19 +7,24 @@ import { EventPublisher } from '../adapters/event-publisher';
 import { cachedSecret } from '../adapters/secret-value';
 import { loadDiditWebhookConfig } from '../config';
 import { DiditWebhookMalformedError, DiditWebhookSignatureError } from '../core/didit-webhook';
+import { instrumented, tracer } from '../observability';
 import { DiditWebhookReceiver } from '../services/didit-webhook-receiver';
 import { bodyText, errorResponse, json, responseForError } from './http';
 
 const config = loadDiditWebhookConfig();
 const receiver = new DiditWebhookReceiver({
-  store: new CheckStore(new DynamoDBClient({}), config.tableName),
-  events: new EventPublisher(new EventBridgeClient({}), config.eventBusName),
-  secret: cachedSecret(new SecretsManagerClient({}), config.diditWebhookSecretId, config.secretCacheSeconds),
+  store: new CheckStore(tracer.captureAWSv3Client(new DynamoDBClient({})), config.tableName),
+  events: new EventPublisher(tracer.captureAWSv3Client(new EventBridgeClient({})), config.eventBusName),
+  secret: cachedSecret(
+    tracer.captureAWSv3Client(new SecretsManagerClient({})),
+    config.diditWebhookSecretId,
+    config.secretCacheSeconds,
+  ),
   clock: () => new Date(),
 });
 
 /** POST /v1/webhooks/didit — no API key: Didit's HMAC signatures authenticate it. */
-export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+export const handler = instrumented(async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
   try {
     const outcome = await receiver.receive(bodyText(event) ?? '', event.headers ?? {});
     return json(200, { received: true, outcome });
@@ -32,4 +37,4 @@ export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayPr
     }
     return responseForError(error);
   }
-};
+});

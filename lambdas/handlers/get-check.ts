@@ -4,13 +4,14 @@ import { CheckStore } from '../adapters/check-store';
 import { loadGetCheckConfig } from '../config';
 import { isCheckId, toCheckView } from '../core/check';
 import { RequestValidationError } from '../errors';
+import { instrumented, tracer } from '../observability';
 import { errorResponse, json, responseForError } from './http';
 
 const config = loadGetCheckConfig();
-const store = new CheckStore(new DynamoDBClient({}), config.tableName);
+const store = new CheckStore(tracer.captureAWSv3Client(new DynamoDBClient({})), config.tableName);
 
 /** GET /v1/liveness-checks/{id} */
-export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+export const handler = instrumented(async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
   try {
     const id = event.pathParameters?.id ?? '';
     if (!isCheckId(id)) throw new RequestValidationError([{ field: 'id', message: 'must be a check id (a UUID)' }]);
@@ -20,4 +21,4 @@ export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayPr
   } catch (error) {
     return responseForError(error);
   }
-};
+});

@@ -16,25 +16,32 @@ import { UploadReader } from '../adapters/upload-reader';
 import { loadProcessorConfig } from '../config';
 import { isCheckId } from '../core/check';
 import { prepareImageForDidit } from '../core/image-pipeline';
-import { logger } from '../observability';
+import { instrumented, logger, metricsPort, tracer } from '../observability';
 import { type AttemptResult, CheckProcessor } from '../services/check-processor';
 
 const config = loadProcessorConfig();
-const s3 = new S3Client({ forcePathStyle: config.s3ForcePathStyle });
+const s3 = tracer.captureAWSv3Client(new S3Client({ forcePathStyle: config.s3ForcePathStyle }));
 const processor = new CheckProcessor(
   {
-    store: new CheckStore(new DynamoDBClient({}), config.tableName),
+    store: new CheckStore(tracer.captureAWSv3Client(new DynamoDBClient({})), config.tableName),
     uploads: new UploadReader(s3, config.bucketName),
     prepareImage: prepareImageForDidit,
-    faces: config.prescreenEnabled ? new RekognitionFaceDetector(new RekognitionClient({})) : undefined,
+    faces: config.prescreenEnabled
+      ? new RekognitionFaceDetector(tracer.captureAWSv3Client(new RekognitionClient({})))
+      : undefined,
     didit: new DiditClient(
       config.didit,
-      cachedSecret(new SecretsManagerClient({}), config.didit.apiKeySecretId, config.secretCacheSeconds),
+      cachedSecret(
+        tracer.captureAWSv3Client(new SecretsManagerClient({})),
+        config.didit.apiKeySecretId,
+        config.secretCacheSeconds,
+      ),
     ),
-    events: new EventPublisher(new EventBridgeClient({}), config.eventBusName),
-    retries: new RetryWorkflow(new SFNClient({}), config.retryStateMachineArn),
+    events: new EventPublisher(tracer.captureAWSv3Client(new EventBridgeClient({})), config.eventBusName),
+    retries: new RetryWorkflow(tracer.captureAWSv3Client(new SFNClient({})), config.retryStateMachineArn),
     clock: () => new Date(),
     newToken: randomUUID,
+    metrics: metricsPort,
   },
   {
     uploadPrefix: config.uploadPrefix,
@@ -53,14 +60,14 @@ type WorkflowTask =
  * One function, two callers: S3 ObjectCreated (the first attempt) and the retry workflow's tasks. An S3 event throws
  * only to make Lambda retry it; a workflow task throws only for errors the state machine's Retry should see.
  */
-export const handler = async (
-  event: S3Event | WorkflowTask,
-): Promise<AttemptResult | { outcome: string } | undefined> => {
-  if ('Records' in event) return handleS3Event(event);
-  const task = parseWorkflowTask(event);
-  if (task.action === 'attempt') return processor.attempt(task);
-  return processor.giveUp(task);
-};
+export const handler = instrumented(
+  async (event: S3Event | WorkflowTask): Promise<AttemptResult | { outcome: string } | undefined> => {
+    if ('Records' in event) return handleS3Event(event);
+    const task = parseWorkflowTask(event);
+    if (task.action === 'attempt') return processor.attempt(task);
+    return processor.giveUp(task);
+  },
+);
 
 async function handleS3Event(event: S3Event): Promise<undefined> {
   const failures: unknown[] = [];

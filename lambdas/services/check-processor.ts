@@ -8,8 +8,17 @@ import { terminalEventFor } from '../core/check-events';
 import { decisionFrom } from '../core/didit-response';
 import type { DiditLiveness, DiditLivenessRequest, DiditPassiveLivenessResponse } from '../core/didit-types';
 import type { PreparedImage } from '../core/image-pipeline';
-import { asLivenessError, DependencyThrottledError, RetryableError } from '../errors';
+import {
+  asLivenessError,
+  DependencyThrottledError,
+  DiditAuthError,
+  DiditBadResponseError,
+  DiditRejectedRequestError,
+  DiditUnavailableError,
+  RetryableError,
+} from '../errors';
 import { logger } from '../observability';
+import { METRICS, type MetricsPort, NO_METRICS } from './metrics';
 
 /** Input of one retry-workflow execution; the same for every start of one round, so a second start is a no-op. */
 export interface RetryRoundInput {
@@ -55,6 +64,8 @@ export interface ProcessorPorts {
   readonly retries: { startRound(input: RetryRoundInput): Promise<void> };
   readonly clock: () => Date;
   readonly newToken: () => string;
+  /** Where checks started/finished, Didit calls and image sizes are counted. @default NO_METRICS */
+  readonly metrics?: MetricsPort;
 }
 
 export interface ProcessorSettings {
@@ -84,10 +95,14 @@ const RESULT_WRITE_TRIES = 3;
  * the terminal event after the write and let a later delivery republish it if publishing failed (`event_pending`).
  */
 export class CheckProcessor {
+  private readonly metrics: MetricsPort;
+
   constructor(
     private readonly ports: ProcessorPorts,
     private readonly settings: ProcessorSettings,
-  ) {}
+  ) {
+    this.metrics = ports.metrics ?? NO_METRICS;
+  }
 
   /** The S3 path: first attempt for a freshly uploaded image. */
   async processUpload(key: string): Promise<ProcessOutcome> {
@@ -99,8 +114,10 @@ export class CheckProcessor {
     const token = this.ports.newToken();
     const claim = await this.ports.store.claim(id, token, this.ports.clock(), this.settings.leaseSeconds);
     if (!claim.claimed) return this.handleUnclaimed(id, claim.current);
+    this.metrics.record(METRICS.checksStarted, 1);
     return this.withCheckKey(id, async () => {
       const finished = await this.run(claim.record, token, true);
+      this.recordOutcome(finished);
       if (finished.status === 'RETRYING') {
         await this.ports.retries.startRound(roundInput(finished));
         return 'RETRYING';
@@ -127,6 +144,7 @@ export class CheckProcessor {
     }
     return this.withCheckKey(input.check_id, async () => {
       const finished = await this.run(claim.record, token, false);
+      this.recordOutcome(finished);
       if (finished.status === 'RETRYING') {
         return {
           ...input,
@@ -152,6 +170,7 @@ export class CheckProcessor {
       return { outcome: 'SKIPPED' };
     }
     logger.warn('Retries exhausted', { checkId: input.check_id, code: failed.error?.code });
+    this.recordOutcome(failed);
     await this.publishTerminal(failed);
     return { outcome: 'FAILED' };
   }
@@ -198,6 +217,8 @@ export class CheckProcessor {
   private async evaluate(record: CheckRecord, token: string): Promise<CheckResult> {
     const original = await this.ports.uploads.read(record.upload_key);
     const image = await this.ports.prepareImage(original, this.settings.image);
+    this.metrics.record(METRICS.imageBytesIn, image.inputBytes);
+    this.metrics.record(METRICS.imageBytesOut, image.outputBytes);
     logger.info('Image prepared', {
       inputType: image.inputType,
       inputBytes: image.inputBytes,
@@ -210,18 +231,28 @@ export class CheckProcessor {
     if (this.ports.faces) {
       faceCount = await this.ports.faces.countFaces(image.jpeg);
       logger.info('Pre-screen done', { faceCount });
-      if (faceCount === 0) return noFaceResult();
+      if (faceCount === 0) {
+        this.metrics.record(METRICS.prescreenRejections, 1);
+        return noFaceResult();
+      }
     }
 
     const started = Date.now();
-    const response = await this.ports.didit.checkLiveness({
-      image: image.jpeg,
-      faceLivenessScoreDeclineThreshold: record.face_liveness_score_decline_threshold,
-      rotateImage: record.rotate_image,
-      saveApiRequest: record.save_api_request,
-      vendorData: record.vendor_data,
-      metadata: record.metadata,
-    });
+    let response: DiditPassiveLivenessResponse;
+    try {
+      response = await this.ports.didit.checkLiveness({
+        image: image.jpeg,
+        faceLivenessScoreDeclineThreshold: record.face_liveness_score_decline_threshold,
+        rotateImage: record.rotate_image,
+        saveApiRequest: record.save_api_request,
+        vendorData: record.vendor_data,
+        metadata: record.metadata,
+      });
+    } catch (error) {
+      this.recordDiditCall(Date.now() - started, error);
+      throw error;
+    }
+    this.recordDiditCall(Date.now() - started, undefined);
     logger.info('Didit answered', { diditLatencyMs: Date.now() - started, livenessStatus: response.liveness.status });
     const result: CheckResult = {
       request_id: response.request_id,
@@ -288,6 +319,29 @@ export class CheckProcessor {
     await this.ports.store.markEventPublished(record.id, record.status);
   }
 
+  /** Counts this attempt's own transition; a republished or skipped check was counted by the attempt that wrote it. */
+  private recordOutcome(record: CheckRecord): void {
+    if (record.status === 'RETRYING') {
+      this.metrics.record(METRICS.checksRetrying, 1);
+    } else if (record.status === 'COMPLETED') {
+      this.metrics.record(METRICS.checksCompleted, 1);
+      if (record.result?.decision === 'Approved') this.metrics.record(METRICS.checksApproved, 1);
+      if (record.result?.decision === 'Declined') this.metrics.record(METRICS.checksDeclined, 1);
+    } else if (record.status === 'FAILED') {
+      this.metrics.record(METRICS.checksFailed, 1, record.error?.code ?? 'UNKNOWN');
+    }
+  }
+
+  /** One Didit call: its latency and status (`error` undefined = a 2xx answer). Other errors are not Didit's. */
+  private recordDiditCall(latencyMs: number, error: unknown): void {
+    const status = diditStatusOf(error);
+    if (status === undefined) return;
+    this.metrics.record(METRICS.diditCalls, 1, status);
+    this.metrics.record(METRICS.diditLatency, latencyMs);
+    if (status === '401' || status === '403') this.metrics.record(METRICS.diditAuthFailures, 1);
+    if (status === '429') this.metrics.record(METRICS.diditThrottled, 1);
+  }
+
   private async withCheckKey<T>(id: string, work: () => Promise<T>): Promise<T> {
     logger.appendKeys({ checkId: id });
     try {
@@ -326,6 +380,17 @@ function noFaceResult(): CheckResult {
     face_luminance: null,
   };
   return { request_id: null, liveness, decision: 'Declined', prescreen_face_count: 0 };
+}
+
+/** The `status` breakdown of a Didit call, or undefined when the error did not come from calling Didit. */
+function diditStatusOf(error: unknown): string | undefined {
+  if (error === undefined) return '2xx';
+  if (error instanceof DiditAuthError || error instanceof DiditRejectedRequestError) return String(error.httpStatus);
+  if (error instanceof DiditUnavailableError) {
+    return error.httpStatus === undefined ? 'NETWORK' : String(error.httpStatus);
+  }
+  if (error instanceof DiditBadResponseError) return 'BAD_RESPONSE';
+  return undefined;
 }
 
 function errorName(error: unknown): string {

@@ -6,6 +6,7 @@ import { isTerminal } from '../core/check';
 import { terminalEventFor } from '../core/check-events';
 import { logger } from '../observability';
 import { type RetryRoundInput, roundInput } from './check-processor';
+import { METRICS, type MetricsPort, NO_METRICS } from './metrics';
 
 export interface SweeperPorts {
   readonly store: Pick<
@@ -15,6 +16,8 @@ export interface SweeperPorts {
   readonly events: { publish(events: readonly DomainEvent[]): Promise<void> };
   readonly retries: { startRound(input: RetryRoundInput): Promise<void> };
   readonly clock: () => Date;
+  /** Where each run's counts and the age of the oldest due check go. @default NO_METRICS */
+  readonly metrics?: MetricsPort;
 }
 
 export interface SweeperSettings {
@@ -39,7 +42,11 @@ export class CheckSweeper {
 
   async sweep(): Promise<Record<SweepAction, number>> {
     const counts: Record<SweepAction, number> = { EXPIRED: 0, HANDED_OFF: 0, REPUBLISHED: 0, SKIPPED: 0 };
-    const due = await this.ports.store.findDue(this.ports.clock(), this.settings.batchSize);
+    const now = this.ports.clock();
+    const due = await this.ports.store.findDue(now, this.settings.batchSize);
+    const metrics = this.ports.metrics ?? NO_METRICS;
+    // Emitted on every run, 0 included: the stuck-checks alarm treats a missing value as a sweeper that stopped.
+    metrics.record(METRICS.oldestDueCheckAge, oldestDueAgeSeconds(due, now));
     for (const record of due) {
       try {
         counts[await this.handle(record)]++;
@@ -50,6 +57,9 @@ export class CheckSweeper {
       }
     }
     if (due.length > 0) logger.info('Sweep done', { ...counts });
+    metrics.record(METRICS.checksExpired, counts.EXPIRED);
+    metrics.record(METRICS.checksHandedOff, counts.HANDED_OFF);
+    metrics.record(METRICS.eventsRepublished, counts.REPUBLISHED);
     return counts;
   }
 
@@ -84,4 +94,14 @@ export class CheckSweeper {
     await this.ports.events.publish([event]);
     await this.ports.store.markEventPublished(record.id, record.status);
   }
+}
+
+/** Seconds the most overdue check is past its due time; the due index is sorted by due_at, but do not rely on it. */
+function oldestDueAgeSeconds(due: readonly CheckRecord[], now: Date): number {
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  let oldest = nowSeconds;
+  for (const record of due) {
+    if (record.due_at !== undefined && record.due_at < oldest) oldest = record.due_at;
+  }
+  return nowSeconds - oldest;
 }

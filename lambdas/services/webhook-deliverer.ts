@@ -4,6 +4,7 @@ import type { DeliveryAttempt } from '../core/check';
 import { DETAIL_TYPES } from '../core/check-events';
 import { signWebhook } from '../core/standard-webhooks';
 import { logger } from '../observability';
+import { METRICS, type MetricsPort, NO_METRICS } from './metrics';
 
 /** The EventBridge event that started the delivery (the state machine's input, passed along unchanged). */
 export interface BusEvent {
@@ -39,6 +40,8 @@ export interface DelivererPorts {
   readonly classify: (statusCode: number) => 'delivered' | 'retry' | 'give_up';
   readonly events: { publish(events: readonly DomainEvent[]): Promise<void> };
   readonly clock: () => Date;
+  /** Where each attempt's outcome and each failed delivery are counted. @default NO_METRICS */
+  readonly metrics?: MetricsPort;
 }
 
 export interface DelivererSettings {
@@ -115,6 +118,7 @@ export class WebhookDeliverer {
     };
     await this.ports.store.recordDelivery(event.detail.id, record);
     logger.info('Webhook attempt', { checkId: event.detail.id, attempt, outcome, statusCode, latencyMs, error });
+    (this.ports.metrics ?? NO_METRICS).record(METRICS.webhookAttempts, 1, outcome);
 
     const ageSeconds = (now.getTime() - Date.parse(event.time)) / 1000;
     if (outcome === 'retry' && (attempt >= this.settings.maxAttempts || ageSeconds >= this.settings.horizonSeconds)) {
@@ -142,6 +146,7 @@ export class WebhookDeliverer {
         },
       },
     ]);
+    (this.ports.metrics ?? NO_METRICS).record(METRICS.webhookDeliveryFailures, 1);
     return state;
   }
 }

@@ -3,18 +3,24 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { NodeFunction } from './node-function';
-import { bucketPrefixWildcardFinding } from './storage';
+import { bucketPrefixWildcardFinding, grantKeyUse } from './storage';
 
 export const PROCESS_UPLOAD_ENTRY = 'lambdas/handlers/process-upload.ts';
 
 /** Memory also buys CPU: sharp's decode + resize of a 5 MB photo is CPU-bound. */
 export const PROCESSOR_MEMORY_MIB = 1024;
+/** Below this sharp's decode of a 40 MP image (the pixel limit) risks running out of memory. */
+export const PROCESSOR_MIN_MEMORY_MIB = 512;
+/** Lambda's own retries of a failed S3-triggered invocation before it goes to the dead-letter queue. */
+export const PROCESSOR_ASYNC_RETRIES = 2;
 /** Covers image work plus Didit's slowest answer (config.ts: 5 s connect + 30 s headers + 10 s body) with room left. */
 export const PROCESSOR_TIMEOUT = Duration.seconds(90);
 
@@ -32,6 +38,8 @@ export interface ProcessorProps {
   readonly prescreen: boolean;
   readonly architecture: lambda.Architecture;
   readonly logRetention: logs.RetentionDays;
+  /** Memory in MiB (also buys CPU). @default PROCESSOR_MEMORY_MIB */
+  readonly memorySize?: number;
 }
 
 /**
@@ -41,17 +49,36 @@ export interface ProcessorProps {
  */
 export class Processor extends Construct {
   public readonly function: NodeFunction;
+  /**
+   * Where S3-triggered invocations land after Lambda's retries failed (the on-failure destination): the S3 event and
+   * the error, never the image. Workflow attempts are synchronous and fail into the state machine instead.
+   */
+  public readonly deadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: ProcessorProps) {
     super(scope, id);
+
+    this.deadLetterQueue = new sqs.Queue(this, 'FailedInvocations', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter destination of the processor; its depth is alarmed on and its ' +
+        'messages are inspected by an operator, not consumed.',
+    });
 
     this.function = new NodeFunction(this, 'ProcessUpload', {
       entry: PROCESS_UPLOAD_ENTRY,
       description: 'S3 upload -> sharp -> [Rekognition] -> Didit -> DynamoDB + EventBridge',
       architecture: props.architecture,
       includeSharp: true,
-      memorySize: PROCESSOR_MEMORY_MIB,
+      memorySize: props.memorySize ?? PROCESSOR_MEMORY_MIB,
       timeout: PROCESSOR_TIMEOUT,
+      retryAttempts: PROCESSOR_ASYNC_RETRIES,
+      onFailure: new destinations.SqsDestination(this.deadLetterQueue),
       logRetention: props.logRetention,
       environment: {
         TABLE_NAME: props.table.tableName,
@@ -73,6 +100,8 @@ export class Processor extends Construct {
       actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
       resourceArns: [props.table.tableArn],
     });
+    grantKeyUse(props.table, fn, 'write');
+    grantKeyUse(props.bucket, fn, 'read');
     props.eventBus.grantPutEventsTo(fn);
     props.diditApiKeySecret.grantRead(fn);
     // Only GetObject (which also answers HeadObject) and only under the uploads prefix; bucket.grantRead would add

@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { DUE_INDEX_NAME } from '../../lambdas/core/check';
 import { NodeFunction } from './node-function';
 import type { RetryWorkflow } from './retry-workflow';
+import { grantKeyUse } from './storage';
 
 export const SWEEP_CHECKS_ENTRY = 'lambdas/handlers/sweep-checks.ts';
 
@@ -20,6 +21,8 @@ export interface SweeperProps {
   readonly logRetention: logs.RetentionDays;
   /** How often the sweeper runs. @default Duration.minutes(1) */
   readonly interval?: Duration;
+  /** Memory in MiB. @default 256 */
+  readonly memorySize?: number;
 }
 
 /**
@@ -35,7 +38,7 @@ export class Sweeper extends Construct {
       entry: SWEEP_CHECKS_ENTRY,
       description: 'Expires abandoned checks, restarts quiet retry rounds, republishes lost events',
       architecture: props.architecture,
-      memorySize: 256,
+      memorySize: props.memorySize ?? 256,
       timeout: Duration.seconds(60),
       logRetention: props.logRetention,
       // One sweep at a time: two would race for the same checks (harmlessly, but for nothing).
@@ -57,6 +60,7 @@ export class Sweeper extends Construct {
       actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
       resourceArns: [props.table.tableArn],
     });
+    grantKeyUse(props.table, fn, 'write');
     props.eventBus.grantPutEventsTo(fn);
     props.retryWorkflow.grantStartRound(fn);
 

@@ -6,11 +6,14 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import type { LivenessAuthorization } from '../authorization';
 import { NodeFunction } from './node-function';
-import { bucketPrefixWildcardFinding } from './storage';
+import { bucketPrefixWildcardFinding, grantKeyUse } from './storage';
 
 export const CREATE_CHECK_ENTRY = 'lambdas/handlers/create-check.ts';
 export const GET_CHECK_ENTRY = 'lambdas/handlers/get-check.ts';
+/** The one stage the API deploys; callers' URLs and IAM grants name it. */
+export const STAGE_NAME = 'prod';
 
 export interface UploadApiProps {
   readonly table: dynamodb.ITable;
@@ -28,51 +31,79 @@ export interface UploadApiProps {
   readonly logRetention: logs.RetentionDays;
   /** Create API Gateway's account-level CloudWatch role (needed once per account and region for stage logging). */
   readonly cloudWatchRole: boolean;
+  /** How callers of the check routes authenticate. */
+  readonly authorization: LivenessAuthorization;
+  /** Memory of both functions, in MiB. */
+  readonly memorySize: number;
 }
 
 /** Gateway response templates may use $context but not $util; these two render as JSON string literals. */
 const CONTEXT_RESPONSE_TYPE = '"$context.error.responseType"';
 const CONTEXT_MESSAGE = '$context.error.messageString';
 
+interface GatewayError {
+  readonly id: string;
+  readonly type: apigateway.ResponseType;
+  readonly statusCode: string;
+  readonly code: string;
+  readonly message: string;
+}
+
 /** JSON bodies API Gateway returns when it answers itself (bad key, unknown route, throttling, integration failure). */
-const GATEWAY_ERRORS: ReadonlyArray<{
-  id: string;
-  type: apigateway.ResponseType;
-  statusCode: string;
-  code: string;
-  message: string;
-}> = [
-  // API Gateway answers a missing or unknown x-api-key with INVALID_API_KEY (403 by default): it is an
-  // authentication failure, so it becomes a 401 the client can act on.
-  {
-    id: 'InvalidApiKey',
-    type: apigateway.ResponseType.INVALID_API_KEY,
-    statusCode: '401',
-    code: 'UNAUTHORIZED',
-    message: 'Missing or invalid API key: send it in the x-api-key header.',
-  },
-  {
-    id: 'Unauthorized',
-    type: apigateway.ResponseType.UNAUTHORIZED,
-    statusCode: '401',
-    code: 'UNAUTHORIZED',
-    message: 'The request is not authenticated.',
-  },
-  {
-    id: 'AccessDenied',
-    type: apigateway.ResponseType.ACCESS_DENIED,
-    statusCode: '403',
-    code: 'FORBIDDEN',
-    message: 'The API key may not call this resource.',
-  },
-  // REST APIs answer an unknown path or method with MISSING_AUTHENTICATION_TOKEN; to a client that is a 404.
-  {
-    id: 'UnknownRoute',
-    type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN,
-    statusCode: '404',
-    code: 'NOT_FOUND',
-    message: 'No route matches this method and path.',
-  },
+function gatewayErrors(authorization: LivenessAuthorization): GatewayError[] {
+  const mode = authorization.mode;
+  return [
+    // API Gateway answers a missing or unknown x-api-key with INVALID_API_KEY (403 by default): it is an
+    // authentication failure, so it becomes a 401 the client can act on.
+    ...(mode === 'API_KEY'
+      ? [
+          {
+            id: 'InvalidApiKey',
+            type: apigateway.ResponseType.INVALID_API_KEY,
+            statusCode: '401',
+            code: 'UNAUTHORIZED',
+            message: 'Missing or invalid API key: send it in the x-api-key header.',
+          },
+        ]
+      : []),
+    {
+      id: 'Unauthorized',
+      type: apigateway.ResponseType.UNAUTHORIZED,
+      statusCode: '401',
+      code: 'UNAUTHORIZED',
+      message: 'The request is not authenticated.',
+    },
+    {
+      id: 'AccessDenied',
+      type: apigateway.ResponseType.ACCESS_DENIED,
+      statusCode: '403',
+      code: 'FORBIDDEN',
+      message:
+        mode === 'API_KEY' ? 'The API key may not call this resource.' : 'The caller may not call this resource.',
+    },
+    // REST APIs answer an unknown path or method with MISSING_AUTHENTICATION_TOKEN; to a client that is a 404. With
+    // IAM authorization an unsigned request to a real route gets the same response type, so there it stays a 403
+    // that names both causes.
+    mode === 'IAM'
+      ? {
+          id: 'UnknownRoute',
+          type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+          statusCode: '403',
+          code: 'UNAUTHENTICATED_OR_NOT_FOUND',
+          message: 'The request is not signed with AWS SigV4, or no route matches this method and path.',
+        }
+      : {
+          id: 'UnknownRoute',
+          type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+          statusCode: '404',
+          code: 'NOT_FOUND',
+          message: 'No route matches this method and path.',
+        },
+    ...COMMON_GATEWAY_ERRORS,
+  ];
+}
+
+const COMMON_GATEWAY_ERRORS: readonly GatewayError[] = [
   {
     id: 'Throttled',
     type: apigateway.ResponseType.THROTTLED,
@@ -105,14 +136,40 @@ const GATEWAY_ERRORS: ReadonlyArray<{
   },
 ];
 
+/** `apiKeyRequired` or the IAM/Cognito settings the two check methods get. */
+function checkMethodOptions(
+  scope: Construct,
+  authorization: LivenessAuthorization,
+): Pick<apigateway.MethodOptions, 'apiKeyRequired' | 'authorizationType' | 'authorizer' | 'authorizationScopes'> {
+  switch (authorization.mode) {
+    case 'API_KEY':
+      return { apiKeyRequired: true };
+    case 'IAM':
+      return { authorizationType: apigateway.AuthorizationType.IAM };
+    case 'COGNITO': {
+      if (!authorization.userPool) throw new Error('LivenessService: COGNITO authorization needs a user pool');
+      const authorizer = new apigateway.CognitoUserPoolsAuthorizer(scope, 'Authorizer', {
+        cognitoUserPools: [authorization.userPool],
+      });
+      return {
+        authorizationType: apigateway.AuthorizationType.COGNITO,
+        authorizer,
+        ...(authorization.scopes.length > 0 ? { authorizationScopes: [...authorization.scopes] } : {}),
+      };
+    }
+  }
+}
+
 /**
  * The REST API: `POST /v1/liveness-checks` creates a check and returns a presigned POST for the image,
  * `GET /v1/liveness-checks/{id}` reads it. Every method needs an API key; the key's usage plan throttles it.
  */
 export class UploadApi extends Construct {
   public readonly api: apigateway.RestApi;
-  public readonly apiKey: apigateway.IApiKey;
-  public readonly usagePlan: apigateway.UsagePlan;
+  /** Only with API key authorization. */
+  public readonly apiKey: apigateway.IApiKey | undefined;
+  /** Only with API key authorization. */
+  public readonly usagePlan: apigateway.UsagePlan | undefined;
   public readonly createCheckFunction: NodeFunction;
   public readonly getCheckFunction: NodeFunction;
 
@@ -123,6 +180,7 @@ export class UploadApi extends Construct {
       entry: CREATE_CHECK_ENTRY,
       description: 'POST /v1/liveness-checks: stores a check and signs a presigned POST for its image',
       architecture: props.architecture,
+      memorySize: props.memorySize,
       logRetention: props.logRetention,
       environment: {
         TABLE_NAME: props.table.tableName,
@@ -147,6 +205,9 @@ export class UploadApi extends Construct {
       actions: ['s3:PutObject'],
       resourceArns: [props.bucket.arnForObjects(`${props.uploadPrefix}*`)],
     });
+    grantKeyUse(props.table, this.createCheckFunction, 'write');
+    // The presigned POST is signed with this role, so S3 asks it for the data key of an SSE-KMS bucket.
+    grantKeyUse(props.bucket, this.createCheckFunction, 'write');
     Validations.of(this.createCheckFunction.role ?? this.createCheckFunction).acknowledge({
       id: bucketPrefixWildcardFinding(props.bucket, props.uploadPrefix),
       reason:
@@ -158,6 +219,7 @@ export class UploadApi extends Construct {
       entry: GET_CHECK_ENTRY,
       description: 'GET /v1/liveness-checks/{id}: returns a check status and result',
       architecture: props.architecture,
+      memorySize: props.memorySize,
       logRetention: props.logRetention,
       environment: { TABLE_NAME: props.table.tableName },
     });
@@ -166,6 +228,7 @@ export class UploadApi extends Construct {
       actions: ['dynamodb:GetItem'],
       resourceArns: [props.table.tableArn],
     });
+    grantKeyUse(props.table, this.getCheckFunction, 'read');
 
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention });
     this.api = new apigateway.RestApi(this, 'Api', {
@@ -175,9 +238,15 @@ export class UploadApi extends Construct {
       cloudWatchRole: props.cloudWatchRole,
       // The role is the account's API Gateway logging setting, shared by every API in the region: never delete it.
       cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
-      defaultMethodOptions: { apiKeyRequired: true },
+      // Routes added later (by the service or by you) inherit API key or IAM authorization; a Cognito authorizer is
+      // set per method instead, because the Didit webhook route must stay unauthenticated and API Gateway refuses an
+      // override of a default authorizer.
+      ...(props.authorization.mode === 'API_KEY' ? { defaultMethodOptions: { apiKeyRequired: true } } : {}),
+      ...(props.authorization.mode === 'IAM'
+        ? { defaultMethodOptions: { authorizationType: apigateway.AuthorizationType.IAM } }
+        : {}),
       deployOptions: {
-        stageName: 'prod',
+        stageName: STAGE_NAME,
         tracingEnabled: true,
         accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
         accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields({
@@ -204,15 +273,21 @@ export class UploadApi extends Construct {
     this.api.node.tryRemoveChild('Endpoint');
 
     const integrationOptions: apigateway.LambdaIntegrationOptions = { proxy: true, allowTestInvoke: false };
+    const methodOptions = checkMethodOptions(this, props.authorization);
     const checks = this.api.root.addResource('v1').addResource('liveness-checks');
-    checks.addMethod('POST', new apigateway.LambdaIntegration(this.createCheckFunction, integrationOptions));
+    checks.addMethod(
+      'POST',
+      new apigateway.LambdaIntegration(this.createCheckFunction, integrationOptions),
+      methodOptions,
+    );
     checks
       .addResource('{id}')
       .addMethod('GET', new apigateway.LambdaIntegration(this.getCheckFunction, integrationOptions), {
+        ...methodOptions,
         requestParameters: { 'method.request.path.id': true },
       });
 
-    for (const response of GATEWAY_ERRORS) {
+    for (const response of gatewayErrors(props.authorization)) {
       this.api.addGatewayResponse(response.id, {
         type: response.type,
         ...(response.statusCode ? { statusCode: response.statusCode } : {}),
@@ -226,20 +301,25 @@ export class UploadApi extends Construct {
       });
     }
 
-    this.usagePlan = this.api.addUsagePlan('UsagePlan', {
-      description: 'Throttling for the liveness API key',
-      throttle: { rateLimit: props.throttlingRateLimit, burstLimit: props.throttlingBurstLimit },
-      apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
-    });
-    this.apiKey = this.api.addApiKey('ApiKey', {
-      description: 'Key for the liveness API; read its value with aws apigateway get-api-key --include-value',
-    });
-    this.usagePlan.addApiKey(this.apiKey);
+    if (props.authorization.mode === 'API_KEY') {
+      this.usagePlan = this.api.addUsagePlan('UsagePlan', {
+        description: 'Throttling for the liveness API key',
+        throttle: { rateLimit: props.throttlingRateLimit, burstLimit: props.throttlingBurstLimit },
+        apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+      });
+      this.apiKey = this.api.addApiKey('ApiKey', {
+        description: 'Key for the liveness API; read its value with aws apigateway get-api-key --include-value',
+      });
+      this.usagePlan.addApiKey(this.apiKey);
+    } else {
+      this.usagePlan = undefined;
+      this.apiKey = undefined;
+    }
 
-    this.acknowledgeNagFindings(props.cloudWatchRole);
+    this.acknowledgeNagFindings(props.cloudWatchRole, props.authorization);
   }
 
-  private acknowledgeNagFindings(cloudWatchRole: boolean): void {
+  private acknowledgeNagFindings(cloudWatchRole: boolean, authorization: LivenessAuthorization): void {
     const api = Validations.of(this.api);
     api.acknowledge({
       id: 'AwsSolutions-APIG2',
@@ -250,15 +330,26 @@ export class UploadApi extends Construct {
     api.acknowledge({
       id: 'AwsSolutions-APIG3',
       reason:
-        'The API is called server to server with an API key; the usage plan and stage throttling bound abuse. ' +
+        'The API is called server to server by authenticated callers; stage throttling (and, with API keys, the ' +
+        'usage plan) bounds abuse. ' +
         'Attach an AWS WAF web ACL to the stage if the account requires one.',
     });
-    for (const id of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
+    if (authorization.mode === 'API_KEY') {
+      for (const id of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
+        api.acknowledge({
+          id,
+          reason:
+            'Callers are the customer back ends, identified by an API key tied to a throttled usage plan; there is ' +
+            'no end-user identity for an IAM or Cognito authorizer to check at this layer. Choose ' +
+            'LivenessAuthorization.iam() or .cognito() where the account requires one.',
+        });
+      }
+    } else if (authorization.mode === 'IAM') {
       api.acknowledge({
-        id,
+        id: 'AwsSolutions-COG4',
         reason:
-          'Callers are the customer back ends, identified by an API key tied to a throttled usage plan; there is no ' +
-          'end-user identity for an IAM or Cognito authorizer to check at this layer.',
+          'The check routes use IAM (SigV4) authorization: callers are AWS principals of the customer back end, ' +
+          'not users of a Cognito user pool.',
       });
     }
     if (cloudWatchRole) {

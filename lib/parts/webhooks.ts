@@ -15,6 +15,7 @@ import { DIDIT_SESSION_INDEX_NAME } from '../../lambdas/core/check';
 import { WEBHOOK_DELIVERY_PATTERN } from '../../lambdas/core/check-events';
 import { NodeFunction } from './node-function';
 import { acknowledgeTaskInvokeGrants } from './retry-workflow';
+import { grantKeyUse } from './storage';
 
 export const DELIVER_WEBHOOK_ENTRY = 'lambdas/handlers/deliver-webhook.ts';
 export const DIDIT_WEBHOOK_ENTRY = 'lambdas/handlers/didit-webhook.ts';
@@ -44,6 +45,8 @@ export interface WebhooksProps {
   readonly diditWebhookSecret?: secretsmanager.ISecret;
   /** The `whsec_…` signing secret(s) for callbacks. @default - a new secret generated at deploy */
   readonly signingSecret?: secretsmanager.ISecret;
+  /** Memory of both functions, in MiB. @default 256 */
+  readonly memorySize?: number;
 }
 
 /**
@@ -92,7 +95,7 @@ export class Webhooks extends Construct {
       entry: DELIVER_WEBHOOK_ENTRY,
       description: 'Signs and delivers check events to callback URLs (Standard Webhooks)',
       architecture: props.architecture,
-      memorySize: 256,
+      memorySize: props.memorySize ?? 256,
       timeout: Duration.seconds(30),
       logRetention: props.logRetention,
       environment: {
@@ -108,6 +111,7 @@ export class Webhooks extends Construct {
       actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
       resourceArns: [props.table.tableArn],
     });
+    grantKeyUse(props.table, this.deliverFunction, 'write');
     props.eventBus.grantPutEventsTo(this.deliverFunction);
     this.signingSecret.grantRead(this.deliverFunction);
 
@@ -127,7 +131,7 @@ export class Webhooks extends Construct {
       entry: DIDIT_WEBHOOK_ENTRY,
       description: "Verifies Didit's status.updated webhooks and applies them to checks",
       architecture: props.architecture,
-      memorySize: 256,
+      memorySize: props.memorySize ?? 256,
       timeout: Duration.seconds(10),
       logRetention: props.logRetention,
       environment: {
@@ -146,6 +150,7 @@ export class Webhooks extends Construct {
       actions: ['dynamodb:Query'],
       resourceArns: [`${props.table.tableArn}/index/${DIDIT_SESSION_INDEX_NAME}`],
     });
+    grantKeyUse(props.table, this.diditWebhookFunction, 'write');
     props.eventBus.grantPutEventsTo(this.diditWebhookFunction);
     this.diditWebhookSecret.grantRead(this.diditWebhookFunction);
 

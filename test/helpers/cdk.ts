@@ -5,6 +5,7 @@ import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
+import { EmbedExampleStack } from '../../examples/embed/stack';
 import { LivenessStack } from '../../lib/liveness-stack';
 import { readSettings } from '../../lib/settings';
 
@@ -24,14 +25,25 @@ export interface BuiltStack {
  * returns. cdk-nag is deliberately not registered: as a validation plugin it makes Template.fromStack throw.
  */
 export function buildLivenessStack(context: Record<string, unknown> = {}): BuiltStack {
-  const outdir = mkdtempSync(path.join(os.tmpdir(), 'liveness-infra-'));
-  try {
-    const app = new App({
-      outdir,
-      context: { ...CDK_JSON_CONTEXT, ...context, 'aws:cdk:bundling-stacks': [] },
-    });
+  return withApp(context, (app) => {
     const stack = new LivenessStack(app, 'TestLiveness', { settings: readSettings(app.node) });
     return { stack, template: Template.fromStack(stack) };
+  });
+}
+
+/** The embedding example (examples/embed) built like `cdk synth` in its directory would, bundling skipped. */
+export function buildEmbedExample(): { readonly stack: EmbedExampleStack; readonly template: Template } {
+  return withApp({}, (app) => {
+    const stack = new EmbedExampleStack(app, 'LivenessEmbedExample');
+    return { stack, template: Template.fromStack(stack) };
+  });
+}
+
+/** An App with cdk.json's context (and `context` over it) synthesizing to a temporary directory removed afterwards. */
+function withApp<T>(context: Record<string, unknown>, build: (app: App) => T): T {
+  const outdir = mkdtempSync(path.join(os.tmpdir(), 'liveness-infra-'));
+  try {
+    return build(new App({ outdir, context: { ...CDK_JSON_CONTEXT, ...context, 'aws:cdk:bundling-stacks': [] } }));
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }

@@ -6,6 +6,11 @@ const built = buildLivenessStack();
 const { stack, template } = built;
 const { createCheck, getCheck, processUpload } = stack.service.functions;
 const serviceFunctions = { createCheck, getCheck, processUpload };
+/** Read by lambdas/observability.ts in every function. */
+const POWERTOOLS_ENV = {
+  POWERTOOLS_SERVICE_NAME: stack.service.serviceName,
+  POWERTOOLS_METRICS_NAMESPACE: 'Liveness',
+};
 
 describe('functions', () => {
   it('run on arm64 by default', () => {
@@ -48,8 +53,19 @@ describe('functions', () => {
     expect(propertiesOf(built, processUpload)).toMatchObject({ MemorySize: 1024, Timeout: 90 });
   });
 
+  it('name the deployment in every function for Powertools: log service key, metrics namespace and dimension', () => {
+    for (const fn of Object.values(stack.service.functions)) {
+      expect(environmentOf(template, functionLogicalId(fn)), fn.node.path).toMatchObject({
+        POWERTOOLS_SERVICE_NAME: stack.service.serviceName,
+        POWERTOOLS_METRICS_NAMESPACE: 'Liveness',
+      });
+    }
+    expect(stack.service.serviceName).toMatch(/^TestLiveness-[0-9A-F]{8}$/);
+  });
+
   it('pass create-check the variables loadCreateCheckConfig reads', () => {
     expect(environmentOf(template, functionLogicalId(createCheck))).toEqual({
+      ...POWERTOOLS_ENV,
       NODE_OPTIONS: '--enable-source-maps',
       TABLE_NAME: { Ref: expect.any(String) },
       BUCKET_NAME: { Ref: expect.any(String) },
@@ -62,6 +78,7 @@ describe('functions', () => {
 
   it('pass get-check only the table name', () => {
     expect(environmentOf(template, functionLogicalId(getCheck))).toEqual({
+      ...POWERTOOLS_ENV,
       NODE_OPTIONS: '--enable-source-maps',
       TABLE_NAME: { Ref: expect.any(String) },
     });
@@ -69,6 +86,7 @@ describe('functions', () => {
 
   it('pass the processor the variables loadProcessorConfig reads, the secret as an ARN', () => {
     expect(environmentOf(template, functionLogicalId(processUpload))).toEqual({
+      ...POWERTOOLS_ENV,
       NODE_OPTIONS: '--enable-source-maps',
       TABLE_NAME: { Ref: expect.any(String) },
       BUCKET_NAME: { Ref: expect.any(String) },

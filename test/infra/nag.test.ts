@@ -2,11 +2,11 @@ import { App, Stack } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { buildLivenessStack } from '../helpers/cdk';
+import { buildEmbedExample, buildLivenessStack } from '../helpers/cdk';
 
 /** Rule id and offending construct paths, so a failure message says what to fix. */
-function unacknowledgedFindings(context: Record<string, unknown>) {
-  const { stack } = buildLivenessStack(context);
+function unacknowledgedFindings(context: Record<string, unknown> | 'embed-example') {
+  const { stack } = context === 'embed-example' ? buildEmbedExample() : buildLivenessStack(context);
   const report = new AwsSolutionsChecks().validateScope(stack);
   return report.violations.map((violation) => ({
     rule: violation.ruleName,
@@ -33,5 +33,26 @@ describe('cdk-nag AwsSolutions', () => {
 
   it('reports no unacknowledged error or warning on x86_64', () => {
     expect(unacknowledgedFindings({ architecture: 'x86_64' })).toEqual([]);
+  });
+
+  it('reports no unacknowledged error or warning with IAM authorization', () => {
+    expect(unacknowledgedFindings({ authorization: 'iam' })).toEqual([]);
+  });
+
+  it('reports no unacknowledged error or warning with a Cognito authorizer', () => {
+    expect(
+      unacknowledgedFindings({
+        authorization: 'cognito',
+        cognitoUserPoolArn: 'arn:aws:cognito-idp:eu-west-1:111122223333:userpool/eu-west-1_Abc123',
+      }),
+    ).toEqual([]);
+  });
+
+  it('reports no unacknowledged error or warning for dev (removal policy destroy) with an alarm e-mail', () => {
+    expect(unacknowledgedFindings({ env: 'dev', alarmEmail: 'oncall@example.com' })).toEqual([]);
+  });
+
+  it('reports no unacknowledged error or warning for the embedding example (examples/embed)', () => {
+    expect(unacknowledgedFindings('embed-example')).toEqual([]);
   });
 });

@@ -71,7 +71,20 @@ describe('least privilege', () => {
       's3:GetObject',
       'secretsmanager:DescribeSecret',
       'secretsmanager:GetSecretValue',
+      // The on-failure destination: Lambda sends failed async invocations as the function's role.
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:SendMessage',
       'states:StartExecution',
+    ]);
+  });
+
+  it('lets the processor send only to its own dead-letter queue', () => {
+    const sqsStatements = allowStatementsForRole(template, roleLogicalId(processUpload)).filter((statement) =>
+      JSON.stringify(statement.Action).includes('sqs:'),
+    );
+    expect(sqsStatements.map((statement) => statement.Resource)).toEqual([
+      { 'Fn::GetAtt': [expect.stringMatching(/^LivenessProcessorFailedInvocations/), 'Arn'] },
     ]);
   });
 

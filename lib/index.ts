@@ -1,0 +1,24 @@
+/**
+ * The package entry point: the construct to embed, its props and the types they use. The stack and settings are
+ * exported too, for apps that deploy the service as it is, configured from CDK context.
+ */
+
+export { DEFAULT_METRICS_NAMESPACE, METRICS } from '../lambdas/services/metrics';
+export { LivenessAuthorization, type LivenessAuthorizationMode } from './authorization';
+export {
+  LIMITS,
+  type LivenessFunctions,
+  LivenessService,
+  type LivenessServiceProps,
+  UPLOAD_PREFIX,
+} from './liveness-service';
+export { LivenessStack, type LivenessStackProps } from './liveness-stack';
+export type { LivenessAlarms } from './parts/observability';
+export {
+  DEFAULT_SETTINGS,
+  type DeploymentTarget,
+  type LivenessSettings,
+  readDeploymentTarget,
+  readSettings,
+  SettingsError,
+} from './settings';
