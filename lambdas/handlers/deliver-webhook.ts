@@ -25,8 +25,13 @@ const deliverer = new WebhookDeliverer(
       headersTimeoutMs: config.responseTimeoutMs,
       bodyTimeoutMs: config.responseTimeoutMs,
     }),
-    // The secret holds the current signing secret, then (during a rotation) the previous one.
-    signingSecrets: async () => (await signingSecret()).split(/\s+/).filter(Boolean),
+    // The secret holds the current signing secret, then (during a rotation) the previous one. Like the Standard Webhooks
+    // libraries, a base64 key without the `whsec_` prefix is accepted (the stack generates one that way).
+    signingSecrets: async () =>
+      (await signingSecret())
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((secret) => (secret.startsWith('whsec_') ? secret : `whsec_${secret}`)),
     transportErrorCode: (error) => (error instanceof WebhookTransportError ? error.code : undefined),
     isRefusedCallback: (error) => error instanceof CallbackRefusedError,
     classify: classifyDelivery,

@@ -82,10 +82,21 @@ function updatedResult(
   status: string,
   liveness: DiditWebhookLivenessResult | null | undefined,
 ): CheckResult {
+  // Only the documented warning fields are kept: whatever else Didit adds stays out of the stored result and GET.
   const warnings = Array.isArray(liveness?.warnings)
-    ? liveness.warnings.flatMap((w): DiditWarning[] =>
-        typeof w === 'string' ? [{ risk: w }] : w && typeof w === 'object' && 'risk' in w ? [w as DiditWarning] : [],
-      )
+    ? liveness.warnings.flatMap((w): DiditWarning[] => {
+        if (typeof w === 'string') return [{ risk: w }];
+        if (!w || typeof w !== 'object' || typeof (w as { risk?: unknown }).risk !== 'string') return [];
+        const { risk, log_type, short_description, long_description } = w as Record<string, unknown>;
+        return [
+          {
+            risk: risk as string,
+            ...(typeof log_type === 'string' ? { log_type } : {}),
+            ...(typeof short_description === 'string' ? { short_description } : {}),
+            ...(typeof long_description === 'string' ? { long_description } : {}),
+          },
+        ];
+      })
     : previous.liveness.warnings;
   const next = {
     ...previous.liveness,

@@ -2,7 +2,7 @@ import type { CheckStore } from '../adapters/check-store';
 import type { DomainEvent } from '../adapters/event-publisher';
 import type { DeliveryAttempt } from '../core/check';
 import { DETAIL_TYPES } from '../core/check-events';
-import { signWebhook } from '../core/standard-webhooks';
+import { signWebhook, WebhookSecretFormatError } from '../core/standard-webhooks';
 import { logger } from '../observability';
 import { METRICS, type MetricsPort, NO_METRICS } from './metrics';
 
@@ -79,17 +79,17 @@ export class WebhookDeliverer {
 
     const now = this.ports.clock();
     const body = webhookBody(event);
-    const headers = {
-      ...signWebhook(await this.ports.signingSecrets(), webhookId(event), Math.floor(now.getTime() / 1000), body),
-      'content-type': 'application/json',
-      'user-agent': 'liveness-service-webhooks/1',
-    };
     let outcome: 'delivered' | 'retry' | 'give_up';
     let statusCode: number | null = null;
     let latencyMs = 0;
     let error: string | undefined;
     const started = Date.now();
     try {
+      const headers = {
+        ...signWebhook(await this.ports.signingSecrets(), webhookId(event), Math.floor(now.getTime() / 1000), body),
+        'content-type': 'application/json',
+        'user-agent': 'liveness-service-webhooks/1',
+      };
       const response = await this.ports.sender.deliver(check.callback_url, body, headers);
       statusCode = response.statusCode;
       latencyMs = response.latencyMs;
@@ -99,6 +99,10 @@ export class WebhookDeliverer {
       if (this.ports.isRefusedCallback(thrown)) {
         outcome = 'give_up';
         error = 'CALLBACK_REFUSED';
+      } else if (thrown instanceof WebhookSecretFormatError) {
+        // An operator must fix the secret: retrying for a day would only hide it. The failure event and alarm tell.
+        outcome = 'give_up';
+        error = 'SIGNING_SECRET_INVALID';
       } else {
         const code = this.ports.transportErrorCode(thrown);
         if (!code) throw thrown;

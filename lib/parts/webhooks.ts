@@ -71,8 +71,9 @@ export class Webhooks extends Construct {
       new secretsmanager.Secret(this, 'SigningSecret', {
         description:
           'Standard Webhooks signing secret(s) for callbacks: "whsec_<base64>", optionally followed by a space and ' +
-          'the previous secret while receivers rotate. Replace the generated value with one made by ' +
-          'generateWebhookSecret() before sharing it with receivers.',
+          'the previous secret while receivers rotate. The generated value is already a valid key (40 base64 ' +
+          'characters = 30 bytes): give receivers "whsec_" followed by it.',
+        // 40 letters and digits are canonical base64 for a 30-byte key, which the deliverer accepts without the prefix.
         generateSecretString: { passwordLength: 40, excludePunctuation: true, includeSpace: false },
       });
     this.diditWebhookSecret =

@@ -109,6 +109,8 @@ describe('a selfie goes in and a Didit decision comes out', () => {
     expect(first.status).toBe('COMPLETED');
     const calls = stack.diditSimulator?.calls ?? 0;
 
+    // The first completion's event must be on the bus before counting events (it travels bus → queue → poller).
+    await eventFor(created.id);
     const { handler } = await import('../../lambdas/handlers/process-upload');
     const duplicate = {
       Records: [
