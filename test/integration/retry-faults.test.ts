@@ -60,6 +60,16 @@ async function runCheck(fault: DiditFault | undefined, times: number, body: Reco
   return { check, calls: sim.calls, successful: sim.successfulCalls };
 }
 
+/** The events of one check once they have travelled bus → queue → poller, plus a moment for any duplicate. */
+async function settledEvents(id: string): Promise<string[]> {
+  const deadline = Date.now() + 10_000;
+  while (!events.some((e) => e.detail.id === id) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  return events.filter((e) => e.detail.id === id).map((e) => e['detail-type']);
+}
+
 function record(label: string, outcome: string, calls: number, successful: number) {
   matrix.push(`| ${label} | ${outcome} | ${calls} | ${successful} |`);
 }
@@ -83,9 +93,7 @@ describe('Didit fails twice, then answers: the workflow retries and the check co
     expect(check.retry).toMatchObject({ round: 1, failed_attempts: 2 });
     expect(calls).toBe(3);
     expect(successful).toBe(1);
-    expect(events.filter((e) => e.detail.id === check.id).map((e) => e['detail-type'])).toEqual([
-      'Liveness Check Completed',
-    ]);
+    expect(await settledEvents(check.id)).toEqual(['Liveness Check Completed']);
   });
 
   it("honours Retry-After as a lower bound: the workflow waits Didit's 30 s, not its smaller jittered backoff", async () => {
@@ -112,8 +120,7 @@ describe('failures that retrying cannot fix, and a Didit that never recovers', (
       retry: { failed_attempts: 5 },
     });
     expect(calls).toBe(5);
-    const failed = events.filter((e) => e.detail.id === check.id);
-    expect(failed.map((e) => e['detail-type'])).toEqual(['Liveness Check Failed']);
+    expect(await settledEvents(check.id)).toEqual(['Liveness Check Failed']);
   });
 
   it.each([

@@ -120,7 +120,7 @@ describe('webhook echo out', () => {
       data: Record<string, unknown>;
     };
     expect(payload.type).toBe('Liveness Check Completed');
-    const event = events.find((e) => e.detail.id === check.id);
+    const event = await eventually(() => events.find((e) => e.detail.id === check.id));
     expect(payload.data).toEqual(event?.detail);
     expect(payload.data).toMatchObject({ id: check.id, vendor_data: 'user-42', has_callback: true });
     // A receiver holding a wrong secret cannot be fooled.

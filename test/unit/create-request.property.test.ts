@@ -185,10 +185,10 @@ describe('parseCreateCheckRequest, for any body', () => {
       fc.property(fc.oneof(outside, notANumber), validBody, (value, body) => {
         // JSON has no NaN or Infinity: ±Infinity is sent as 1e999, which JSON.parse turns back into Infinity.
         const literal = typeof value === 'number' && !Number.isFinite(value) ? `${value < 0 ? '-' : ''}1e999` : null;
-        const raw = JSON.stringify({ ...body, [THRESHOLD]: literal === null ? value : '@@' }).replace(
-          '"@@"',
-          literal ?? '',
-        );
+        // The threshold is appended as the last member, so nothing generated elsewhere in the body can collide with it.
+        const { [THRESHOLD]: _ignored, ...rest } = body as Record<string, unknown>;
+        const head = JSON.stringify(rest).slice(0, -1);
+        const raw = `${head}${head.length > 1 ? ',' : ''}${JSON.stringify(THRESHOLD)}:${literal ?? JSON.stringify(value)}}`;
         expect(outcome(raw)).toEqual({ ok: false, fields: [THRESHOLD] });
       }),
       { numRuns: 1000 },
@@ -221,9 +221,11 @@ describe('parseCreateCheckRequest, for any body', () => {
     fc.assert(
       fc.property(metadata, fc.array(fc.string({ maxLength: 4 }), { maxLength: 5 }), (value, path) => {
         // Put {"__proto__": 1} at a random path inside otherwise valid metadata.
+        // A replacer function, not a replacement string: generated keys such as "$&" must stay literal.
         const raw = JSON.stringify({ metadata: value }).replace(
           /^\{"metadata":\{/,
-          `{"metadata":{${path.map((k) => `${JSON.stringify(`p${k}`)}:{`).join('')}"__proto__":1${'}'.repeat(path.length)}${Object.keys(value).length > 0 ? ',' : ''}`,
+          () =>
+            `{"metadata":{${path.map((k) => `${JSON.stringify(`p${k}`)}:{`).join('')}"__proto__":1${'}'.repeat(path.length)}${Object.keys(value).length > 0 ? ',' : ''}`,
         );
         expect(outcome(raw)).toEqual({ ok: false, fields: ['metadata'] });
       }),
