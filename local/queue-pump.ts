@@ -1,4 +1,4 @@
-import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { emulatorClientConfig } from './aws-env';
 
 /**
@@ -15,6 +15,7 @@ export class QueuePump {
     private readonly queueUrl: string,
     private readonly onMessage: (body: string) => Promise<void>,
     private readonly onError: (error: unknown) => void = () => {},
+    private readonly concurrency = 32,
   ) {
     this.sqs = new SQSClient(emulatorClientConfig(endpoint));
   }
@@ -30,34 +31,43 @@ export class QueuePump {
     this.sqs.destroy();
   }
 
+  /**
+   * Receives again as soon as a batch is handed out (up to `concurrency` messages in flight), so one slow message —
+   * a check waiting on Didit — does not hold back the uploads queued behind it.
+   */
   private async run(): Promise<void> {
+    const inFlight = new Set<Promise<void>>();
+    const handle = async (message: Message) => {
+      try {
+        await this.onMessage(message.Body ?? '');
+        await this.sqs.send(
+          new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: message.ReceiptHandle }),
+        );
+      } catch (error) {
+        this.onError(error);
+      }
+    };
     while (this.running) {
       try {
+        while (inFlight.size >= this.concurrency) await Promise.race(inFlight);
         const out = await this.sqs.send(
           new ReceiveMessageCommand({
             QueueUrl: this.queueUrl,
-            MaxNumberOfMessages: 10,
+            MaxNumberOfMessages: Math.min(10, this.concurrency - inFlight.size),
             WaitTimeSeconds: 1,
             VisibilityTimeout: 10,
           }),
         );
-        await Promise.all(
-          (out.Messages ?? []).map(async (message) => {
-            try {
-              await this.onMessage(message.Body ?? '');
-              await this.sqs.send(
-                new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: message.ReceiptHandle }),
-              );
-            } catch (error) {
-              this.onError(error);
-            }
-          }),
-        );
+        for (const message of out.Messages ?? []) {
+          const task = handle(message).finally(() => inFlight.delete(task));
+          inFlight.add(task);
+        }
       } catch (error) {
-        if (!this.running) return;
+        if (!this.running) break;
         this.onError(error);
         await new Promise((r) => setTimeout(r, 500));
       }
     }
+    await Promise.all(inFlight);
   }
 }
