@@ -1,10 +1,8 @@
-import { DeleteMessageCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { CheckStore } from '../lambdas/adapters/check-store';
 import { DiditClient } from '../lambdas/adapters/didit-client';
 import { EventPublisher } from '../lambdas/adapters/event-publisher';
 import { UploadReader } from '../lambdas/adapters/upload-reader';
 import { startLocalStack } from '../local/local-stack';
-import { QueuePump } from '../local/queue-pump';
 import type { SynthesizedWorkflows } from '../local/synthesized-workflows';
 import { startDiditFloor } from './didit-floor';
 import { type MotoFlavour, motoCpuMs, startBenchMoto } from './moto';
@@ -19,7 +17,7 @@ export interface E2eChildConfig {
   readonly type: 'start';
   readonly latencyMs: number;
   readonly moto: MotoFlavour;
-  /** `stock`: local/queue-pump.ts as written; `concurrent`: the proposed fix, patched in for this process only. */
+  /** Kept for older result files: local/queue-pump.ts now keeps receiving while messages are in flight. */
   readonly pump: 'stock' | 'concurrent';
   readonly workflows: SynthesizedWorkflows;
 }
@@ -32,59 +30,6 @@ export interface E2eEvent {
   readonly occurredAt: string;
   /** Date.now() when the event came off the bus's tail queue. */
   readonly receivedAt: number;
-}
-
-/** How many messages the patched pump works on at once (Lambda's S3 trigger has no batch barrier at all). */
-const PUMP_CONCURRENCY = 64;
-
-/**
- * The proposed change to QueuePump.run: receive again as soon as a batch is handed out instead of after its slowest
- * message finished, so one check's Didit wait no longer holds back the uploads that arrived behind it.
- */
-function patchQueuePump(): void {
-  type PumpInternals = {
-    running: boolean;
-    sqs: SQSClient;
-    queueUrl: string;
-    onMessage: (body: string) => Promise<void>;
-    onError: (error: unknown) => void;
-  };
-  const prototype = QueuePump.prototype as unknown as { run: (this: PumpInternals) => Promise<void> };
-  prototype.run = async function run(this: PumpInternals): Promise<void> {
-    const inFlight = new Set<Promise<void>>();
-    const handle = async (message: Message) => {
-      try {
-        await this.onMessage(message.Body ?? '');
-        await this.sqs.send(
-          new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: message.ReceiptHandle }),
-        );
-      } catch (error) {
-        this.onError(error);
-      }
-    };
-    while (this.running) {
-      try {
-        while (inFlight.size >= PUMP_CONCURRENCY) await Promise.race(inFlight);
-        const out = await this.sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: this.queueUrl,
-            MaxNumberOfMessages: Math.min(10, PUMP_CONCURRENCY - inFlight.size),
-            WaitTimeSeconds: 1,
-            VisibilityTimeout: 10,
-          }),
-        );
-        for (const message of out.Messages ?? []) {
-          const task = handle(message).finally(() => inFlight.delete(task));
-          inFlight.add(task);
-        }
-      } catch (error) {
-        if (!this.running) break;
-        this.onError(error);
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
-    }
-    await Promise.all(inFlight);
-  };
 }
 
 /** Call durations of the adapters the handlers use, by name, since the last `phases` request. */
@@ -124,7 +69,6 @@ function timeAdapterCalls(): void {
 const config = await new Promise<E2eChildConfig>((resolve) => {
   process.once('message', (message: E2eChildConfig) => resolve(message));
 });
-if (config.pump === 'concurrent') patchQueuePump();
 timeAdapterCalls();
 
 const moto = await startBenchMoto(config.moto);

@@ -1,69 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freePort } from '../local/free-port';
+import { readdirSync, readFileSync } from 'node:fs';
 import { type Moto, startMoto } from '../local/moto';
 
 /**
- * moto_server for the benchmark: the project's own launcher (`stock`, what `npm start` runs) or the same with the
- * jsonpath parse cache (`cached`, the proposed fix to local/moto_launcher.py), so both can be measured in one run.
+ * moto_server for the benchmark: the project's own launcher, which since the benchmark found it caches moto's
+ * jsonpath parser (local/moto_launcher.py). `cached` is kept as a name so older bench.json files still read.
  */
 export type MotoFlavour = 'stock' | 'cached';
 
-const CACHED_LAUNCHER = fileURLToPath(new URL('./moto_launcher_cached.py', import.meta.url));
-
-/** The interpreter local/moto.ts would pick: MOTO_PYTHON, else the pyenv version that has moto_server. */
-function pythonWithMoto(): string {
-  if (process.env.MOTO_PYTHON) return process.env.MOTO_PYTHON;
-  const versions = join(process.env.PYENV_ROOT ?? join(homedir(), '.pyenv'), 'versions');
-  if (existsSync(versions)) {
-    for (const version of readdirSync(versions).sort().reverse()) {
-      const bin = join(versions, version, 'bin');
-      if (existsSync(join(bin, 'moto_server'))) return join(bin, 'python3');
-    }
-  }
-  return 'python3';
+export async function startBenchMoto(_flavour: MotoFlavour): Promise<Moto> {
+  return startMoto();
 }
 
-export async function startBenchMoto(flavour: MotoFlavour): Promise<Moto> {
-  if (flavour === 'stock') return startMoto();
-  const port = await freePort();
-  const child: ChildProcess = spawn(pythonWithMoto(), [CACHED_LAUNCHER, '-H', '127.0.0.1', '-p', String(port)], {
-    stdio: ['ignore', 'ignore', 'ignore'],
-    env: { ...process.env, PYTHONUNBUFFERED: '1' },
-  });
-  const endpoint = `http://127.0.0.1:${port}`;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`patched moto_server exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${endpoint}/moto-api/`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`patched moto_server did not answer on ${endpoint} within 30 s`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return {
-    endpoint,
-    port,
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
-/** Linux's USER_HZ: /proc times are in these ticks (100 on every mainstream kernel configuration). */
 const TICKS_PER_SECOND = 100;
 
 /**
