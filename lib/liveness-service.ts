@@ -13,6 +13,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import { DEFAULT_METRICS_NAMESPACE } from '../lambdas/services/metrics';
 import { LivenessAuthorization } from './authorization';
+import { EventSchemas } from './parts/event-schemas';
 import { CheckEvents } from './parts/events';
 import type { NodeFunction } from './parts/node-function';
 import { type LivenessAlarms, Observability } from './parts/observability';
@@ -125,6 +126,11 @@ export interface LivenessServiceProps {
    * @default - derived from the construct path
    */
   readonly serviceName?: string;
+  /**
+   * Publish the JSON Schemas of every event to an EventBridge schema registry (code bindings for subscribers).
+   * @default false
+   */
+  readonly eventSchemaRegistry?: boolean;
 }
 
 /** The functions the service runs, by role. */
@@ -164,6 +170,8 @@ export class LivenessService extends Construct {
   /** The `service` dimension of this deployment's metrics. */
   public readonly serviceName: string;
   public readonly metricsNamespace: string;
+  /** Present when `eventSchemaRegistry` is on. */
+  public readonly eventSchemas?: EventSchemas;
 
   constructor(scope: Construct, id: string, props: LivenessServiceProps = {}) {
     super(scope, id);
@@ -263,6 +271,12 @@ export class LivenessService extends Construct {
       ...(props.webhookSigningSecret ? { signingSecret: props.webhookSigningSecret } : {}),
     });
 
+    if (props.eventSchemaRegistry) {
+      this.eventSchemas = new EventSchemas(this, 'EventSchemas', {
+        description: 'Events of the Didit liveness service (source liveness.service)',
+      });
+    }
+
     this.api = api.api;
     this.apiKey = api.apiKey;
     this.bucket = storage.bucket;
@@ -354,6 +368,7 @@ type ResolvedProps = Required<
     | 'bucket'
     | 'alarmTopic'
     | 'serviceName'
+    | 'eventSchemaRegistry'
   >
 >;
 

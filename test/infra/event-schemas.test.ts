@@ -1,7 +1,8 @@
-import { Stack } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { DETAIL_TYPES } from '../../lambdas/core/check-events';
+import { LivenessService } from '../../lib/liveness-service';
 import { EventSchemas } from '../../lib/parts/event-schemas';
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
@@ -70,5 +71,19 @@ describe('EventSchemas', () => {
       // Draft 4 has neither `const` nor `$defs`.
       expect(text).not.toMatch(/"const"|"\$defs"/);
     }
+  });
+});
+
+describe('LivenessService eventSchemaRegistry', () => {
+  it('publishes the event schemas only when asked', () => {
+    const on = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'WithRegistry');
+    new LivenessService(on, 'Liveness', { eventSchemaRegistry: true });
+    const withRegistry = Template.fromStack(on);
+    withRegistry.resourceCountIs('AWS::EventSchemas::Registry', 1);
+    withRegistry.resourceCountIs('AWS::EventSchemas::Schema', 5);
+
+    const off = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'WithoutRegistry');
+    new LivenessService(off, 'Liveness');
+    Template.fromStack(off).resourceCountIs('AWS::EventSchemas::Registry', 0);
   });
 });
