@@ -22,6 +22,12 @@ const LOCAL_DELIVERY_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:l
 const WEB_CLIENT_FILES: readonly StaticFile[] = [
   { path: '/', file: webFile('index.html'), contentType: 'text/html; charset=utf-8' },
   { path: '/app.js', file: webFile('app.js'), contentType: 'text/javascript; charset=utf-8' },
+  // The API's contract, generated from the handlers' own schemas (npm run openapi).
+  {
+    path: '/openapi.json',
+    file: fileURLToPath(new URL('../api/openapi.json', import.meta.url)),
+    contentType: 'application/json; charset=utf-8',
+  },
 ];
 
 function webFile(name: string): string {

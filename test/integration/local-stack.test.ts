@@ -182,6 +182,16 @@ describe('the API contract', () => {
     }
   });
 
+  it('serves the OpenAPI document it implements, without a key', async () => {
+    const res = await fetch(`${stack.apiUrl}/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/v1/liveness-checks', '/v1/liveness-checks/{id}', '/v1/webhooks/didit']),
+    );
+  });
+
   it('answers unknown routes and methods with a JSON 404, as the gateway response does', async () => {
     for (const [method, path] of [
       ['GET', '/v1/nothing-here'],
