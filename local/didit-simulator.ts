@@ -127,6 +127,7 @@ export class DiditSimulator {
   private readonly faults: DiditFault[] = [];
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
+  private lastPort: number | undefined;
 
   constructor(private readonly options: DiditSimulatorOptions) {
     this.keepLastImage = options.keepLastImage ?? false;
@@ -149,8 +150,11 @@ export class DiditSimulator {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.options.port ?? 0, '127.0.0.1', () => resolve());
+      // A restart listens where the last run did, so clients configured with the old URL reach it again.
+      server.listen(this.lastPort ?? this.options.port ?? 0, '127.0.0.1', () => resolve());
     });
+    const address = server.address();
+    if (address && typeof address === 'object') this.lastPort = address.port;
     return this.url;
   }
 

@@ -137,6 +137,35 @@ describe('failures that retrying cannot fix, and a Didit that never recovers', (
   });
 });
 
+describe('a dependency that restarts', () => {
+  it('Didit going away (connection refused) and coming back on the same address: retried, then COMPLETED', async () => {
+    const sim = stack.diditSimulator;
+    if (!sim) throw new Error('the simulator must run');
+    sim.clear();
+    await sim.stop();
+    const created = await api.createCheck({});
+    await ApiClient.upload(created.upload, selfie, 'image/jpeg');
+    // The first attempt meets a closed port; the check waits in RETRYING for the workflow.
+    const deadline = Date.now() + 10_000;
+    while ((await api.getCheck(created.id)).body.status !== 'RETRYING' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await sim.start();
+    const check = await api.waitForTerminal(created.id, 30_000);
+    await stack.stepFunctions.waitForIdle();
+    record(
+      'Didit restarts (connection refused, then back)',
+      `${check.status} ${check.result?.decision}`,
+      sim.calls,
+      sim.successfulCalls,
+    );
+    expect(check.status).toBe('COMPLETED');
+    expect(check.retry?.last_error?.code).toBe('DIDIT_UNAVAILABLE');
+    expect(sim.successfulCalls).toBe(1);
+    expect(await settledEvents(check.id)).toEqual(['Liveness Check Completed']);
+  });
+});
+
 describe('nothing twice', () => {
   it('starting the same round again (a duplicate start) runs no second execution and calls Didit no more', async () => {
     const { check, calls } = await runCheck({ type: 'status', status: 500 }, 1);
