@@ -42,9 +42,9 @@
  *   { type: 'slow-body' }   — 200 headers and the first bytes of the body, then stalls (the client's body timeout fires)
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type SupportedImageType, sniffImageType } from '../lambdas/core/image-sniff';
+import { LoopbackServer } from './loopback-server';
 import { analyseImage, type ImageTraits, readBody } from './rekognition-simulator';
 
 export const SIMULATOR_PATH = '/v3/passive-liveness/';
@@ -116,8 +116,6 @@ export class DiditSimulator {
   calls = 0;
   /** Requests answered 200 with a documented-shape body. */
   successfulCalls = 0;
-  /** TCP connections accepted; stays at 1 over several calls when the client reuses its connection. */
-  connections = 0;
   lastRequest: SimulatedDiditRequest | undefined;
   /** Opt-in (see DiditSimulatorOptions.keepLastImage; settable on a running simulator, e.g. the local stack's). */
   keepLastImage: boolean;
@@ -125,52 +123,39 @@ export class DiditSimulator {
   lastImage: Buffer | undefined;
 
   private readonly faults: DiditFault[] = [];
-  private readonly sockets = new Set<Socket>();
-  private server: Server | undefined;
-  private lastPort: number | undefined;
+  private readonly http: LoopbackServer;
 
   constructor(private readonly options: DiditSimulatorOptions) {
     this.keepLastImage = options.keepLastImage ?? false;
+    this.http = new LoopbackServer(
+      'DiditSimulator',
+      (req, res) => {
+        this.handle(req, res).catch(() => {
+          if (!res.headersSent) sendJson(res, 500, { detail: 'Simulator failure' });
+          else res.destroy();
+        });
+      },
+      options.port,
+    );
   }
 
   /** Starts listening on 127.0.0.1 and returns the base URL (without the /v3/... path). */
   async start(): Promise<string> {
-    if (this.server) throw new Error('DiditSimulator already started');
-    const server = createServer((req, res) => {
-      this.handle(req, res).catch(() => {
-        if (!res.headersSent) sendJson(res, 500, { detail: 'Simulator failure' });
-        else res.destroy();
-      });
-    });
-    server.on('connection', (socket) => {
-      this.connections++;
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      // A restart listens where the last run did, so clients configured with the old URL reach it again.
-      server.listen(this.lastPort ?? this.options.port ?? 0, '127.0.0.1', () => resolve());
-    });
-    const address = server.address();
-    if (address && typeof address === 'object') this.lastPort = address.port;
-    return this.url;
+    return this.http.start();
   }
 
   get url(): string {
-    const address = this.server?.address() as AddressInfo | null | undefined;
-    if (!address) throw new Error('DiditSimulator is not started');
-    return `http://127.0.0.1:${address.port}`;
+    return this.http.url;
+  }
+
+  /** TCP connections accepted; stays at 1 over several calls when the client reuses its connection. */
+  get connections(): number {
+    return this.http.connections;
   }
 
   /** Stops listening and drops every connection, including requests a `timeout` fault is holding. */
   async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.http.stop();
   }
 
   /** The next `times` requests get this fault instead of a normal answer. */
@@ -183,7 +168,7 @@ export class DiditSimulator {
     this.faults.length = 0;
     this.calls = 0;
     this.successfulCalls = 0;
-    this.connections = 0;
+    this.http.resetConnections();
     this.lastRequest = undefined;
     this.lastImage = undefined;
   }

@@ -15,9 +15,9 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import sharp from 'sharp';
+import { LoopbackServer } from './loopback-server';
 
 /** A colour-channel stdev below this means the image has no detail, so it cannot show a face. */
 export const NEAR_UNIFORM_MAX_STDEV = 8;
@@ -80,44 +80,33 @@ export class RekognitionSimulator {
   successfulCalls = 0;
 
   private readonly faults: RekognitionFault[] = [];
-  private readonly sockets = new Set<Socket>();
-  private server: Server | undefined;
 
-  constructor(private readonly options: RekognitionSimulatorOptions = {}) {}
+  private readonly http: LoopbackServer;
+
+  constructor(options: RekognitionSimulatorOptions = {}) {
+    this.http = new LoopbackServer(
+      'RekognitionSimulator',
+      (req, res) => {
+        this.handle(req, res).catch(() => {
+          if (!res.headersSent) sendError(res, 500, 'InternalServerError', 'Simulator failure');
+          else res.destroy();
+        });
+      },
+      options.port,
+    );
+  }
 
   /** Starts listening on 127.0.0.1 and returns the endpoint URL. */
   async start(): Promise<string> {
-    if (this.server) throw new Error('RekognitionSimulator already started');
-    const server = createServer((req, res) => {
-      this.handle(req, res).catch(() => {
-        if (!res.headersSent) sendError(res, 500, 'InternalServerError', 'Simulator failure');
-        else res.destroy();
-      });
-    });
-    server.on('connection', (socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
-    });
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port ?? 0, '127.0.0.1', () => resolve());
-    });
-    return this.url;
+    return this.http.start();
   }
 
   get url(): string {
-    const address = this.server?.address() as AddressInfo | null | undefined;
-    if (!address) throw new Error('RekognitionSimulator is not started');
-    return `http://127.0.0.1:${address.port}`;
+    return this.http.url;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.http.stop();
   }
 
   /** The next `times` requests answer with this fault instead of detecting faces. */
