@@ -16,6 +16,7 @@ import { loadProcessorConfig, MAX_UPLOAD_BYTES } from '../../lambdas/config';
 import type { CheckRecord } from '../../lambdas/core/check';
 import { prepareImageForDidit } from '../../lambdas/core/image-pipeline';
 import { CheckProcessor, type ProcessorPorts, type RetryRoundInput } from '../../lambdas/services/check-processor';
+import type { MetricsPort } from '../../lambdas/services/metrics';
 import { emulatorClientConfig } from '../../local/aws-env';
 import { DiditSimulator } from '../../local/didit-simulator';
 import { type LocalResources, provisionLocalResources } from '../../local/provision';
@@ -293,5 +294,58 @@ describe('Rekognition pre-screen', () => {
     expect(record?.result?.prescreen_face_count).toBe(2);
     expect(record?.result?.request_id).toBeTruthy();
     expect(didit.successfulCalls).toBe(1);
+  });
+});
+
+describe('metrics the processor emits (the alarms and dashboard read these names)', () => {
+  function recorder() {
+    const points: Array<{ name: string; value: number; breakdown: string | undefined }> = [];
+    const metrics: MetricsPort = {
+      record: (metric, value, breakdown) => void points.push({ name: metric.name, value, breakdown }),
+    };
+    const names = () => points.map((p) => (p.breakdown ? `${p.name}:${p.breakdown}` : p.name));
+    return { metrics, points, names };
+  }
+
+  it('a completed check: started, image bytes, one 2xx Didit call with its latency, completed and its decision', async () => {
+    const id = await newCheck(selfie, { vendor_data: 'sim:score=88' });
+    const { metrics, points, names } = recorder();
+    expect(await processor({ metrics }).processUpload(`uploads/${id}`)).toBe('COMPLETED');
+    expect(names()).toEqual(
+      expect.arrayContaining([
+        'ChecksStarted',
+        'ImageBytesIn',
+        'ImageBytesOut',
+        'DiditCalls:2xx',
+        'DiditLatency',
+        'ChecksCompleted',
+        'ChecksApproved',
+      ]),
+    );
+    expect(names()).not.toContain('ChecksDeclined');
+    expect(points.find((p) => p.name === 'ImageBytesIn')?.value).toBe(selfie.length);
+  });
+
+  it('a Didit that refuses the key: a 401 call, an auth failure (the paging alarm) and a failure by code', async () => {
+    const id = await newCheck(selfie);
+    const { metrics, names } = recorder();
+    const wrongKey = new DiditClient(config().didit, async () => 'not-the-key');
+    try {
+      await processor({ metrics, didit: wrongKey }).processUpload(`uploads/${id}`);
+    } finally {
+      await wrongKey.close();
+    }
+    expect(names()).toEqual(
+      expect.arrayContaining(['DiditCalls:401', 'DiditAuthFailures', 'ChecksFailed:DIDIT_AUTH_FAILED']),
+    );
+  });
+
+  it('a rate-limited Didit: a 429 call, a throttle and a check sent to the retry workflow', async () => {
+    const id = await newCheck(selfie);
+    didit.injectFaults({ type: 'status', status: 429, retryAfter: '3' }, 1);
+    const { metrics, names } = recorder();
+    expect(await processor({ metrics }).processUpload(`uploads/${id}`)).toBe('RETRYING');
+    expect(names()).toEqual(expect.arrayContaining(['DiditCalls:429', 'DiditThrottled', 'ChecksRetrying']));
+    expect(names()).not.toContain('ChecksCompleted');
   });
 });
