@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,9 +9,10 @@ import {
   type Response as PlaywrightResponse,
 } from 'playwright-core';
 import sharp from 'sharp';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type LocalStack, startLocalStack } from '../../local/local-stack';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalStack } from '../../local/local-stack';
 import { ApiClient } from '../helpers/api-client';
+import { startTestStack } from '../helpers/test-stack';
 
 // The sample page in a real headless Chromium against the whole local stack: the page's own fetch and XHR calls,
 // and the cross-origin multipart POST from the page's origin to moto's S3, exactly as a browser app makes them.
@@ -33,14 +33,7 @@ beforeAll(async () => {
     throw new Error(`Chromium is not installed at ${CHROMIUM}: run scripts/ensure-chromium.sh (as root) first`);
   }
   [stack, browser] = await Promise.all([
-    startLocalStack({
-      port: 0,
-      motoEndpoint: inject('motoEndpoint'),
-      workflows: inject('workflows'),
-      resourcePrefix: `browser-${randomUUID().slice(0, 8)}`,
-      timeScale: 0.001,
-      sweepIntervalMs: 0,
-    }),
+    startTestStack('browser'),
     chromium.launch({
       executablePath: CHROMIUM,
       args: [

@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiUrl, resolveApiTarget } from '../../cli/api-target';
 import { waitForTerminalCheck } from '../../cli/check-waiter';
 import { CliError } from '../../cli/cli-error';
@@ -13,8 +12,9 @@ import { EXIT_CODES } from '../../cli/exit-codes';
 import { type JsonReport, outcomeOf } from '../../cli/verdict';
 import type { CheckView } from '../../lambdas/core/check';
 import { freePort } from '../../local/free-port';
-import { type LocalStack, startLocalStack } from '../../local/local-stack';
+import type { LocalStack } from '../../local/local-stack';
 import { ApiClient } from '../helpers/api-client';
+import { startTestStack } from '../helpers/test-stack';
 
 // The real `liveness` command in a child process, against the whole local stack started here: what a person or a CI
 // job sees is the exit code, stdout and stderr, so that is what these tests assert.
@@ -28,14 +28,7 @@ let dir: string;
 const files = { selfie: '', truncated: '', oversize: '', html: '', outputs: '' };
 
 beforeAll(async () => {
-  stack = await startLocalStack({
-    port: 0,
-    motoEndpoint: inject('motoEndpoint'),
-    workflows: inject('workflows'),
-    resourcePrefix: `cli-${randomUUID().slice(0, 8)}`,
-    timeScale: 0.001,
-    sweepIntervalMs: 0,
-  });
+  stack = await startTestStack('cli');
   dir = mkdtempSync(join(tmpdir(), 'liveness-cli-'));
   const jpeg = await sharp(readFileSync(ASTRONAUT_PNG)).jpeg({ quality: 90 }).toBuffer();
   const write = (name: string, bytes: Uint8Array | string) => {

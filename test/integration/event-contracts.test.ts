@@ -8,14 +8,15 @@ import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DETAIL_TYPES, type LivenessWebhookPayload, verifyLivenessWebhook } from '../../contracts/index';
 import { eventSchemaPath, OPENAPI_PATH, WEBHOOK_PAYLOAD_PATH } from '../../lambdas/core/contracts/documents';
 import { EVENT_CONTRACTS } from '../../lambdas/core/contracts/events';
 import { canonicalJson } from '../../lambdas/core/didit-webhook';
 import { emulatorClientConfig } from '../../local/aws-env';
-import { type BusEvent, type LocalStack, startLocalStack } from '../../local/local-stack';
+import type { BusEvent, LocalStack } from '../../local/local-stack';
 import { ApiClient } from '../helpers/api-client';
+import { startTestStack } from '../helpers/test-stack';
 
 // The committed contracts (schemas/events/*.json, schemas/webhook-payload.json, api/openapi.json) against what a
 // running local stack really publishes and answers: every detail-type is produced the way production produces it,
@@ -88,13 +89,7 @@ beforeAll(async () => {
   const address = receiver.address();
   receiverBase = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 
-  stack = await startLocalStack({
-    port: 0,
-    motoEndpoint: inject('motoEndpoint'),
-    resourcePrefix: `contracts-${randomUUID().slice(0, 8)}`,
-    workflows: inject('workflows'),
-    timeScale: 0.001,
-    sweepIntervalMs: 0,
+  stack = await startTestStack('contracts', {
     onEvent: (event) => events.push(event),
   });
   api = new ApiClient(stack.apiUrl, stack.apiKey);

@@ -6,7 +6,7 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, inject, it, type MockInstance, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest';
 import { MAX_UPLOAD_BYTES } from '../../lambdas/config';
 import {
   callbackUrlProblem,
@@ -19,7 +19,7 @@ import { sniffImageType } from '../../lambdas/core/image-sniff';
 import { CheckProcessor, type ProcessOutcome } from '../../lambdas/services/check-processor';
 import { emulatorClientConfig } from '../../local/aws-env';
 import type { DiditSimulator } from '../../local/didit-simulator';
-import { type LocalStack, startLocalStack } from '../../local/local-stack';
+import type { LocalStack } from '../../local/local-stack';
 import { ApiClient } from '../helpers/api-client';
 import {
   BOMB_1BIT,
@@ -39,6 +39,7 @@ import {
   uprightThumbnail,
 } from '../helpers/hostile-images';
 import * as images from '../helpers/images';
+import { startTestStack } from '../helpers/test-stack';
 
 // Every hostile input goes through the real API and the real processor of a local stack (moto, the Didit simulator,
 // the synthesized retry workflow) and must end in one specific, documented state; Didit is called only for images
@@ -69,14 +70,7 @@ function row(area: string, input: string, expected: string): Row {
 }
 
 beforeAll(async () => {
-  stack = await startLocalStack({
-    port: 0,
-    motoEndpoint: inject('motoEndpoint'),
-    resourcePrefix: `hostile-${randomUUID().slice(0, 8)}`,
-    workflows: inject('workflows'),
-    timeScale: 0.001,
-    sweepIntervalMs: 0,
-  });
+  stack = await startTestStack('hostile');
   simulator().keepLastImage = true;
   api = new ApiClient(stack.apiUrl, stack.apiKey);
   s3 = new S3Client({ ...emulatorClientConfig(stack.motoEndpoint), forcePathStyle: true });

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type BusEvent, type LocalStack, startLocalStack } from '../../local/local-stack';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BusEvent, LocalStack } from '../../local/local-stack';
 import { ApiClient } from '../helpers/api-client';
+import { startTestStack } from '../helpers/test-stack';
 
 // The real handlers, the real emulator (moto) and the Didit simulator, wired exactly as `npm start` wires them.
 let stack: LocalStack;
@@ -13,13 +14,7 @@ const astronautPng = readFileSync(new URL('../fixtures/astronaut.png', import.me
 let selfieJpeg: Buffer;
 
 beforeAll(async () => {
-  stack = await startLocalStack({
-    port: 0,
-    motoEndpoint: inject('motoEndpoint'),
-    resourcePrefix: `e2e-${randomUUID().slice(0, 8)}`,
-    workflows: inject('workflows'),
-    timeScale: 0.001,
-    sweepIntervalMs: 0,
+  stack = await startTestStack('e2e', {
     onEvent: (event) => events.push(event),
   });
   api = new ApiClient(stack.apiUrl, stack.apiKey);

@@ -1,15 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executionName, RetryWorkflow } from '../../lambdas/adapters/retry-workflow';
 import { emulatorClientConfig } from '../../local/aws-env';
 import type { DiditFault } from '../../local/didit-simulator';
-import { type BusEvent, type LocalStack, startLocalStack } from '../../local/local-stack';
+import type { BusEvent, LocalStack } from '../../local/local-stack';
 import { ApiClient } from '../helpers/api-client';
+import { startTestStack } from '../helpers/test-stack';
 
 // Fault injection through the loopback Didit, run by the retry state machine `cdk synth` renders (time-compressed),
 // its tasks bound to the real processor handler against moto. Each row: Didit fails N times in one way, then answers.
@@ -21,13 +21,7 @@ const events: BusEvent[] = [];
 const matrix: string[] = [];
 
 beforeAll(async () => {
-  stack = await startLocalStack({
-    port: 0,
-    motoEndpoint: inject('motoEndpoint'),
-    resourcePrefix: `faults-${randomUUID().slice(0, 8)}`,
-    workflows: inject('workflows'),
-    timeScale: 0.001,
-    sweepIntervalMs: 0,
+  stack = await startTestStack('faults', {
     // Short client timeouts so "Didit never answers" costs a fraction of a second per attempt.
     handlerEnv: { DIDIT_HEADERS_TIMEOUT_MS: '300', DIDIT_BODY_TIMEOUT_MS: '300', DIDIT_CONNECT_TIMEOUT_MS: '300' },
     onEvent: (event) => events.push(event),

@@ -2,11 +2,12 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import sharp from 'sharp';
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../lambdas/core/didit-webhook';
 import { generateWebhookSecret, verifyWebhook, WebhookVerificationError } from '../../lambdas/core/standard-webhooks';
-import { type BusEvent, type LocalStack, startLocalStack } from '../../local/local-stack';
+import type { BusEvent, LocalStack } from '../../local/local-stack';
 import { ApiClient } from '../helpers/api-client';
+import { startTestStack } from '../helpers/test-stack';
 
 // The webhook echo in both directions on the local stack: the delivery state machine `cdk synth` renders (time
 // compressed) POSTs signed events to a loopback receiver that misbehaves on demand; Didit's status.updated webhooks
@@ -42,13 +43,8 @@ beforeAll(async () => {
   const address = receiver.address();
   receiverUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hooks/liveness`;
 
-  stack = await startLocalStack({
-    port: 0,
-    motoEndpoint: inject('motoEndpoint'),
-    resourcePrefix: `hooks-${randomUUID().slice(0, 8)}`,
-    workflows: inject('workflows'),
+  stack = await startTestStack('hooks', {
     timeScale: 0.0005,
-    sweepIntervalMs: 0,
     handlerEnv: { WEBHOOK_MAX_ATTEMPTS: '4', WEBHOOK_RESPONSE_TIMEOUT_MS: '300' },
     onEvent: (event) => events.push(event),
   });
