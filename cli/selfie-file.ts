@@ -1,7 +1,6 @@
 import { open } from 'node:fs/promises';
-import { MAX_UPLOAD_BYTES } from '../lambdas/config';
-import type { AcceptedContentType } from '../lambdas/core/check';
 import { IMAGE_TYPE_NAMES, type SupportedImageType, sniffImageType } from '../lambdas/core/image-sniff';
+import { type AcceptedContentType, MAX_UPLOAD_BYTES } from '../lambdas/core/upload-rules';
 import { CliError } from './cli-error';
 
 export interface Selfie {

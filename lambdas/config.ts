@@ -1,3 +1,4 @@
+import { UPLOAD_PREFIX } from './core/upload-rules';
 import { ConfigError } from './errors';
 
 /**
@@ -7,8 +8,7 @@ import { ConfigError } from './errors';
 
 type Env = Record<string, string | undefined>;
 
-/** Uploads larger than this are refused by the POST policy and again by the processor (5 MiB). */
-export const MAX_UPLOAD_BYTES = 5 * 1024 * 1024;
+export { MAX_UPLOAD_BYTES } from './core/upload-rules';
 
 export interface StorageConfig {
   readonly tableName: string;
@@ -158,7 +158,7 @@ export function loadProcessorConfig(env: Env = process.env): ProcessorConfig {
 }
 
 function loadStorageConfig(env: Env): StorageConfig {
-  const uploadPrefix = env.UPLOAD_PREFIX ?? 'uploads/';
+  const uploadPrefix = env.UPLOAD_PREFIX ?? UPLOAD_PREFIX;
   if (!/^[a-z0-9-]+\/$/.test(uploadPrefix)) {
     throw new ConfigError(`UPLOAD_PREFIX must look like "uploads/", got "${uploadPrefix}"`);
   }

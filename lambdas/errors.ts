@@ -4,21 +4,9 @@
  * Every error carries a stable `code` that ends up on a FAILED check as `error.code`.
  */
 
-export type FailureCode =
-  | 'IMAGE_EMPTY'
-  | 'IMAGE_TOO_LARGE'
-  | 'IMAGE_TOO_MANY_PIXELS'
-  | 'UNSUPPORTED_IMAGE_TYPE'
-  | 'CORRUPT_IMAGE'
-  | 'IMAGE_NOT_FOUND'
-  | 'DIDIT_REJECTED_REQUEST'
-  | 'DIDIT_AUTH_FAILED'
-  | 'DIDIT_UNAVAILABLE'
-  | 'DIDIT_BAD_RESPONSE'
-  | 'PRESCREEN_FAILED'
-  | 'DEPENDENCY_THROTTLED'
-  | 'UPLOAD_EXPIRED'
-  | 'INTERNAL_ERROR';
+import type { FailureCode } from './core/failure-codes';
+
+export type { FailureCode };
 
 export abstract class LivenessError extends Error {
   abstract readonly retryable: boolean;

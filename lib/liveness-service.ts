@@ -25,7 +25,9 @@ import { STAGE_NAME, UploadApi } from './parts/upload-api';
 import { Webhooks } from './parts/webhooks';
 
 /** Objects under this prefix are uploads: the presigned POST allows it, the trigger and the lifecycle rule match it. */
-export const UPLOAD_PREFIX = 'uploads/';
+export { UPLOAD_PREFIX } from '../lambdas/core/upload-rules';
+
+import { UPLOAD_PREFIX } from '../lambdas/core/upload-rules';
 
 /** Limits shared by props validation and the CDK-context settings (and by lambdas/config.ts on the function side). */
 export const LIMITS = {

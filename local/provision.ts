@@ -35,7 +35,9 @@ export interface LocalResources {
   readonly webhookSigningSecretId: string;
 }
 
-export const UPLOAD_PREFIX = 'uploads/';
+export { UPLOAD_PREFIX } from '../lambdas/core/upload-rules';
+
+import { UPLOAD_PREFIX } from '../lambdas/core/upload-rules';
 
 /**
  * Creates what the CDK stack creates, in moto: the uploads bucket (CORS for browser POSTs, ObjectCreated on the

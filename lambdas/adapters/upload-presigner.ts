@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
-import { MAX_UPLOAD_BYTES } from '../config';
-import type { AcceptedContentType } from '../core/check';
+import type { AcceptedContentType } from '../core/upload-rules';
+import { MAX_UPLOAD_BYTES } from '../core/upload-rules';
 
 export interface PresignedUpload {
   readonly url: string;

@@ -1,5 +1,5 @@
 import { GetObjectCommand, type GetObjectCommandOutput, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
-import { MAX_UPLOAD_BYTES } from '../config';
+import { MAX_UPLOAD_BYTES } from '../core/upload-rules';
 import { ImageRejectedError } from '../errors';
 import { classifyAwsError } from './aws-errors';
 

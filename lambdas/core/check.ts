@@ -1,13 +1,11 @@
 import type { FailureCode } from '../errors';
 import type { DiditLiveness } from './didit-types';
+import type { AcceptedContentType } from './upload-rules';
 
 export const CHECK_STATUSES = ['AWAITING_UPLOAD', 'PROCESSING', 'RETRYING', 'COMPLETED', 'FAILED', 'EXPIRED'] as const;
 export type CheckStatus = (typeof CHECK_STATUSES)[number];
 
 export const TERMINAL_STATUSES: readonly CheckStatus[] = ['COMPLETED', 'FAILED', 'EXPIRED'];
-
-export const ACCEPTED_CONTENT_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/tiff'] as const;
-export type AcceptedContentType = (typeof ACCEPTED_CONTENT_TYPES)[number];
 
 export type Decision = 'Approved' | 'Declined';
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type FieldError, RequestValidationError } from '../errors';
-import { ACCEPTED_CONTENT_TYPES, type CheckOptions } from './check';
+import type { CheckOptions } from './check';
+import { ACCEPTED_CONTENT_TYPES } from './upload-rules';
 
 /** Limits chosen so a check item stays far below DynamoDB's 400 KB and an event below EventBridge's 256 KB. */
 export const VENDOR_DATA_MAX_LENGTH = 1024;

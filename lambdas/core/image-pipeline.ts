@@ -1,7 +1,8 @@
 import sharp, { type Channels, type Metadata, type Sharp, type SharpOptions } from 'sharp';
-import { type ImageConfig, MAX_UPLOAD_BYTES } from '../config';
+import type { ImageConfig } from '../config';
 import { ImageRejectedError } from '../errors';
 import { IMAGE_TYPE_NAMES, type SupportedImageType, sniffImageType } from './image-sniff';
+import { MAX_UPLOAD_BYTES } from './upload-rules';
 
 /**
  * Turns an untrusted upload into the one thing Didit gets: an upright, metadata-free sRGB JPEG within the size and

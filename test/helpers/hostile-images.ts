@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { constants, crc32, deflateRawSync } from 'node:zlib';
 import sharp from 'sharp';
-import { MAX_UPLOAD_BYTES } from '../../lambdas/config';
+import { MAX_UPLOAD_BYTES } from '../../lambdas/core/upload-rules';
 import { ASTRONAUT_PATH } from './images';
 
 /**

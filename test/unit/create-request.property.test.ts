@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ACCEPTED_CONTENT_TYPES } from '../../lambdas/core/check';
 import {
   CALLBACK_URL_MAX_LENGTH,
   callbackUrlProblem,
@@ -9,6 +8,7 @@ import {
   parseCreateCheckRequest,
   VENDOR_DATA_MAX_LENGTH,
 } from '../../lambdas/core/create-request';
+import { ACCEPTED_CONTENT_TYPES } from '../../lambdas/core/upload-rules';
 import { RequestValidationError } from '../../lambdas/errors';
 
 // The create-check validator is the only thing between an API client and DynamoDB, EventBridge and Didit. Whatever

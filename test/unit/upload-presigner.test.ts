@@ -1,7 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { UploadPresigner } from '../../lambdas/adapters/upload-presigner';
-import { MAX_UPLOAD_BYTES } from '../../lambdas/config';
+import { MAX_UPLOAD_BYTES } from '../../lambdas/core/upload-rules';
 
 // Signing is local: no request leaves the process, so no emulator is involved. No emulator enforces the policy
 // either, which is why its conditions are asserted here one by one.

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CHECK_STATUSES } from '../check';
+import { FAILURE_CODES } from '../failure-codes';
 
 /**
  * Schemas shared by the API responses and the events. Each one mirrors a TypeScript type the handlers already use
@@ -7,23 +8,7 @@ import { CHECK_STATUSES } from '../check';
  * ranges and the descriptions the generated documents carry.
  */
 
-/** Every stable `error.code` a check can end with (the `FailureCode` union in lambdas/errors.ts). */
-export const FAILURE_CODES = [
-  'IMAGE_EMPTY',
-  'IMAGE_TOO_LARGE',
-  'IMAGE_TOO_MANY_PIXELS',
-  'UNSUPPORTED_IMAGE_TYPE',
-  'CORRUPT_IMAGE',
-  'IMAGE_NOT_FOUND',
-  'DIDIT_REJECTED_REQUEST',
-  'DIDIT_AUTH_FAILED',
-  'DIDIT_UNAVAILABLE',
-  'DIDIT_BAD_RESPONSE',
-  'PRESCREEN_FAILED',
-  'DEPENDENCY_THROTTLED',
-  'UPLOAD_EXPIRED',
-  'INTERNAL_ERROR',
-] as const;
+export { FAILURE_CODES };
 
 export const checkIdSchema = z.uuid().meta({ description: 'The check id (a UUID v4).' });
 
