@@ -10,8 +10,11 @@ import { cachedSecret } from '../lambdas/adapters/secret-value';
 import { UploadPresigner } from '../lambdas/adapters/upload-presigner';
 import { UploadReader } from '../lambdas/adapters/upload-reader';
 import { loadCreateCheckConfig, loadProcessorConfig } from '../lambdas/config';
-import { type CheckRecord, toCheckView } from '../lambdas/core/check';
+import type { CheckRecord } from '../lambdas/core/check';
+import { toCheckView } from '../lambdas/core/check-view';
 import { prepareImageForDidit } from '../lambdas/core/image-pipeline';
+import type { TransitionName } from '../lambdas/core/lifecycle/transitions';
+import type { CheckStorePort } from '../lambdas/core/ports';
 import { CheckCreator } from '../lambdas/services/check-creator';
 import { CheckProcessor, type ProcessorPorts } from '../lambdas/services/check-processor';
 import { emulatorClientConfig } from '../local/aws-env';
@@ -166,6 +169,35 @@ async function harness(motoEndpoint: string, floor: DiditFloor): Promise<Harness
   };
 }
 
+/** Store writes the bench times and sizes, by the transition they run. */
+const STORE_PHASES: Partial<Record<TransitionName, Phase>> = {
+  claimUpload: 'claim',
+  saveDiditAnswer: 'saveAnswer',
+  complete: 'complete',
+  markEventPublished: 'markPublished',
+};
+const STORE_SIZES: Partial<Record<TransitionName, keyof ItemSizes>> = {
+  claimUpload: 'claimed',
+  saveDiditAnswer: 'answerSaved',
+  complete: 'completed',
+  markEventPublished: 'published',
+};
+
+/** The store with every transition it runs passed through `around`. */
+function byTransition(
+  store: CheckStorePort,
+  around: <R>(transition: TransitionName, call: () => Promise<R>) => Promise<R>,
+): CheckStorePort {
+  return {
+    create: (record) => store.create(record),
+    get: (id) => store.get(id),
+    findDue: (now, limit) => store.findDue(now, limit),
+    findBySessionId: (sessionId) => store.findBySessionId(sessionId),
+    execute: (id, step) => around(step.transition, () => store.execute(id, step)),
+    attempt: (id, step) => around(step.transition, () => store.attempt(id, step)),
+  };
+}
+
 /** The same ports with every call timed into `sink` under its phase name. */
 function timedPorts(ports: ProcessorPorts, sink: Partial<Record<Phase, number>>): ProcessorPorts {
   const time =
@@ -178,14 +210,11 @@ function timedPorts(ports: ProcessorPorts, sink: Partial<Record<Phase, number>>)
         sink[phase] = (sink[phase] ?? 0) + performance.now() - started;
       }
     };
-  const store = ports.store;
   return {
     ...ports,
-    store: Object.assign(Object.create(store) as ProcessorPorts['store'], {
-      claim: time('claim', store.claim.bind(store)),
-      saveDiditAnswer: time('saveAnswer', store.saveDiditAnswer.bind(store)),
-      complete: time('complete', store.complete.bind(store)),
-      markEventPublished: time('markPublished', store.markEventPublished.bind(store)),
+    store: byTransition(ports.store, (transition, call) => {
+      const phase = STORE_PHASES[transition];
+      return phase ? time(phase, call)() : call();
     }),
     uploads: { read: time('read', ports.uploads.read.bind(ports.uploads)) },
     prepareImage: time('image', ports.prepareImage),
@@ -320,21 +349,13 @@ async function measureItemSizes(h: Harness, input: BenchInput): Promise<ItemSize
   };
   const id = await newUploadedCheck(h, input);
   sizes.created = await size(id);
-  const store = h.ports.store;
-  const after =
-    <A extends unknown[], R>(key: keyof ItemSizes, call: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      const out = await call(...args);
-      sizes[key] = await size(id);
-      return out;
-    };
   const ports: ProcessorPorts = {
     ...h.ports,
-    store: Object.assign(Object.create(store) as ProcessorPorts['store'], {
-      claim: after('claimed', store.claim.bind(store)),
-      saveDiditAnswer: after('answerSaved', store.saveDiditAnswer.bind(store)),
-      complete: after('completed', store.complete.bind(store)),
-      markEventPublished: after('published', store.markEventPublished.bind(store)),
+    store: byTransition(h.ports.store, async (transition, call) => {
+      const out = await call();
+      const key = STORE_SIZES[transition];
+      if (key) sizes[key] = await size(id);
+      return out;
     }),
   };
   await new CheckProcessor(ports, h.settings).processUpload(`uploads/${id}`);

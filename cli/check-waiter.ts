@@ -1,5 +1,5 @@
-import type { CheckView } from '../lambdas/core/check';
 import { isTerminal } from '../lambdas/core/check';
+import type { CheckView } from '../lambdas/core/check-view';
 import { CliError } from './cli-error';
 import { sleep } from './liveness-api-client';
 

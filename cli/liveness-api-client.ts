@@ -1,5 +1,4 @@
-import type { CheckView } from '../lambdas/core/check';
-import type { CreatedCheck } from '../lambdas/services/check-creator';
+import type { CheckView, CreatedCheck } from '../lambdas/core/check-view';
 import { type ApiTarget, apiUrl } from './api-target';
 import { CliError } from './cli-error';
 import { describeNetworkError } from './network-error';

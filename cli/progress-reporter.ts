@@ -1,4 +1,4 @@
-import type { CheckView } from '../lambdas/core/check';
+import type { CheckView } from '../lambdas/core/check-view';
 import { formatBytes } from './selfie-file';
 
 interface ErrorStream {

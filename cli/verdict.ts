@@ -1,4 +1,4 @@
-import type { CheckView } from '../lambdas/core/check';
+import type { CheckView } from '../lambdas/core/check-view';
 import type { CliError } from './cli-error';
 import { EXIT_CODES, type Outcome } from './exit-codes';
 import type { Selfie } from './selfie-file';

@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import type { CheckView } from '../lambdas/core/check';
+import type { CheckView } from '../lambdas/core/check-view';
 import { resolveApiTarget } from './api-target';
 import { waitForTerminalCheck } from './check-waiter';
 import type { VerifyArgs } from './cli-args';

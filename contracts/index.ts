@@ -1,13 +1,24 @@
 /**
  * What a subscriber of the liveness service imports: the event and webhook types, the constants to match on, and the
  * Standard Webhooks verifier. Everything here is generated from, or checked against, the code that publishes the
- * events (lambdas/core/contracts), so these types cannot drift from what arrives. docs/contracts.md explains each.
+ * events (contracts), so these types cannot drift from what arrives. docs/contracts.md explains each.
  */
 import { DETAIL_TYPES, EVENT_SOURCE } from '../lambdas/core/check-events';
-import type { LivenessWebhookPayload } from '../lambdas/core/contracts/events';
 import { type VerifyWebhookOptions, verifyWebhook } from '../lambdas/core/standard-webhooks';
+import type { LivenessWebhookPayload } from './events';
 
-export type { CheckError, CheckResult, CheckStatus, CheckView, Decision } from '../lambdas/core/check';
+export type { CheckError, CheckResult, CheckStatus, Decision } from '../lambdas/core/check';
+export type { CheckView } from '../lambdas/core/check-view';
+export {
+  DEFAULT_TOLERANCE_SECONDS,
+  type StandardWebhookHeaders,
+  type VerifyWebhookOptions,
+  verifyWebhook,
+  WebhookSecretFormatError,
+  WebhookVerificationError,
+  type WebhookVerificationFailure,
+} from '../lambdas/core/standard-webhooks';
+export type { FailureCode } from '../lambdas/errors';
 export type {
   CheckEventDetailContract as CheckEventDetail,
   LivenessCheckCompletedDetail,
@@ -22,17 +33,7 @@ export type {
   LivenessWebhookDeliveryFailedDetail,
   LivenessWebhookDeliveryFailedEvent,
   LivenessWebhookPayload,
-} from '../lambdas/core/contracts/events';
-export {
-  DEFAULT_TOLERANCE_SECONDS,
-  type StandardWebhookHeaders,
-  type VerifyWebhookOptions,
-  verifyWebhook,
-  WebhookSecretFormatError,
-  WebhookVerificationError,
-  type WebhookVerificationFailure,
-} from '../lambdas/core/standard-webhooks';
-export type { FailureCode } from '../lambdas/errors';
+} from './events';
 export { DETAIL_TYPES, EVENT_SOURCE };
 
 /** The `detail-type` values, for rules and `switch` statements. */

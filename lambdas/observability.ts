@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context } from 'aws-lambda';
-import { DEFAULT_METRICS_NAMESPACE, type Metric, type MetricsPort } from './services/metrics';
+import { DEFAULT_METRICS_NAMESPACE, type Metric, type MetricsPort } from './core/metrics';
 
 /**
  * The one logger, metrics and tracer every function shares (Powertools for AWS Lambda). Log keys are ids, codes,

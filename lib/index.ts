@@ -3,7 +3,7 @@
  * exported too, for apps that deploy the service as it is, configured from CDK context.
  */
 
-export { DEFAULT_METRICS_NAMESPACE, METRICS } from '../lambdas/services/metrics';
+export { DEFAULT_METRICS_NAMESPACE, METRICS } from '../lambdas/core/metrics';
 export { LivenessAuthorization, type LivenessAuthorizationMode } from './authorization';
 export {
   LIMITS,

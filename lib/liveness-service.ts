@@ -11,7 +11,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
-import { DEFAULT_METRICS_NAMESPACE } from '../lambdas/services/metrics';
+import { DEFAULT_METRICS_NAMESPACE } from '../lambdas/core/metrics';
 import { LivenessAuthorization } from './authorization';
 import { EventSchemas } from './parts/event-schemas';
 import { CheckEvents } from './parts/events';

@@ -13,9 +13,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { EVENT_SOURCE } from '../lambdas/adapters/event-publisher';
 import { DIDIT_SESSION_INDEX_NAME, DUE_INDEX_NAME } from '../lambdas/core/check';
-import { WEBHOOK_DELIVERY_PATTERN } from '../lambdas/core/check-events';
+import { EVENT_SOURCE, WEBHOOK_DELIVERY_PATTERN } from '../lambdas/core/check-events';
 import { generateWebhookSecret } from '../lambdas/core/standard-webhooks';
 import { emulatorClientConfig } from './aws-env';
 

@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { contractDocuments } from '../lambdas/core/contracts/documents';
-import type { OpenApiInputs } from '../lambdas/core/contracts/openapi';
+import { contractDocuments } from '../contracts/documents';
+import type { OpenApiInputs } from '../contracts/openapi';
 import { DEFAULT_SETTINGS } from '../lib/settings';
 
 /**

@@ -1,4 +1,4 @@
-import { OPENAPI_PATH } from '../lambdas/core/contracts/documents';
+import { OPENAPI_PATH } from '../contracts/documents';
 import { writeContracts } from './generate-contracts';
 
 /** `npm run openapi`: writes api/openapi.json from the handlers' zod schemas. */

@@ -1,20 +1,14 @@
 import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { EVENT_SOURCE } from '../core/check-events';
+import type { DomainEvent, EventSinkPort } from '../core/ports';
 import { DependencyThrottledError } from '../errors';
 import { classifyAwsError } from './aws-errors';
-
-export { EVENT_SOURCE };
-
-export interface DomainEvent {
-  readonly detailType: string;
-  readonly detail: object;
-}
 
 /**
  * PutEvents with the partial-failure handling the API requires: a 200 can still carry failed entries, which are
  * resent a few times before giving up with a retryable error.
  */
-export class EventPublisher {
+export class EventPublisher implements EventSinkPort {
   constructor(
     private readonly client: EventBridgeClient,
     private readonly busName: string,

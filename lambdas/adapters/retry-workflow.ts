@@ -1,13 +1,14 @@
 import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { RetrySchedulerPort } from '../core/ports';
+import { executionName, type RetryRoundInput } from '../core/retry-round';
 import { logger } from '../observability';
-import type { RetryRoundInput } from '../services/check-processor';
 import { classifyAwsError } from './aws-errors';
 
 /**
  * Starts one Step Functions execution per check and round, named after both: a second start of the same round (a
  * duplicate event, a retried Lambda) is refused by Step Functions as ExecutionAlreadyExists, which is success here.
  */
-export class RetryWorkflow {
+export class RetryWorkflow implements RetrySchedulerPort {
   constructor(
     private readonly client: SFNClient,
     private readonly stateMachineArn: string,
@@ -30,9 +31,4 @@ export class RetryWorkflow {
       throw classifyAwsError(error, 'Step Functions');
     }
   }
-}
-
-/** `<check id>-r<round>`: unique per round, within Step Functions' 80-character limit. */
-export function executionName(checkId: string, round: number): string {
-  return `${checkId}-r${round}`;
 }

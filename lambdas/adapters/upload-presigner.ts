@@ -1,20 +1,15 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
+import type { PresignedUpload } from '../core/check-view';
+import type { UploadPresignerPort } from '../core/ports';
 import type { AcceptedContentType } from '../core/upload-rules';
 import { MAX_UPLOAD_BYTES } from '../core/upload-rules';
-
-export interface PresignedUpload {
-  readonly url: string;
-  readonly fields: Record<string, string>;
-  readonly expires_at: string;
-  readonly max_bytes: number;
-}
 
 /**
  * Presigned S3 POSTs whose policy pins everything the client could abuse: the exact key, 1 byte to 5 MiB, the exact
  * content type, and a short expiry. S3 enforces the policy; no emulator does, so tests decode it.
  */
-export class UploadPresigner {
+export class UploadPresigner implements UploadPresignerPort {
   constructor(
     private readonly s3: S3Client,
     private readonly bucketName: string,

@@ -103,49 +103,6 @@ export interface HistoryEntry {
   readonly result: CheckResult;
 }
 
-/** The public representation returned by `GET /v1/liveness-checks/{id}`. */
-export interface CheckView {
-  readonly id: string;
-  readonly status: CheckStatus;
-  readonly vendor_data: string | null;
-  readonly metadata: Record<string, unknown> | null;
-  readonly created_at: string;
-  readonly updated_at: string;
-  readonly result?: CheckResult;
-  readonly error?: CheckError;
-  readonly deliveries?: readonly DeliveryAttempt[];
-  readonly history?: readonly HistoryEntry[];
-  readonly retry?: {
-    readonly round: number;
-    readonly failed_attempts: number;
-    readonly last_error: CheckError | null;
-  };
-}
-
-export function toCheckView(record: CheckRecord): CheckView {
-  return {
-    id: record.id,
-    status: record.status,
-    vendor_data: record.vendor_data ?? null,
-    metadata: record.metadata ?? null,
-    created_at: record.created_at,
-    updated_at: record.updated_at,
-    ...(record.result ? { result: record.result } : {}),
-    ...(record.error ? { error: record.error } : {}),
-    ...(record.retry_round !== undefined
-      ? {
-          retry: {
-            round: record.retry_round,
-            failed_attempts: record.retry_attempt ?? 0,
-            last_error: record.last_error ?? null,
-          },
-        }
-      : {}),
-    ...(record.deliveries?.length ? { deliveries: record.deliveries } : {}),
-    ...(record.history?.length ? { history: record.history } : {}),
-  };
-}
-
 export function isTerminal(status: CheckStatus): boolean {
   return TERMINAL_STATUSES.includes(status);
 }

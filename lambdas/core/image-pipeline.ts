@@ -1,5 +1,4 @@
 import sharp, { type Channels, type Metadata, type Sharp, type SharpOptions } from 'sharp';
-import type { ImageConfig } from '../config';
 import { ImageRejectedError } from '../errors';
 import { IMAGE_TYPE_NAMES, type SupportedImageType, sniffImageType } from './image-sniff';
 import { MAX_UPLOAD_BYTES } from './upload-rules';
@@ -8,6 +7,13 @@ import { MAX_UPLOAD_BYTES } from './upload-rules';
  * Turns an untrusted upload into the one thing Didit gets: an upright, metadata-free sRGB JPEG within the size and
  * dimension budget. Every way an upload can be unusable ends in an ImageRejectedError with a specific code.
  */
+
+/** The image budget, from the processor's settings. */
+export interface ImageConfig {
+  readonly maxLongEdge: number;
+  readonly maxOutputBytes: number;
+  readonly maxInputPixels: number;
+}
 
 export interface PreparedImage {
   readonly jpeg: Buffer;

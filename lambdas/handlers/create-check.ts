@@ -4,9 +4,9 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { CheckStore } from '../adapters/check-store';
 import { UploadPresigner } from '../adapters/upload-presigner';
 import { loadCreateCheckConfig } from '../config';
+import { METRICS } from '../core/metrics';
 import { instrumented, logger, metricsPort, tracer } from '../observability';
 import { CheckCreator } from '../services/check-creator';
-import { METRICS } from '../services/metrics';
 import { bodyText, json, responseForError } from './http';
 
 const config = loadCreateCheckConfig();

@@ -16,8 +16,9 @@ import { UploadReader } from '../adapters/upload-reader';
 import { loadProcessorConfig } from '../config';
 import { isCheckId } from '../core/check';
 import { prepareImageForDidit } from '../core/image-pipeline';
+import type { AttemptResult } from '../core/retry-round';
 import { instrumented, logger, metricsPort, tracer } from '../observability';
-import { type AttemptResult, CheckProcessor } from '../services/check-processor';
+import { CheckProcessor } from '../services/check-processor';
 
 const config = loadProcessorConfig();
 const s3 = tracer.captureAWSv3Client(new S3Client({ forcePathStyle: config.s3ForcePathStyle }));

@@ -1,26 +1,28 @@
 import { randomUUID } from 'node:crypto';
-import type { PresignedUpload, UploadPresigner } from '../adapters/upload-presigner';
-import type { CreateCheckConfig } from '../config';
-import { type CheckRecord, DUE_SHARD, uploadKeyFor } from '../core/check';
+import { DUE_SHARD, uploadKeyFor } from '../core/check';
+import type { CreatedCheck } from '../core/check-view';
 import { parseCreateCheckRequest } from '../core/create-request';
+import type { CheckStorePort, Clock, UploadPresignerPort } from '../core/ports';
 
 /** S3 delivers ObjectCreated within seconds; a minute of grace keeps a last-second upload from being expired. */
 export const UPLOAD_GRACE_SECONDS = 60;
 
-export interface CreatedCheck {
-  readonly id: string;
-  readonly status: 'AWAITING_UPLOAD';
-  readonly upload: PresignedUpload;
-  readonly created_at: string;
+export interface CreatorSettings {
+  readonly uploadPrefix: string;
+  readonly uploadUrlTtlSeconds: number;
+  readonly defaultDeclineThreshold: number;
+  readonly checkRetentionDays: number;
+  /** Allow `http://` and loopback callback URLs (the local stack only). */
+  readonly allowInsecureCallbacks: boolean;
 }
 
 /** Validates a create request, stores the check as AWAITING_UPLOAD and hands back a presigned POST for its key. */
 export class CheckCreator {
   constructor(
-    private readonly store: { create(record: CheckRecord): Promise<void> },
-    private readonly presigner: Pick<UploadPresigner, 'presign'>,
-    private readonly config: CreateCheckConfig,
-    private readonly clock: () => Date = () => new Date(),
+    private readonly store: Pick<CheckStorePort, 'create'>,
+    private readonly presigner: UploadPresignerPort,
+    private readonly config: CreatorSettings,
+    private readonly clock: Clock = () => new Date(),
     private readonly newId: () => string = randomUUID,
   ) {}
 

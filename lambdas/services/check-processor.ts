@@ -1,68 +1,23 @@
-import type { ClaimOutcome } from '../adapters/check-store';
-import { ClaimLostError } from '../adapters/check-store';
-import type { DomainEvent } from '../adapters/event-publisher';
-import type { ImageConfig } from '../config';
-import type { CheckError, CheckRecord, CheckResult } from '../core/check';
+import type { CheckRecord, CheckResult } from '../core/check';
 import { checkIdFromKey, isTerminal } from '../core/check';
-import { terminalEventFor } from '../core/check-events';
-import { decisionFrom } from '../core/didit-response';
-import type { DiditLiveness, DiditLivenessRequest, DiditPassiveLivenessResponse } from '../core/didit-types';
-import type { PreparedImage } from '../core/image-pipeline';
-import {
-  asLivenessError,
-  DependencyThrottledError,
-  DiditAuthError,
-  DiditBadResponseError,
-  DiditRejectedRequestError,
-  DiditUnavailableError,
-  RetryableError,
-} from '../errors';
+import type { ImageConfig } from '../core/image-pipeline';
+import { CheckConflictError } from '../core/lifecycle/conflicts';
+import { type Step, step } from '../core/lifecycle/transitions';
+import { METRICS, type MetricsPort, NO_METRICS } from '../core/metrics';
+import type { CheckStorePort, Clock, EventSinkPort, RetrySchedulerPort } from '../core/ports';
+import { type AttemptResult, type RetryRoundInput, roundInput } from '../core/retry-round';
+import { asLivenessError, RetryableError } from '../errors';
 import { logger } from '../observability';
-import { METRICS, type MetricsPort, NO_METRICS } from './metrics';
+import { CheckEvaluator, type EvaluatorPorts } from './check-evaluator';
+import { EventOutbox } from './event-outbox';
 
-/** Input of one retry-workflow execution; the same for every start of one round, so a second start is a no-op. */
-export interface RetryRoundInput {
-  readonly check_id: string;
-  readonly round: number;
-  /** Attempts that already failed in this check's life when the round starts (≥ 1). */
-  readonly attempt: number;
-  readonly retry_after_seconds: number;
-}
-
-/** What the workflow's Attempt task returns: its next state input plus the outcome the Choice state branches on. */
-export interface AttemptResult extends RetryRoundInput {
-  readonly outcome: 'COMPLETED' | 'FAILED' | 'RETRY' | 'SKIPPED';
-}
-
-/** What the processor needs from the outside world; adapters implement these. */
-export interface ProcessorPorts {
-  readonly store: {
-    claim(id: string, token: string, now: Date, leaseSeconds: number): Promise<ClaimOutcome>;
-    claimRetry(id: string, round: number, token: string, now: Date, leaseSeconds: number): Promise<ClaimOutcome>;
-    saveDiditAnswer(id: string, token: string, result: CheckResult, now: Date): Promise<void>;
-    complete(id: string, token: string, result: CheckResult, now: Date): Promise<CheckRecord>;
-    fail(id: string, token: string, error: CheckError, now: Date): Promise<CheckRecord>;
-    deferRetry(
-      id: string,
-      token: string,
-      failure: { error: CheckError; retryAfterSeconds: number | undefined; newRound: boolean },
-      now: Date,
-      dueInSeconds: number,
-    ): Promise<CheckRecord>;
-    giveUp(id: string, round: number, now: Date): Promise<CheckRecord>;
-    get(id: string): Promise<CheckRecord | undefined>;
-    claimPendingEvent(id: string, status: CheckRecord['status'], now: Date, leaseSeconds: number): Promise<boolean>;
-    markEventPublished(id: string, status: CheckRecord['status']): Promise<void>;
-  };
-  readonly uploads: { read(key: string): Promise<Uint8Array> };
-  readonly prepareImage: (input: Uint8Array, config: ImageConfig) => Promise<PreparedImage>;
-  /** Present only when the Rekognition pre-screen is enabled. */
-  readonly faces?: { countFaces(jpeg: Uint8Array): Promise<number> } | undefined;
-  readonly didit: { checkLiveness(request: DiditLivenessRequest): Promise<DiditPassiveLivenessResponse> };
-  readonly events: { publish(events: readonly DomainEvent[]): Promise<void> };
+/** What the processor needs from the outside world (lambdas/core/ports.ts); adapters implement these. */
+export interface ProcessorPorts extends Omit<EvaluatorPorts, 'metrics'> {
+  readonly store: CheckStorePort;
+  readonly events: EventSinkPort;
   /** Starts the Step Functions round that owns retries (idempotent per check and round). */
-  readonly retries: { startRound(input: RetryRoundInput): Promise<void> };
-  readonly clock: () => Date;
+  readonly retries: RetrySchedulerPort;
+  readonly clock: Clock;
   readonly newToken: () => string;
   /** Where checks started/finished, Didit calls and image sizes are counted. @default NO_METRICS */
   readonly metrics?: MetricsPort;
@@ -86,22 +41,24 @@ export type ProcessOutcome =
   | 'NOT_A_CHECK'
   | 'UNKNOWN_CHECK';
 
-/** Writing the answer we paid Didit for gets a few quick tries before the attempt gives up on it. */
-const RESULT_WRITE_TRIES = 3;
-
 /**
- * One uploaded object → one terminal check. Claim first so a duplicate S3 event cannot call Didit twice; write
- * Didit's answer before anything else can fail; hand retryable failures to the Step Functions workflow; publish
- * the terminal event after the write and let a later delivery republish it if publishing failed (`event_pending`).
+ * One uploaded object → one terminal check. Claim first so a duplicate S3 event cannot call Didit twice; complete the
+ * check with Didit's answer the moment it arrives (and if that write fails, keep the answer on the check so the next
+ * attempt finishes without calling Didit again); hand retryable failures to the Step Functions workflow; publish the
+ * event through the outbox.
  */
 export class CheckProcessor {
   private readonly metrics: MetricsPort;
+  private readonly evaluator: CheckEvaluator;
+  private readonly outbox: EventOutbox;
 
   constructor(
     private readonly ports: ProcessorPorts,
     private readonly settings: ProcessorSettings,
   ) {
     this.metrics = ports.metrics ?? NO_METRICS;
+    this.evaluator = new CheckEvaluator({ ...ports, metrics: this.metrics }, settings.image);
+    this.outbox = new EventOutbox(ports, settings.leaseSeconds);
   }
 
   /** The S3 path: first attempt for a freshly uploaded image. */
@@ -112,8 +69,8 @@ export class CheckProcessor {
       return 'NOT_A_CHECK';
     }
     const token = this.ports.newToken();
-    const claim = await this.ports.store.claim(id, token, this.ports.clock(), this.settings.leaseSeconds);
-    if (!claim.claimed) return this.handleUnclaimed(id, claim.current);
+    const claim = await this.ports.store.attempt(id, step('claimUpload', this.claim(token)));
+    if (!claim.applied) return this.handleUnclaimed(id, claim.current);
     this.metrics.record(METRICS.checksStarted, 1);
     return this.withCheckKey(id, async () => {
       const finished = await this.run(claim.record, token, true);
@@ -122,7 +79,7 @@ export class CheckProcessor {
         await this.ports.retries.startRound(roundInput(finished));
         return 'RETRYING';
       }
-      await this.publishTerminal(finished);
+      await this.outbox.publish(finished);
       return finished.status === 'COMPLETED' ? 'COMPLETED' : 'FAILED';
     });
   }
@@ -130,15 +87,12 @@ export class CheckProcessor {
   /** The workflow's Attempt task: one more try within a round. */
   async attempt(input: RetryRoundInput): Promise<AttemptResult> {
     const token = this.ports.newToken();
-    const claim = await this.ports.store.claimRetry(
+    const claim = await this.ports.store.attempt(
       input.check_id,
-      input.round,
-      token,
-      this.ports.clock(),
-      this.settings.leaseSeconds,
+      step('claimRetry', { round: input.round, ...this.claim(token) }),
     );
-    if (!claim.claimed) {
-      if (claim.current && isTerminal(claim.current.status)) await this.republishIfPending(claim.current);
+    if (!claim.applied) {
+      if (claim.current && isTerminal(claim.current.status)) await this.outbox.republishIfPending(claim.current);
       logger.info('Retry attempt skipped', { checkId: input.check_id, status: claim.current?.status });
       return { ...input, outcome: 'SKIPPED' };
     }
@@ -153,134 +107,77 @@ export class CheckProcessor {
           outcome: 'RETRY',
         };
       }
-      await this.publishTerminal(finished);
+      await this.outbox.publish(finished);
       return { ...input, outcome: finished.status === 'COMPLETED' ? 'COMPLETED' : 'FAILED' };
     });
   }
 
   /** The workflow's GiveUp task: the schedule is exhausted, the last retryable error becomes the check's error. */
   async giveUp(input: Pick<RetryRoundInput, 'check_id' | 'round'>): Promise<{ outcome: 'FAILED' | 'SKIPPED' }> {
-    let failed: CheckRecord;
-    try {
-      failed = await this.ports.store.giveUp(input.check_id, input.round, this.ports.clock());
-    } catch (error) {
-      if (!(error instanceof ClaimLostError)) throw error;
-      const current = await this.ports.store.get(input.check_id);
-      if (current && isTerminal(current.status)) await this.republishIfPending(current);
+    const given = await this.ports.store.attempt(
+      input.check_id,
+      step('giveUp', { round: input.round, now: this.ports.clock() }),
+    );
+    if (!given.applied) {
+      if (given.current && isTerminal(given.current.status)) await this.outbox.republishIfPending(given.current);
       return { outcome: 'SKIPPED' };
     }
-    logger.warn('Retries exhausted', { checkId: input.check_id, code: failed.error?.code });
-    this.recordOutcome(failed);
-    await this.publishTerminal(failed);
+    logger.warn('Retries exhausted', { checkId: input.check_id, code: given.record.error?.code });
+    this.recordOutcome(given.record);
+    await this.outbox.publish(given.record);
     return { outcome: 'FAILED' };
   }
 
+  private claim(token: string) {
+    return { token, now: this.ports.clock(), leaseSeconds: this.settings.leaseSeconds };
+  }
+
+  /** One attempt of a claimed check, to the state it leaves it in (COMPLETED, FAILED or RETRYING). */
   private async run(record: CheckRecord, token: string, firstAttempt: boolean): Promise<CheckRecord> {
     let result: CheckResult;
     try {
       if (record.pending_result) {
-        // An earlier attempt got Didit's answer and died before finishing: finish with it, never call Didit again.
+        // An earlier attempt got Didit's answer and could not store it: finish with it, never call Didit again.
         logger.info('Finishing with the Didit answer an earlier attempt saved');
         result = record.pending_result;
       } else {
-        result = await this.evaluate(record, token);
+        result = await this.evaluator.evaluate(record);
       }
     } catch (thrown) {
       const error = asLivenessError(thrown);
       logger.warn('Attempt failed', { code: error.code, retryable: error.retryable, errorName: errorName(thrown) });
-      if (error instanceof RetryableError) {
-        return this.write(() =>
-          this.ports.store.deferRetry(
-            record.id,
-            token,
-            {
-              error: { code: error.code, message: error.message },
+      const failure = { code: error.code, message: error.message };
+      const now = this.ports.clock();
+      return this.write(
+        record.id,
+        error instanceof RetryableError
+          ? step('deferRetry', {
+              token,
+              error: failure,
               retryAfterSeconds: error.retryAfterSeconds,
               newRound: firstAttempt,
-            },
-            this.ports.clock(),
-            this.settings.retryDueSeconds,
-          ),
-        );
-      }
-      return this.write(() =>
-        this.ports.store.fail(record.id, token, { code: error.code, message: error.message }, this.ports.clock()),
+              now,
+              dueInSeconds: this.settings.retryDueSeconds,
+            })
+          : step('fail', { token, error: failure, now }),
       );
     }
-    // Didit's answer is stored before anything else that could fail; the write gets quick retries of its own.
-    return this.write(
-      () => this.ports.store.complete(record.id, token, result, this.ports.clock()),
-      RESULT_WRITE_TRIES,
-    );
-  }
-
-  private async evaluate(record: CheckRecord, token: string): Promise<CheckResult> {
-    const original = await this.ports.uploads.read(record.upload_key);
-    const image = await this.ports.prepareImage(original, this.settings.image);
-    this.metrics.record(METRICS.imageBytesIn, image.inputBytes);
-    this.metrics.record(METRICS.imageBytesOut, image.outputBytes);
-    logger.info('Image prepared', {
-      inputType: image.inputType,
-      inputBytes: image.inputBytes,
-      outputBytes: image.outputBytes,
-      width: image.width,
-      height: image.height,
-    });
-
-    let faceCount: number | undefined;
-    if (this.ports.faces) {
-      faceCount = await this.ports.faces.countFaces(image.jpeg);
-      logger.info('Pre-screen done', { faceCount });
-      if (faceCount === 0) {
-        this.metrics.record(METRICS.prescreenRejections, 1);
-        return noFaceResult();
-      }
-    }
-
-    const started = Date.now();
-    let response: DiditPassiveLivenessResponse;
     try {
-      response = await this.ports.didit.checkLiveness({
-        image: image.jpeg,
-        faceLivenessScoreDeclineThreshold: record.face_liveness_score_decline_threshold,
-        rotateImage: record.rotate_image,
-        saveApiRequest: record.save_api_request,
-        vendorData: record.vendor_data,
-        metadata: record.metadata,
-      });
+      return await this.write(record.id, step('complete', { token, result, now: this.ports.clock() }));
     } catch (error) {
-      this.recordDiditCall(Date.now() - started, error);
+      if (error instanceof CheckConflictError) throw error;
+      // We paid for this answer: keep it on the check so whoever finishes the check uses it instead of a new call.
+      await this.write(record.id, step('saveDiditAnswer', { token, result, now: this.ports.clock() }));
       throw error;
     }
-    this.recordDiditCall(Date.now() - started, undefined);
-    logger.info('Didit answered', { diditLatencyMs: Date.now() - started, livenessStatus: response.liveness.status });
-    const result: CheckResult = {
-      request_id: response.request_id,
-      liveness: response.liveness,
-      decision: decisionFrom(response.liveness),
-      didit_created_at: response.created_at ?? null,
-      ...(faceCount !== undefined ? { prescreen_face_count: faceCount } : {}),
-    };
-    // The answer we paid for is stored before anything else can fail (with quick retries of its own).
-    await this.write(async () => {
-      await this.ports.store.saveDiditAnswer(record.id, token, result, this.ports.clock());
-      return record;
-    }, RESULT_WRITE_TRIES);
-    return result;
   }
 
-  private async write(call: () => Promise<CheckRecord>, tries = 1): Promise<CheckRecord> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await call();
-      } catch (error) {
-        if (error instanceof ClaimLostError) {
-          logger.warn('Another attempt took over this check; dropping this one');
-          throw error;
-        }
-        if (!(error instanceof DependencyThrottledError) || attempt >= tries) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
-      }
+  private async write(id: string, transition: Step): Promise<CheckRecord> {
+    try {
+      return await this.ports.store.execute(id, transition);
+    } catch (error) {
+      if (error instanceof CheckConflictError) logger.warn('Another attempt took over this check; dropping this one');
+      throw error;
     }
   }
 
@@ -293,30 +190,9 @@ export class CheckProcessor {
       // The attempt that deferred may have died before starting its round; starting it again is a no-op if it runs.
       await this.ports.retries.startRound(roundInput(current));
     }
-    if (await this.republishIfPending(current)) return 'REPUBLISHED';
+    if (await this.outbox.republishIfPending(current)) return 'REPUBLISHED';
     logger.info('Duplicate or late upload event ignored', { checkId: id, status: current.status });
     return 'DUPLICATE';
-  }
-
-  /** Finishes the job of an attempt that wrote a terminal state but died before its event got out. */
-  private async republishIfPending(current: CheckRecord): Promise<boolean> {
-    if (!current.event_pending) return false;
-    const claimed = await this.ports.store.claimPendingEvent(
-      current.id,
-      current.status,
-      this.ports.clock(),
-      this.settings.leaseSeconds,
-    );
-    if (!claimed) return false;
-    await this.publishTerminal(current);
-    return true;
-  }
-
-  private async publishTerminal(record: CheckRecord): Promise<void> {
-    const event = terminalEventFor(record);
-    if (!event) return;
-    await this.ports.events.publish([event]);
-    await this.ports.store.markEventPublished(record.id, record.status);
   }
 
   /** Counts this attempt's own transition; a republished or skipped check was counted by the attempt that wrote it. */
@@ -332,16 +208,6 @@ export class CheckProcessor {
     }
   }
 
-  /** One Didit call: its latency and status (`error` undefined = a 2xx answer). Other errors are not Didit's. */
-  private recordDiditCall(latencyMs: number, error: unknown): void {
-    const status = diditStatusOf(error);
-    if (status === undefined) return;
-    this.metrics.record(METRICS.diditCalls, 1, status);
-    this.metrics.record(METRICS.diditLatency, latencyMs);
-    if (status === '401' || status === '403') this.metrics.record(METRICS.diditAuthFailures, 1);
-    if (status === '429') this.metrics.record(METRICS.diditThrottled, 1);
-  }
-
   private async withCheckKey<T>(id: string, work: () => Promise<T>): Promise<T> {
     logger.appendKeys({ checkId: id });
     try {
@@ -350,47 +216,6 @@ export class CheckProcessor {
       logger.removeKeys(['checkId']);
     }
   }
-}
-
-/** The deterministic execution input for a RETRYING check's current round. */
-export function roundInput(record: CheckRecord): RetryRoundInput {
-  return {
-    check_id: record.id,
-    round: record.retry_round ?? 1,
-    attempt: Math.max(1, record.retry_attempt ?? 1),
-    retry_after_seconds: record.retry_after_seconds ?? 0,
-  };
-}
-
-function noFaceResult(): CheckResult {
-  const liveness: DiditLiveness = {
-    status: 'Declined',
-    method: 'PASSIVE',
-    score: null,
-    user_image: null,
-    warnings: [
-      {
-        risk: 'NO_FACE_DETECTED',
-        log_type: 'error',
-        short_description: 'No face detected',
-        long_description: 'The pre-screen found no face in the image, so it was not sent to Didit.',
-      },
-    ],
-    face_quality: null,
-    face_luminance: null,
-  };
-  return { request_id: null, liveness, decision: 'Declined', prescreen_face_count: 0 };
-}
-
-/** The `status` breakdown of a Didit call, or undefined when the error did not come from calling Didit. */
-function diditStatusOf(error: unknown): string | undefined {
-  if (error === undefined) return '2xx';
-  if (error instanceof DiditAuthError || error instanceof DiditRejectedRequestError) return String(error.httpStatus);
-  if (error instanceof DiditUnavailableError) {
-    return error.httpStatus === undefined ? 'NETWORK' : String(error.httpStatus);
-  }
-  if (error instanceof DiditBadResponseError) return 'BAD_RESPONSE';
-  return undefined;
 }
 
 function errorName(error: unknown): string {

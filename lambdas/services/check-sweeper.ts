@@ -1,21 +1,18 @@
-import type { CheckStore } from '../adapters/check-store';
-import { ClaimLostError } from '../adapters/check-store';
-import type { DomainEvent } from '../adapters/event-publisher';
 import type { CheckRecord } from '../core/check';
 import { isTerminal } from '../core/check';
-import { terminalEventFor } from '../core/check-events';
+import { CheckConflictError } from '../core/lifecycle/conflicts';
+import { epochSeconds, step } from '../core/lifecycle/transitions';
+import { METRICS, type MetricsPort, NO_METRICS } from '../core/metrics';
+import type { CheckStorePort, Clock, EventSinkPort, RetrySchedulerPort } from '../core/ports';
+import { roundInput } from '../core/retry-round';
 import { logger } from '../observability';
-import { type RetryRoundInput, roundInput } from './check-processor';
-import { METRICS, type MetricsPort, NO_METRICS } from './metrics';
+import { EventOutbox } from './event-outbox';
 
 export interface SweeperPorts {
-  readonly store: Pick<
-    CheckStore,
-    'findDue' | 'expire' | 'handOff' | 'claimPendingEvent' | 'markEventPublished' | 'get'
-  >;
-  readonly events: { publish(events: readonly DomainEvent[]): Promise<void> };
-  readonly retries: { startRound(input: RetryRoundInput): Promise<void> };
-  readonly clock: () => Date;
+  readonly store: CheckStorePort;
+  readonly events: EventSinkPort;
+  readonly retries: RetrySchedulerPort;
+  readonly clock: Clock;
   /** Where each run's counts and the age of the oldest due check go. @default NO_METRICS */
   readonly metrics?: MetricsPort;
 }
@@ -35,10 +32,14 @@ export type SweepAction = 'EXPIRED' | 'HANDED_OFF' | 'REPUBLISHED' | 'SKIPPED';
  * Step Functions round; a terminal event whose writer died → republished.
  */
 export class CheckSweeper {
+  private readonly outbox: EventOutbox;
+
   constructor(
     private readonly ports: SweeperPorts,
     private readonly settings: SweeperSettings,
-  ) {}
+  ) {
+    this.outbox = new EventOutbox(ports, settings.leaseSeconds);
+  }
 
   async sweep(): Promise<Record<SweepAction, number>> {
     const counts: Record<SweepAction, number> = { EXPIRED: 0, HANDED_OFF: 0, REPUBLISHED: 0, SKIPPED: 0 };
@@ -51,7 +52,7 @@ export class CheckSweeper {
       try {
         counts[await this.handle(record)]++;
       } catch (error) {
-        if (!(error instanceof ClaimLostError)) throw error;
+        if (!(error instanceof CheckConflictError)) throw error;
         // Someone else moved the check between the query and the write: nothing to do.
         counts.SKIPPED++;
       }
@@ -66,39 +67,27 @@ export class CheckSweeper {
   private async handle(record: CheckRecord): Promise<SweepAction> {
     const now = this.ports.clock();
     if (isTerminal(record.status)) {
-      if (!record.event_pending) return 'SKIPPED';
-      if (!(await this.ports.store.claimPendingEvent(record.id, record.status, now, this.settings.leaseSeconds))) {
-        return 'SKIPPED';
-      }
-      await this.publish(record);
-      return 'REPUBLISHED';
+      return (await this.outbox.republishIfPending(record)) ? 'REPUBLISHED' : 'SKIPPED';
     }
     if (record.status === 'AWAITING_UPLOAD') {
-      const expired = await this.ports.store.expire(record.id, now);
-      await this.publish(expired);
+      await this.outbox.publish(await this.ports.store.execute(record.id, step('expire', { now })));
       return 'EXPIRED';
     }
-    if (record.status === 'PROCESSING' && (record.claim_expires_at ?? 0) > Math.floor(now.getTime() / 1000)) {
-      return 'SKIPPED';
-    }
+    if (record.status === 'PROCESSING' && (record.claim_expires_at ?? 0) > epochSeconds(now)) return 'SKIPPED';
     // PROCESSING with a lapsed lease, or RETRYING whose round went quiet: a new round takes over.
-    const handed = await this.ports.store.handOff(record, now, this.settings.retryDueSeconds);
+    const handed = await this.ports.store.execute(
+      record.id,
+      step('handOff', { seen: record, now, dueInSeconds: this.settings.retryDueSeconds }),
+    );
     logger.warn('Check handed to a new retry round', { checkId: record.id, from: record.status });
     await this.ports.retries.startRound(roundInput(handed));
     return 'HANDED_OFF';
-  }
-
-  private async publish(record: CheckRecord): Promise<void> {
-    const event = terminalEventFor(record);
-    if (!event) return;
-    await this.ports.events.publish([event]);
-    await this.ports.store.markEventPublished(record.id, record.status);
   }
 }
 
 /** Seconds the most overdue check is past its due time; the due index is sorted by due_at, but do not rely on it. */
 function oldestDueAgeSeconds(due: readonly CheckRecord[], now: Date): number {
-  const nowSeconds = Math.floor(now.getTime() / 1000);
+  const nowSeconds = epochSeconds(now);
   let oldest = nowSeconds;
   for (const record of due) {
     if (record.due_at !== undefined && record.due_at < oldest) oldest = record.due_at;

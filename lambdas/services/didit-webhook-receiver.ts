@@ -1,22 +1,25 @@
-import type { CheckStore } from '../adapters/check-store';
-import { ClaimLostError } from '../adapters/check-store';
-import type { DomainEvent } from '../adapters/event-publisher';
 import type { CheckResult } from '../core/check';
-import { terminalEventFor } from '../core/check-events';
 import { decisionFrom } from '../core/didit-response';
 import type { DiditWarning } from '../core/didit-types';
-import { type DiditWebhookLivenessResult, verifyDiditWebhook } from '../core/didit-webhook';
+import { type DiditWebhookLivenessResult, type ReceiveOutcome, verifyDiditWebhook } from '../core/didit-webhook';
+import { CheckChangedError } from '../core/lifecycle/conflicts';
+import { step } from '../core/lifecycle/transitions';
+import type { CheckStorePort, Clock, EventSinkPort, SecretSource } from '../core/ports';
 import { logger } from '../observability';
+import { EventOutbox } from './event-outbox';
 
 export interface ReceiverPorts {
-  readonly store: Pick<CheckStore, 'findBySessionId' | 'get' | 'applyDiditUpdate' | 'markEventPublished'>;
-  readonly events: { publish(events: readonly DomainEvent[]): Promise<void> };
+  readonly store: CheckStorePort;
+  readonly events: EventSinkPort;
   /** Didit's webhook `secret_shared_key`. */
-  readonly secret: () => Promise<string>;
-  readonly clock: () => Date;
+  readonly secret: SecretSource;
+  readonly clock: Clock;
 }
 
-export type ReceiveOutcome = 'UPDATED' | 'DUPLICATE' | 'UNKNOWN_SESSION' | 'IGNORED_TYPE' | 'NOT_COMPLETED';
+/** Thrown when a concurrent change refused the update: the handler answers 5xx and Didit sends the webhook again. */
+export class DiditUpdateConflictError extends Error {
+  override readonly name = 'DiditUpdateConflictError';
+}
 
 /**
  * Didit's `status.updated` webhooks: verified first (signature + freshness; the verifier throws for 400/401 before
@@ -24,7 +27,12 @@ export type ReceiveOutcome = 'UPDATED' | 'DUPLICATE' | 'UNKNOWN_SESSION' | 'IGNO
  * in the check's history, and announced as "Liveness Check Updated" (which the webhook echo delivers onward).
  */
 export class DiditWebhookReceiver {
-  constructor(private readonly ports: ReceiverPorts) {}
+  private readonly outbox: EventOutbox;
+
+  constructor(private readonly ports: ReceiverPorts) {
+    // Didit's own retries are the takeover path here, so the outbox lease does not matter: publish straight away.
+    this.outbox = new EventOutbox(ports, 0);
+  }
 
   async receive(rawBody: string, headers: Record<string, string | undefined>): Promise<ReceiveOutcome> {
     const now = this.ports.clock();
@@ -47,7 +55,7 @@ export class DiditWebhookReceiver {
         ? verified.trusted.event_id
         : `${sessionId}:${status}:${timestamp}`;
     if (check.didit_event_ids?.includes(eventId)) {
-      if (check.event_pending) await this.publish(checkId);
+      if (check.event_pending) await this.outbox.publish(check);
       return 'DUPLICATE';
     }
     const liveness =
@@ -55,25 +63,22 @@ export class DiditWebhookReceiver {
         ? undefined
         : (verified.trusted.decision?.liveness ?? verified.trusted.decision?.passive_liveness ?? undefined);
     const result = updatedResult(check.result, status, liveness);
+    let updated: Awaited<ReturnType<CheckStorePort['execute']>>;
     try {
-      await this.ports.store.applyDiditUpdate(check, eventId, result, now);
+      updated = await this.ports.store.execute(
+        checkId,
+        step('applyDiditUpdate', { seen: check, eventId, result, now }),
+      );
     } catch (error) {
       // The check changed since it was read (another webhook); Didit retries undelivered webhooks.
-      if (error instanceof ClaimLostError) throw new Error('The check changed concurrently; retry', { cause: error });
+      if (error instanceof CheckChangedError) {
+        throw new DiditUpdateConflictError('The check changed concurrently; retry', { cause: error });
+      }
       throw error;
     }
     logger.info('Didit status update applied', { checkId, decision: result.decision });
-    await this.publish(checkId);
+    await this.outbox.publish(updated);
     return 'UPDATED';
-  }
-
-  private async publish(checkId: string): Promise<void> {
-    const current = await this.ports.store.get(checkId);
-    if (!current?.event_pending) return;
-    const event = terminalEventFor(current);
-    if (!event) return;
-    await this.ports.events.publish([event]);
-    await this.ports.store.markEventPublished(checkId, current.status);
   }
 }
 

@@ -1,10 +1,10 @@
-import type { CheckStore } from '../adapters/check-store';
-import type { DomainEvent } from '../adapters/event-publisher';
 import type { DeliveryAttempt } from '../core/check';
 import { DETAIL_TYPES } from '../core/check-events';
+import { step } from '../core/lifecycle/transitions';
+import { METRICS, type MetricsPort, NO_METRICS } from '../core/metrics';
+import type { CheckStorePort, Clock, EventSinkPort, WebhookSenderPort } from '../core/ports';
 import { signWebhook, WebhookSecretFormatError } from '../core/standard-webhooks';
 import { logger } from '../observability';
-import { METRICS, type MetricsPort, NO_METRICS } from './metrics';
 
 /** The EventBridge event that started the delivery (the state machine's input, passed along unchanged). */
 export interface BusEvent {
@@ -23,14 +23,8 @@ export interface DeliveryState {
 }
 
 export interface DelivererPorts {
-  readonly store: Pick<CheckStore, 'get' | 'recordDelivery'>;
-  readonly sender: {
-    deliver(
-      url: string,
-      body: string,
-      headers: Record<string, string>,
-    ): Promise<{ statusCode: number; latencyMs: number }>;
-  };
+  readonly store: CheckStorePort;
+  readonly sender: WebhookSenderPort;
   /** Current signing secret first; during rotation the previous one too (both signatures are sent). */
   readonly signingSecrets: () => Promise<string[]>;
   /** Maps a transport failure to a short code, or undefined if the error is not a transport failure. */
@@ -38,8 +32,8 @@ export interface DelivererPorts {
   /** True when the URL may never be delivered to (SSRF guard). */
   readonly isRefusedCallback: (error: unknown) => boolean;
   readonly classify: (statusCode: number) => 'delivered' | 'retry' | 'give_up';
-  readonly events: { publish(events: readonly DomainEvent[]): Promise<void> };
-  readonly clock: () => Date;
+  readonly events: EventSinkPort;
+  readonly clock: Clock;
   /** Where each attempt's outcome and each failed delivery are counted. @default NO_METRICS */
   readonly metrics?: MetricsPort;
 }
@@ -83,7 +77,6 @@ export class WebhookDeliverer {
     let statusCode: number | null = null;
     let latencyMs = 0;
     let error: string | undefined;
-    const started = Date.now();
     try {
       const headers = {
         ...signWebhook(await this.ports.signingSecrets(), webhookId(event), Math.floor(now.getTime() / 1000), body),
@@ -95,7 +88,7 @@ export class WebhookDeliverer {
       latencyMs = response.latencyMs;
       outcome = this.ports.classify(statusCode);
     } catch (thrown) {
-      latencyMs = Date.now() - started;
+      latencyMs = this.ports.clock().getTime() - now.getTime();
       if (this.ports.isRefusedCallback(thrown)) {
         outcome = 'give_up';
         error = 'CALLBACK_REFUSED';
@@ -120,7 +113,7 @@ export class WebhookDeliverer {
       outcome,
       ...(error ? { error } : {}),
     };
-    await this.ports.store.recordDelivery(event.detail.id, record);
+    await this.ports.store.execute(event.detail.id, step('recordDelivery', { attempt: record }));
     logger.info('Webhook attempt', { checkId: event.detail.id, attempt, outcome, statusCode, latencyMs, error });
     (this.ports.metrics ?? NO_METRICS).record(METRICS.webhookAttempts, 1, outcome);
 

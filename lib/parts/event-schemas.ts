@@ -1,6 +1,6 @@
 import * as eventschemas from 'aws-cdk-lib/aws-eventschemas';
 import { Construct } from 'constructs';
-import { registrySchemas } from '../../lambdas/core/contracts/documents';
+import { registrySchemas } from '../../contracts/documents';
 
 export interface EventSchemasProps {
   /**

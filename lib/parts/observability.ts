@@ -7,7 +7,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { COLD_START_METRIC, METRICS, type MetricDefinition, SERVICE_DIMENSION } from '../../lambdas/services/metrics';
+import { COLD_START_METRIC, METRICS, type MetricDefinition, SERVICE_DIMENSION } from '../../lambdas/core/metrics';
 
 /** Every alarm reads 5-minute periods: short enough to page within minutes, long enough to smooth single events. */
 export const ALARM_PERIOD = Duration.minutes(5);

@@ -1,5 +1,5 @@
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
-import { convertSchema, type JsonSchema } from '../../lambdas/core/contracts/json-schema';
+import { convertSchema, type JsonSchema } from '../../contracts/json-schema';
 import { type CreateRequestRules, createCheckRequestSchema } from '../../lambdas/core/create-request';
 
 /**

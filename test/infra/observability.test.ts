@@ -2,7 +2,7 @@ import { App, type CfnElement, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
-import { METRICS } from '../../lambdas/services/metrics';
+import { METRICS } from '../../lambdas/core/metrics';
 import { LivenessService } from '../../lib/liveness-service';
 import { buildLivenessStack, functionLogicalId, logicalIdOf } from '../helpers/cdk';
 

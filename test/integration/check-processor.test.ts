@@ -7,16 +7,20 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { CheckStore, ClaimLostError } from '../../lambdas/adapters/check-store';
+import { CheckStore } from '../../lambdas/adapters/check-store';
 import { DiditClient } from '../../lambdas/adapters/didit-client';
-import { type DomainEvent, EventPublisher } from '../../lambdas/adapters/event-publisher';
+import { EventPublisher } from '../../lambdas/adapters/event-publisher';
 import { RekognitionFaceDetector } from '../../lambdas/adapters/face-detector';
 import { UploadReader } from '../../lambdas/adapters/upload-reader';
 import { loadProcessorConfig, MAX_UPLOAD_BYTES } from '../../lambdas/config';
 import type { CheckRecord } from '../../lambdas/core/check';
 import { prepareImageForDidit } from '../../lambdas/core/image-pipeline';
-import { CheckProcessor, type ProcessorPorts, type RetryRoundInput } from '../../lambdas/services/check-processor';
-import type { MetricsPort } from '../../lambdas/services/metrics';
+import { ClaimLostError } from '../../lambdas/core/lifecycle/conflicts';
+import { step } from '../../lambdas/core/lifecycle/transitions';
+import type { MetricsPort } from '../../lambdas/core/metrics';
+import type { DomainEvent } from '../../lambdas/core/ports';
+import type { RetryRoundInput } from '../../lambdas/core/retry-round';
+import { CheckProcessor, type ProcessorPorts } from '../../lambdas/services/check-processor';
 import { emulatorClientConfig } from '../../local/aws-env';
 import { DiditSimulator } from '../../local/didit-simulator';
 import { type LocalResources, provisionLocalResources } from '../../local/provision';
@@ -130,8 +134,11 @@ async function busEvents(): Promise<Array<{ 'detail-type': string; detail: { id:
 describe('claims and crashes', () => {
   it('a processor that died after claiming is taken over only once its lease has run out', async () => {
     const id = await newCheck(selfie);
-    const crashed = await store.claim(id, 'crashed-attempt', new Date(), LEASE_SECONDS);
-    expect(crashed.claimed).toBe(true);
+    const crashed = await store.attempt(
+      id,
+      step('claimUpload', { token: 'crashed-attempt', now: new Date(), leaseSeconds: LEASE_SECONDS }),
+    );
+    expect(crashed.applied).toBe(true);
 
     expect(await processor().processUpload(`uploads/${id}`)).toBe('DUPLICATE');
     expect(didit.calls).toBe(0);
@@ -142,7 +149,10 @@ describe('claims and crashes', () => {
 
     // The crashed attempt waking up late cannot overwrite the result.
     await expect(
-      store.fail(id, 'crashed-attempt', { code: 'INTERNAL_ERROR', message: 'late' }, new Date()),
+      store.execute(
+        id,
+        step('fail', { token: 'crashed-attempt', error: { code: 'INTERNAL_ERROR', message: 'late' }, now: new Date() }),
+      ),
     ).rejects.toBeInstanceOf(ClaimLostError);
     expect((await store.get(id))?.status).toBe('COMPLETED');
   });
@@ -176,19 +186,19 @@ describe('claims and crashes', () => {
     expect(published.map((e) => e['detail-type'])).toEqual(['Liveness Check Completed']);
   });
 
-  it('a processor that dies after Didit answered, before the write, is finished without a second Didit call', async () => {
+  it('an attempt whose completing write fails after Didit answered is finished without a second Didit call', async () => {
     const id = await newCheck(selfie);
     let crash = true;
     const dyingStore: ProcessorPorts['store'] = Object.assign(Object.create(store), {
-      complete: async (...args: Parameters<CheckStore['complete']>) => {
-        if (crash) {
+      execute: async (...args: Parameters<CheckStore['execute']>) => {
+        if (crash && args[1].transition === 'complete') {
           crash = false;
-          throw new Error('Runtime exited: the function was killed');
+          throw new Error('DynamoDB unreachable: the write timed out');
         }
-        return store.complete(...args);
+        return store.execute(...args);
       },
     });
-    await expect(processor({ store: dyingStore }).processUpload(`uploads/${id}`)).rejects.toThrow('killed');
+    await expect(processor({ store: dyingStore }).processUpload(`uploads/${id}`)).rejects.toThrow('timed out');
     const left = await store.get(id);
     expect(left?.status).toBe('PROCESSING');
     expect(left?.pending_result?.request_id).toBeTruthy();

@@ -10,7 +10,7 @@ import { waitForTerminalCheck } from '../../cli/check-waiter';
 import { CliError } from '../../cli/cli-error';
 import { EXIT_CODES } from '../../cli/exit-codes';
 import { type JsonReport, outcomeOf } from '../../cli/verdict';
-import type { CheckView } from '../../lambdas/core/check';
+import type { CheckView } from '../../lambdas/core/check-view';
 import { freePort } from '../../local/free-port';
 import type { LocalStack } from '../../local/local-stack';
 import { ApiClient } from '../helpers/api-client';

@@ -1,8 +1,9 @@
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { type CheckRecord, toCheckView } from '../../lambdas/core/check';
-import { buildOpenApiDocument } from '../../lambdas/core/contracts/openapi';
+import { buildOpenApiDocument } from '../../contracts/openapi';
+import type { CheckRecord } from '../../lambdas/core/check';
+import { toCheckView } from '../../lambdas/core/check-view';
 import { DependencyThrottledError, RequestValidationError } from '../../lambdas/errors';
 import { errorResponse, responseForError } from '../../lambdas/handlers/http';
 import { logger } from '../../lambdas/observability';

@@ -4,6 +4,8 @@ import Ajv from 'ajv';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { contractDocuments, eventSchemaPath, registrySchemas, WEBHOOK_PAYLOAD_PATH } from '../../contracts/documents';
+import { EVENT_CONTRACTS, WEBHOOK_EVENT_TYPES } from '../../contracts/events';
 import {
   DETAIL_TYPES,
   type LivenessEvent,
@@ -11,16 +13,9 @@ import {
   verifyLivenessWebhook,
   WebhookVerificationError,
 } from '../../contracts/index';
+import type { JsonSchema } from '../../contracts/json-schema';
 import type { CheckRecord } from '../../lambdas/core/check';
 import { terminalEventFor, WEBHOOK_DELIVERY_PATTERN } from '../../lambdas/core/check-events';
-import {
-  contractDocuments,
-  eventSchemaPath,
-  registrySchemas,
-  WEBHOOK_PAYLOAD_PATH,
-} from '../../lambdas/core/contracts/documents';
-import { EVENT_CONTRACTS, WEBHOOK_EVENT_TYPES } from '../../lambdas/core/contracts/events';
-import type { JsonSchema } from '../../lambdas/core/contracts/json-schema';
 import { generateWebhookSecret, signWebhook } from '../../lambdas/core/standard-webhooks';
 import { type BusEvent, webhookBody } from '../../lambdas/services/webhook-deliverer';
 import { contractInputs, REPO_ROOT } from '../../scripts/generate-contracts';

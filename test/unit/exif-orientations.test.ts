@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import type { ImageConfig } from '../../lambdas/config';
+import type { ImageConfig } from '../../lambdas/core/image-pipeline';
 import { prepareImageForDidit } from '../../lambdas/core/image-pipeline';
 import {
   ORIENTATIONS,

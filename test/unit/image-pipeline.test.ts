@@ -1,7 +1,8 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { type ImageConfig, MAX_UPLOAD_BYTES } from '../../lambdas/config';
+import type { ImageConfig } from '../../lambdas/core/image-pipeline';
 import { FIRST_QUALITY, type PreparedImage, prepareImageForDidit } from '../../lambdas/core/image-pipeline';
+import { MAX_UPLOAD_BYTES } from '../../lambdas/core/upload-rules';
 import { type FailureCode, ImageRejectedError } from '../../lambdas/errors';
 import * as images from '../helpers/images';
 

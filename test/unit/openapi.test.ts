@@ -4,9 +4,9 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import * as fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { contractDocuments, OPENAPI_PATH } from '../../lambdas/core/contracts/documents';
-import { collectRefs, type JsonSchema, resolvePointer } from '../../lambdas/core/contracts/json-schema';
-import { CREATE_CHECK_REQUEST_EXAMPLES } from '../../lambdas/core/contracts/openapi';
+import { contractDocuments, OPENAPI_PATH } from '../../contracts/documents';
+import { collectRefs, type JsonSchema, resolvePointer } from '../../contracts/json-schema';
+import { CREATE_CHECK_REQUEST_EXAMPLES } from '../../contracts/openapi';
 import { parseCreateCheckRequest } from '../../lambdas/core/create-request';
 import { contractInputs, REPO_ROOT } from '../../scripts/generate-contracts';
 

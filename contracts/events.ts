@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DETAIL_TYPES, EVENT_SOURCE } from '../check-events';
+import { DETAIL_TYPES, EVENT_SOURCE } from '../lambdas/core/check-events';
 import {
   checkErrorSchema,
   checkIdSchema,

@@ -1,4 +1,4 @@
-import { EVENT_SOURCE } from '../check-events';
+import { EVENT_SOURCE } from '../lambdas/core/check-events';
 import {
   checkCompletedDetailSchema,
   checkExpiredDetailSchema,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { CHECK_STATUSES } from '../check';
-import { FAILURE_CODES } from '../failure-codes';
+import { CHECK_STATUSES } from '../lambdas/core/check';
+import { FAILURE_CODES } from '../lambdas/core/failure-codes';
 
 /**
  * Schemas shared by the API responses and the events. Each one mirrors a TypeScript type the handlers already use

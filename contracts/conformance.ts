@@ -1,19 +1,17 @@
 import type { z } from 'zod';
-import type { PresignedUpload } from '../../adapters/upload-presigner';
-import type { FailureCode, FieldError } from '../../errors';
-import type { CreatedCheck } from '../../services/check-creator';
-import type { ReceiveOutcome } from '../../services/didit-webhook-receiver';
 import type {
   CheckError,
   CheckResult,
   CheckStatus,
-  CheckView,
   Decision,
   DeliveryAttempt,
   HistoryEntry,
-} from '../check';
-import type { CheckEventDetail } from '../check-events';
-import type { DiditLiveness, DiditWarning } from '../didit-types';
+} from '../lambdas/core/check';
+import type { CheckEventDetail } from '../lambdas/core/check-events';
+import type { CheckView, CreatedCheck, PresignedUpload } from '../lambdas/core/check-view';
+import type { DiditLiveness, DiditWarning } from '../lambdas/core/didit-types';
+import type { ReceiveOutcome } from '../lambdas/core/didit-webhook';
+import type { FailureCode, FieldError } from '../lambdas/errors';
 import type {
   checkViewSchema,
   createdCheckSchema,

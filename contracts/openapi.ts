@@ -1,10 +1,10 @@
-import { DETAIL_TYPES } from '../check-events';
+import { DETAIL_TYPES } from '../lambdas/core/check-events';
 import {
   CALLBACK_URL_MAX_LENGTH,
   createCheckRequestSchema,
   METADATA_MAX_BYTES,
   VENDOR_DATA_MAX_LENGTH,
-} from '../create-request';
+} from '../lambdas/core/create-request';
 import {
   apiErrorSchema,
   checkViewSchema,

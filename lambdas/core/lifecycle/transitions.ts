@@ -1,0 +1,382 @@
+import type { CheckError, CheckRecord, CheckResult, CheckStatus, DeliveryAttempt, HistoryEntry } from '../check';
+import { DUE_SHARD, TERMINAL_STATUSES } from '../check';
+import { DETAIL_TYPES } from '../check-events';
+import type { ConflictKind } from './conflicts';
+import { and, type Changes, type Condition, eq, exists, type Field, lt, notExists, or } from './expressions';
+
+/**
+ * A check's life, in one table. Each row is one transition: the statuses it may start from, the guard beyond the
+ * status, the fields it sets or removes, the status it leads to, and the conflict a refused attempt raises. The row's
+ * `step` computes, from the caller's parameters, the condition the stored check must satisfy and the changes to make;
+ * the store executes that as one conditional write, so a duplicate or late event can never move a check backwards,
+ * finish it twice or call Didit twice. Adding a status means adding it to CHECK_STATUSES and to the rows that lead
+ * into and out of it, then their tests (test/unit/lifecycle-transitions.test.ts).
+ */
+
+/** One conditional write, ready for the store. */
+export interface Step {
+  readonly transition: TransitionName;
+  readonly condition: Condition;
+  readonly changes: Changes;
+  readonly refusal: ConflictKind;
+}
+
+export interface TransitionRow<P> {
+  /** Statuses the transition may start from (the guard may narrow further). */
+  readonly from: readonly CheckStatus[];
+  /** The resulting status; `same` leaves the status as it was. */
+  readonly to: CheckStatus | 'same';
+  /** What else must hold, in words (the `step`'s condition says it in full). */
+  readonly guard: string;
+  /** Every field the transition sets, increments, appends to, copies into or removes. */
+  readonly fields: readonly Field[];
+  readonly refusal: ConflictKind;
+  readonly step: (params: P) => Pick<Step, 'condition' | 'changes'>;
+}
+
+/** A terminal check whose event is still pending is due for the sweeper after this long. */
+export const PENDING_EVENT_DUE_SECONDS = 300;
+/** After a claim's lease ends, the sweeper looks again this much later: a dead processor is taken over then. */
+export const CLAIM_DUE_GRACE_SECONDS = 30;
+
+const RELEASE_CLAIM: Field[] = ['claim_token', 'claim_expires_at'];
+const CLAIM_FIELDS: Field[] = ['status', 'claim_token', 'claim_expires_at', 'updated_at', 'due_at'];
+const FINISH_FIELDS: Field[] = ['status', 'event_pending', 'due_at', 'updated_at', ...RELEASE_CLAIM, 'pending_result'];
+
+export function epochSeconds(date: Date): number {
+  return Math.floor(date.getTime() / 1000);
+}
+
+const heldBy = (token: string): Condition => and(eq('status', 'PROCESSING'), eq('claim_token', token));
+const leaseLapsed = (now: Date): Condition =>
+  and(eq('status', 'PROCESSING'), lt('claim_expires_at', epochSeconds(now)));
+
+function claimChanges(token: string, now: Date, leaseSeconds: number): Changes {
+  const leaseEnd = epochSeconds(now) + leaseSeconds;
+  return {
+    set: {
+      status: 'PROCESSING',
+      claim_token: token,
+      claim_expires_at: leaseEnd,
+      updated_at: now.toISOString(),
+      due_at: leaseEnd + CLAIM_DUE_GRACE_SECONDS,
+    },
+  };
+}
+
+/** The attempt holding the claim ends the check; its terminal event becomes pending (the outbox). */
+function finish(status: 'COMPLETED' | 'FAILED', now: Date, fields: Partial<Record<Field, unknown>>): Changes {
+  return {
+    set: {
+      status,
+      event_pending: true,
+      due_at: epochSeconds(now) + PENDING_EVENT_DUE_SECONDS,
+      updated_at: now.toISOString(),
+      ...fields,
+    },
+    remove: [...RELEASE_CLAIM, 'pending_result'],
+  };
+}
+
+interface Claim {
+  readonly token: string;
+  readonly now: Date;
+  readonly leaseSeconds: number;
+}
+
+export const TRANSITIONS = {
+  /** The S3 path: the first attempt claims a freshly uploaded check, or takes over one whose processor died. */
+  claimUpload: {
+    from: ['AWAITING_UPLOAD', 'PROCESSING'],
+    to: 'PROCESSING',
+    guard: 'PROCESSING only once its claim has lapsed',
+    fields: CLAIM_FIELDS,
+    refusal: 'claim',
+    step: ({ token, now, leaseSeconds }: Claim) => ({
+      condition: and(exists('id'), or(eq('status', 'AWAITING_UPLOAD'), leaseLapsed(now))),
+      changes: claimChanges(token, now, leaseSeconds),
+    }),
+  },
+  /** The workflow path: an attempt of this round claims the check, or takes over this round's lapsed attempt. */
+  claimRetry: {
+    from: ['RETRYING', 'PROCESSING'],
+    to: 'PROCESSING',
+    guard: "the check's retry round is this round; PROCESSING only once its claim has lapsed",
+    fields: CLAIM_FIELDS,
+    refusal: 'claim',
+    step: ({ round, token, now, leaseSeconds }: Claim & { round: number }) => ({
+      condition: and(eq('retry_round', round), or(eq('status', 'RETRYING'), leaseLapsed(now))),
+      changes: claimChanges(token, now, leaseSeconds),
+    }),
+  },
+  /** Keeps Didit's answer when the write that completes the check failed, so the next attempt finishes with it. */
+  saveDiditAnswer: {
+    from: ['PROCESSING'],
+    to: 'same',
+    guard: 'this attempt holds the claim',
+    fields: ['pending_result', 'updated_at'],
+    refusal: 'claim',
+    step: ({ token, result, now }: { token: string; result: CheckResult; now: Date }) => ({
+      condition: heldBy(token),
+      changes: { set: { pending_result: result, updated_at: now.toISOString() } },
+    }),
+  },
+  complete: {
+    from: ['PROCESSING'],
+    to: 'COMPLETED',
+    guard: 'this attempt holds the claim',
+    fields: [...FINISH_FIELDS, 'result', 'didit_session_id'],
+    refusal: 'claim',
+    step: ({ token, result, now }: { token: string; result: CheckResult; now: Date }) => ({
+      condition: heldBy(token),
+      changes: finish('COMPLETED', now, {
+        result,
+        ...(result.request_id !== null ? { didit_session_id: result.request_id } : {}),
+      }),
+    }),
+  },
+  fail: {
+    from: ['PROCESSING'],
+    to: 'FAILED',
+    guard: 'this attempt holds the claim',
+    fields: [...FINISH_FIELDS, 'error'],
+    refusal: 'claim',
+    step: ({ token, error, now }: { token: string; error: CheckError; now: Date }) => ({
+      condition: heldBy(token),
+      changes: finish('FAILED', now, { error }),
+    }),
+  },
+  /**
+   * A retryable failure: the workflow's next attempt claims the check again. `newRound` starts a new workflow round
+   * (the S3 path); otherwise this round continues with one more failed attempt. The check stays due, so the sweeper
+   * restarts a round that died.
+   */
+  deferRetry: {
+    from: ['PROCESSING'],
+    to: 'RETRYING',
+    guard: 'this attempt holds the claim',
+    fields: [
+      'status',
+      'last_error',
+      'retry_after_seconds',
+      'due_at',
+      'updated_at',
+      'retry_round',
+      'retry_attempt',
+      ...RELEASE_CLAIM,
+    ],
+    refusal: 'claim',
+    step: (p: {
+      token: string;
+      error: CheckError;
+      retryAfterSeconds: number | undefined;
+      newRound: boolean;
+      now: Date;
+      dueInSeconds: number;
+    }) => ({
+      condition: heldBy(p.token),
+      changes: {
+        set: {
+          status: 'RETRYING',
+          last_error: p.error,
+          retry_after_seconds: p.retryAfterSeconds ?? 0,
+          due_at: epochSeconds(p.now) + p.dueInSeconds,
+          updated_at: p.now.toISOString(),
+          ...(p.newRound ? { retry_attempt: 1 } : {}),
+        },
+        increment: [p.newRound ? 'retry_round' : 'retry_attempt'],
+        remove: RELEASE_CLAIM,
+      },
+    }),
+  },
+  /** The schedule is exhausted: the last retryable error becomes the check's error. */
+  giveUp: {
+    from: ['RETRYING'],
+    to: 'FAILED',
+    guard: "the check's retry round is this round",
+    fields: ['status', 'error', 'event_pending', 'due_at', 'updated_at', ...RELEASE_CLAIM],
+    refusal: 'changed',
+    step: ({ round, now }: { round: number; now: Date }) => ({
+      condition: and(eq('status', 'RETRYING'), eq('retry_round', round)),
+      changes: {
+        set: {
+          status: 'FAILED',
+          event_pending: true,
+          due_at: epochSeconds(now) + PENDING_EVENT_DUE_SECONDS,
+          updated_at: now.toISOString(),
+        },
+        copy: { error: 'last_error' },
+        remove: RELEASE_CLAIM,
+      },
+    }),
+  },
+  /** The sweeper: no upload arrived while the presigned POST could be used. */
+  expire: {
+    from: ['AWAITING_UPLOAD'],
+    to: 'EXPIRED',
+    guard: 'the upload URL has expired',
+    fields: ['status', 'error', 'event_pending', 'due_at', 'updated_at'],
+    refusal: 'changed',
+    step: ({ now }: { now: Date }) => ({
+      condition: and(eq('status', 'AWAITING_UPLOAD'), lt('upload_expires_at', now.toISOString())),
+      changes: {
+        set: {
+          status: 'EXPIRED',
+          error: { code: 'UPLOAD_EXPIRED', message: 'No image was uploaded before the upload URL expired' },
+          event_pending: true,
+          due_at: epochSeconds(now) + PENDING_EVENT_DUE_SECONDS,
+          updated_at: now.toISOString(),
+        },
+      },
+    }),
+  },
+  /**
+   * The sweeper: a RETRYING check whose round went quiet, or a PROCESSING check whose processor died, goes to a new
+   * workflow round. Conditional on what the sweeper saw, so two sweepers cannot both start a round.
+   */
+  handOff: {
+    from: ['PROCESSING', 'RETRYING'],
+    to: 'RETRYING',
+    guard: 'still as the sweeper saw it (status and round) and past its due time',
+    fields: [
+      'status',
+      'retry_round',
+      'retry_attempt',
+      'last_error',
+      'retry_after_seconds',
+      'due_at',
+      'updated_at',
+      ...RELEASE_CLAIM,
+    ],
+    refusal: 'changed',
+    step: ({ seen, now, dueInSeconds }: { seen: CheckRecord; now: Date; dueInSeconds: number }) => ({
+      condition: and(
+        eq('status', seen.status),
+        lt('due_at', epochSeconds(now)),
+        seen.retry_round === undefined ? notExists('retry_round') : eq('retry_round', seen.retry_round),
+      ),
+      changes: {
+        set: {
+          status: 'RETRYING',
+          retry_attempt: 1,
+          last_error: seen.last_error ?? {
+            code: 'INTERNAL_ERROR',
+            message: 'The processing attempt stopped without an outcome',
+          },
+          retry_after_seconds: 0,
+          due_at: epochSeconds(now) + dueInSeconds,
+          updated_at: now.toISOString(),
+        },
+        increment: ['retry_round'],
+        remove: RELEASE_CLAIM,
+      },
+    }),
+  },
+  /**
+   * Didit's `status.updated` replaces a COMPLETED check's result; the replaced one goes to history. Applied at most
+   * once per Didit event id, and only onto the version of the check it was computed from.
+   */
+  applyDiditUpdate: {
+    from: ['COMPLETED'],
+    to: 'same',
+    guard: 'unchanged since it was read (updated_at)',
+    fields: [
+      'result',
+      'history',
+      'didit_event_ids',
+      'event_pending',
+      'pending_event_type',
+      'due_shard',
+      'due_at',
+      'updated_at',
+    ],
+    refusal: 'changed',
+    step: ({ seen, eventId, result, now }: { seen: CheckRecord; eventId: string; result: CheckResult; now: Date }) => {
+      const replaced: HistoryEntry = {
+        replaced_at: now.toISOString(),
+        replaced_by: 'didit:status.updated',
+        result: seen.result as CheckResult,
+      };
+      return {
+        condition: and(eq('status', 'COMPLETED'), eq('updated_at', seen.updated_at)),
+        changes: {
+          set: {
+            result,
+            event_pending: true,
+            pending_event_type: DETAIL_TYPES.updated,
+            due_shard: DUE_SHARD,
+            due_at: epochSeconds(now) + PENDING_EVENT_DUE_SECONDS,
+            updated_at: now.toISOString(),
+          },
+          append: { history: [replaced], didit_event_ids: [eventId] },
+        },
+      };
+    },
+  },
+  /**
+   * The outbox: one later delivery (or the sweeper) takes over publishing an event whose writer never confirmed it,
+   * only after the writer's lease has run out (it must be dead by then), and one taker per lease.
+   */
+  claimPendingEvent: {
+    from: TERMINAL_STATUSES,
+    to: 'same',
+    guard: "the event is pending, the writer's lease is over, no other taker holds it",
+    fields: ['event_claimed_until'],
+    refusal: 'changed',
+    step: ({ status, now, leaseSeconds }: { status: CheckStatus; now: Date; leaseSeconds: number }) => ({
+      condition: and(
+        eq('event_pending', true),
+        eq('status', status),
+        lt('updated_at', new Date(now.getTime() - leaseSeconds * 1000).toISOString()),
+        or(notExists('event_claimed_until'), lt('event_claimed_until', epochSeconds(now))),
+      ),
+      changes: { set: { event_claimed_until: epochSeconds(now) + leaseSeconds } },
+    }),
+  },
+  /** The outbox: the event is on the bus; the check leaves the due index. */
+  markEventPublished: {
+    from: TERMINAL_STATUSES,
+    to: 'same',
+    guard: 'still in the status whose event was published',
+    fields: ['event_pending', 'event_claimed_until', 'pending_event_type', 'due_shard', 'due_at'],
+    refusal: 'changed',
+    step: ({ status }: { status: CheckStatus }) => ({
+      condition: eq('status', status),
+      changes: { remove: ['event_pending', 'event_claimed_until', 'pending_event_type', 'due_shard', 'due_at'] },
+    }),
+  },
+  /** One webhook delivery attempt, visible in GET. */
+  recordDelivery: {
+    from: ['AWAITING_UPLOAD', 'PROCESSING', 'RETRYING', 'COMPLETED', 'FAILED', 'EXPIRED'],
+    to: 'same',
+    guard: 'the check exists',
+    fields: ['deliveries'],
+    refusal: 'missing',
+    step: ({ attempt }: { attempt: DeliveryAttempt }) => ({
+      condition: exists('id'),
+      changes: { append: { deliveries: [attempt] } },
+    }),
+  },
+} as const satisfies Record<string, TransitionRow<never>>;
+
+export type TransitionName = keyof typeof TRANSITIONS;
+type ParamsOf<N extends TransitionName> = Parameters<(typeof TRANSITIONS)[N]['step']>[0];
+
+/** The conditional write for one transition, ready for the store. */
+export function step<N extends TransitionName>(transition: N, params: ParamsOf<N>): Step {
+  const row = TRANSITIONS[transition] as TransitionRow<ParamsOf<N>>;
+  return { transition, ...row.step(params), refusal: row.refusal };
+}
+
+/** Creating a check: the only write that is not a transition of an existing one. */
+export const CREATION = { condition: notExists('id'), refusal: 'exists' } as const satisfies Pick<
+  Step,
+  'condition' | 'refusal'
+>;
+
+/** Statuses any transition leaves a check in, for tests that walk the table. */
+export function reachableStatuses(): CheckStatus[] {
+  const out = new Set<CheckStatus>(['AWAITING_UPLOAD']);
+  for (const row of Object.values(TRANSITIONS) as TransitionRow<never>[]) if (row.to !== 'same') out.add(row.to);
+  return [...out];
+}

@@ -1,0 +1,80 @@
+import type { CheckRecord } from './check';
+import type { PresignedUpload } from './check-view';
+import type { DiditLivenessRequest, DiditPassiveLivenessResponse } from './didit-types';
+import type { Step } from './lifecycle/transitions';
+import type { RetryRoundInput } from './retry-round';
+import type { AcceptedContentType } from './upload-rules';
+
+/**
+ * What the services need from the outside world, declared once here and implemented by lambdas/adapters (AWS SDK,
+ * undici) and by the in-memory fakes the unit tests use. One style: an interface per role, methods only, taking and
+ * returning core types. MetricsPort lives with the metric names (metrics.ts); a clock is a function.
+ */
+
+export type Clock = () => Date;
+
+/** A check the store refused to change, with the check as it was (absent when there is none). */
+export type Attempted =
+  | { readonly applied: true; readonly record: CheckRecord }
+  | { readonly applied: false; readonly current: CheckRecord | undefined };
+
+/** Checks, stored. Executes the conditional writes lambdas/core/lifecycle computes; decides nothing. */
+export interface CheckStorePort {
+  /** Stores a new check; CheckAlreadyExistsError if the id is taken. */
+  create(record: CheckRecord): Promise<void>;
+  /** A consistent read. */
+  get(id: string): Promise<CheckRecord | undefined>;
+  /** Runs one transition; throws the named conflict of its row (lifecycle/conflicts.ts) when the guard fails. */
+  execute(id: string, step: Step): Promise<CheckRecord>;
+  /** Runs one transition; a failed guard is an answer, not an error (claims, outbox takeover). */
+  attempt(id: string, step: Step): Promise<Attempted>;
+  /** Non-terminal checks (and terminal ones with an unpublished event) past their due time, oldest first. */
+  findDue(now: Date, limit: number): Promise<CheckRecord[]>;
+  /** The check a Didit session belongs to. */
+  findBySessionId(sessionId: string): Promise<string | undefined>;
+}
+
+export interface UploadReaderPort {
+  /** The uploaded bytes; ImageRejectedError when missing or over the limit. */
+  read(key: string): Promise<Uint8Array>;
+}
+
+export interface UploadPresignerPort {
+  presign(key: string, contentType: AcceptedContentType, ttlSeconds: number, now: Date): Promise<PresignedUpload>;
+}
+
+export interface DiditPort {
+  checkLiveness(request: DiditLivenessRequest): Promise<DiditPassiveLivenessResponse>;
+}
+
+/** The optional Rekognition pre-screen. */
+export interface FaceCounterPort {
+  countFaces(jpeg: Uint8Array): Promise<number>;
+}
+
+/** One event for the bus; `source` is always the service's. */
+export interface DomainEvent {
+  readonly detailType: string;
+  readonly detail: object;
+}
+
+export interface EventSinkPort {
+  publish(events: readonly DomainEvent[]): Promise<void>;
+}
+
+/** Starts the Step Functions round that owns a check's retries; a second start of one round is a no-op. */
+export interface RetrySchedulerPort {
+  startRound(input: RetryRoundInput): Promise<void>;
+}
+
+/** One HTTP POST to a callback URL; the outcome is the status, or a thrown transport/refusal error. */
+export interface WebhookSenderPort {
+  deliver(
+    url: string,
+    body: string,
+    headers: Record<string, string>,
+  ): Promise<{ statusCode: number; latencyMs: number }>;
+}
+
+/** Reads a secret's current string value (cached by the adapter). */
+export type SecretSource = () => Promise<string>;
