@@ -37,8 +37,8 @@ export const and = (...of: Condition[]): Condition => ({ op: 'and', of });
 export const or = (...of: Condition[]): Condition => ({ op: 'or', of });
 
 /** Whether a stored check (or none) satisfies the condition, with DynamoDB's semantics. */
-export function holds(condition: Condition, record: Readonly<Record<string, unknown>> | undefined): boolean {
-  const value = (field: Field) => record?.[field];
+export function holds(condition: Condition, record: Partial<CheckRecord> | undefined): boolean {
+  const value = (field: Field): unknown => record?.[field];
   switch (condition.op) {
     case 'exists':
       return value(condition.field) !== undefined;

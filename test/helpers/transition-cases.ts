@@ -1,0 +1,284 @@
+import type { CheckRecord, CheckResult, CheckStatus } from '../../lambdas/core/check';
+import { epochSeconds, type Step, step, type TransitionName } from '../../lambdas/core/lifecycle/transitions';
+
+/**
+ * Every transition of a check's life with a stored check it accepts and one case per guard it refuses. Shared by the
+ * pure table test (lifecycle-transitions.test.ts) and the store test that runs the same cases on DynamoDB
+ * (check-store.test.ts), so the in-memory meaning and the executed meaning cannot drift apart.
+ */
+export const NOW = new Date('2026-11-26T12:00:00.000Z');
+const NOW_EPOCH = epochSeconds(NOW);
+const EARLIER = '2026-11-26T11:00:00.000Z';
+
+export const RESULT: CheckResult = {
+  request_id: 'didit-session-1',
+  liveness: {
+    status: 'Approved',
+    method: 'PASSIVE',
+    score: 91.5,
+    user_image: null,
+    warnings: [],
+    face_quality: 80,
+    face_luminance: 60,
+  },
+  decision: 'Approved',
+  didit_created_at: EARLIER,
+};
+
+/** A stored check in `status`, with whatever a check in that status carries. */
+export function storedCheck(id: string, status: CheckStatus, extra: Partial<CheckRecord> = {}): CheckRecord {
+  return {
+    id,
+    status,
+    upload_key: `uploads/${id}`,
+    created_at: EARLIER,
+    updated_at: EARLIER,
+    upload_expires_at: EARLIER,
+    expires_at: NOW_EPOCH + 86_400,
+    face_liveness_score_decline_threshold: 30,
+    rotate_image: false,
+    save_api_request: true,
+    content_type: 'image/jpeg',
+    due_shard: 'due',
+    due_at: NOW_EPOCH - 10,
+    ...(status === 'PROCESSING' ? { claim_token: 'mine', claim_expires_at: NOW_EPOCH + 60 } : {}),
+    ...(status === 'RETRYING'
+      ? { retry_round: 1, retry_attempt: 1, last_error: { code: 'DIDIT_UNAVAILABLE', message: 'HTTP 503' } }
+      : {}),
+    ...(status === 'COMPLETED' ? { result: RESULT, didit_session_id: 'didit-session-1' } : {}),
+    ...(status === 'FAILED' ? { error: { code: 'CORRUPT_IMAGE', message: 'truncated' } } : {}),
+    ...extra,
+  } as CheckRecord;
+}
+
+export interface TransitionCase {
+  readonly name: string;
+  readonly transition: TransitionName;
+  /** The check as stored before the write (none: no such check). */
+  readonly stored: (id: string) => CheckRecord | undefined;
+  readonly step: (stored: CheckRecord | undefined) => Step;
+  readonly accepted: boolean;
+}
+
+const claim = { token: 'new', now: NOW, leaseSeconds: 60 };
+const lapsed = { claim_token: 'dead', claim_expires_at: NOW_EPOCH - 1 };
+const failure = { code: 'DIDIT_UNAVAILABLE', message: 'HTTP 503' } as const;
+const defer = { token: 'mine', error: failure, retryAfterSeconds: 7, now: NOW, dueInSeconds: 900 };
+
+/** One accepted case per starting status the row names, and one refused case per guard. */
+export const TRANSITION_CASES: readonly TransitionCase[] = [
+  ok('claimUpload', 'AWAITING_UPLOAD', {}, () => step('claimUpload', claim)),
+  ok('claimUpload', 'PROCESSING', lapsed, () => step('claimUpload', claim), 'whose claim lapsed'),
+  no('claimUpload', 'PROCESSING', {}, () => step('claimUpload', claim), 'held by a live claim'),
+  no('claimUpload', undefined, {}, () => step('claimUpload', claim), 'of no stored check'),
+  ok('claimRetry', 'RETRYING', {}, () => step('claimRetry', { ...claim, round: 1 })),
+  ok(
+    'claimRetry',
+    'PROCESSING',
+    { ...lapsed, retry_round: 1 },
+    () => step('claimRetry', { ...claim, round: 1 }),
+    'whose claim lapsed',
+  ),
+  no('claimRetry', 'RETRYING', {}, () => step('claimRetry', { ...claim, round: 2 }), 'of another round'),
+  no(
+    'claimRetry',
+    'PROCESSING',
+    { retry_round: 1 },
+    () => step('claimRetry', { ...claim, round: 1 }),
+    'held by a live claim',
+  ),
+  ok('saveDiditAnswer', 'PROCESSING', {}, () => step('saveDiditAnswer', { token: 'mine', result: RESULT, now: NOW })),
+  no(
+    'saveDiditAnswer',
+    'PROCESSING',
+    {},
+    () => step('saveDiditAnswer', { token: 'other', result: RESULT, now: NOW }),
+    'claimed by another attempt',
+  ),
+  ok('complete', 'PROCESSING', { pending_result: RESULT }, () =>
+    step('complete', { token: 'mine', result: RESULT, now: NOW }),
+  ),
+  no(
+    'complete',
+    'PROCESSING',
+    {},
+    () => step('complete', { token: 'other', result: RESULT, now: NOW }),
+    'claimed by another attempt',
+  ),
+  ok('fail', 'PROCESSING', {}, () => step('fail', { token: 'mine', error: failure, now: NOW })),
+  no(
+    'fail',
+    'PROCESSING',
+    {},
+    () => step('fail', { token: 'other', error: failure, now: NOW }),
+    'claimed by another attempt',
+  ),
+  ok('deferRetry', 'PROCESSING', {}, () => step('deferRetry', { ...defer, newRound: true }), 'into a new round'),
+  ok(
+    'deferRetry',
+    'PROCESSING',
+    { retry_round: 2, retry_attempt: 3 },
+    () => step('deferRetry', { ...defer, newRound: false }),
+    'within its round',
+  ),
+  no(
+    'deferRetry',
+    'PROCESSING',
+    {},
+    () => step('deferRetry', { ...defer, token: 'other', newRound: true }),
+    'claimed by another attempt',
+  ),
+  ok('giveUp', 'RETRYING', {}, () => step('giveUp', { round: 1, now: NOW })),
+  no('giveUp', 'RETRYING', {}, () => step('giveUp', { round: 2, now: NOW }), 'of another round'),
+  ok('expire', 'AWAITING_UPLOAD', {}, () => step('expire', { now: NOW })),
+  no(
+    'expire',
+    'AWAITING_UPLOAD',
+    { upload_expires_at: '2026-11-26T12:05:00.000Z' },
+    () => step('expire', { now: NOW }),
+    'whose upload URL still works',
+  ),
+  ok(
+    'handOff',
+    'PROCESSING',
+    lapsed,
+    (seen) => step('handOff', { seen: seen as CheckRecord, now: NOW, dueInSeconds: 900 }),
+    'whose processor died',
+  ),
+  ok(
+    'handOff',
+    'RETRYING',
+    {},
+    (seen) => step('handOff', { seen: seen as CheckRecord, now: NOW, dueInSeconds: 900 }),
+    'whose round went quiet',
+  ),
+  no(
+    'handOff',
+    'RETRYING',
+    { due_at: NOW_EPOCH + 60 },
+    (seen) => step('handOff', { seen: seen as CheckRecord, now: NOW, dueInSeconds: 900 }),
+    'not yet due',
+  ),
+  no(
+    'handOff',
+    'RETRYING',
+    { retry_round: 2 },
+    (seen) => step('handOff', { seen: { ...(seen as CheckRecord), retry_round: 1 }, now: NOW, dueInSeconds: 900 }),
+    'moved to another round since it was seen',
+  ),
+  ok('applyDiditUpdate', 'COMPLETED', {}, (seen) =>
+    step('applyDiditUpdate', {
+      seen: seen as CheckRecord,
+      eventId: 'evt-1',
+      result: { ...RESULT, decision: 'Declined' },
+      now: NOW,
+    }),
+  ),
+  no(
+    'applyDiditUpdate',
+    'COMPLETED',
+    {},
+    (seen) =>
+      step('applyDiditUpdate', {
+        seen: { ...(seen as CheckRecord), updated_at: NOW.toISOString() },
+        eventId: 'evt-1',
+        result: RESULT,
+        now: NOW,
+      }),
+    'changed since it was read',
+  ),
+  ok('claimPendingEvent', 'COMPLETED', { event_pending: true }, () =>
+    step('claimPendingEvent', { status: 'COMPLETED', now: NOW, leaseSeconds: 60 }),
+  ),
+  ok('claimPendingEvent', 'FAILED', { event_pending: true }, () =>
+    step('claimPendingEvent', { status: 'FAILED', now: NOW, leaseSeconds: 60 }),
+  ),
+  ok(
+    'claimPendingEvent',
+    'EXPIRED',
+    { event_pending: true, event_claimed_until: NOW_EPOCH - 1 },
+    () => step('claimPendingEvent', { status: 'EXPIRED', now: NOW, leaseSeconds: 60 }),
+    'whose last taker gave up',
+  ),
+  no(
+    'claimPendingEvent',
+    'COMPLETED',
+    {},
+    () => step('claimPendingEvent', { status: 'COMPLETED', now: NOW, leaseSeconds: 60 }),
+    'with no pending event',
+  ),
+  no(
+    'claimPendingEvent',
+    'COMPLETED',
+    { event_pending: true, updated_at: NOW.toISOString() },
+    () => step('claimPendingEvent', { status: 'COMPLETED', now: NOW, leaseSeconds: 60 }),
+    "within the writer's lease",
+  ),
+  no(
+    'claimPendingEvent',
+    'COMPLETED',
+    { event_pending: true, event_claimed_until: NOW_EPOCH + 30 },
+    () => step('claimPendingEvent', { status: 'COMPLETED', now: NOW, leaseSeconds: 60 }),
+    'held by another taker',
+  ),
+  ok('markEventPublished', 'COMPLETED', { event_pending: true }, () =>
+    step('markEventPublished', { status: 'COMPLETED' }),
+  ),
+  ok('markEventPublished', 'FAILED', { event_pending: true }, () => step('markEventPublished', { status: 'FAILED' })),
+  ok('markEventPublished', 'EXPIRED', { event_pending: true }, () => step('markEventPublished', { status: 'EXPIRED' })),
+  no(
+    'markEventPublished',
+    'COMPLETED',
+    { event_pending: true },
+    () => step('markEventPublished', { status: 'FAILED' }),
+    'that moved to another status',
+  ),
+  ...(['AWAITING_UPLOAD', 'PROCESSING', 'RETRYING', 'COMPLETED', 'FAILED', 'EXPIRED'] as const).map((status) =>
+    ok('recordDelivery', status, {}, () => step('recordDelivery', { attempt: delivery() })),
+  ),
+  no('recordDelivery', undefined, {}, () => step('recordDelivery', { attempt: delivery() }), 'of no stored check'),
+];
+
+function delivery() {
+  return {
+    webhook_id: 'msg_1',
+    event_type: 'Liveness Check Completed',
+    attempt: 1,
+    at: NOW.toISOString(),
+    status_code: 200,
+    latency_ms: 12,
+    outcome: 'delivered' as const,
+  };
+}
+
+function ok(
+  transition: TransitionName,
+  status: CheckStatus,
+  extra: Partial<CheckRecord>,
+  make: (stored: CheckRecord | undefined) => Step,
+  detail = '',
+): TransitionCase {
+  return {
+    name: `${transition} from ${status}${detail ? ` ${detail}` : ''} is accepted`,
+    transition,
+    stored: (id) => storedCheck(id, status, extra),
+    step: make,
+    accepted: true,
+  };
+}
+
+function no(
+  transition: TransitionName,
+  status: CheckStatus | undefined,
+  extra: Partial<CheckRecord>,
+  make: (stored: CheckRecord | undefined) => Step,
+  detail: string,
+): TransitionCase {
+  return {
+    name: `${transition} of a check ${status ? `${status} ` : ''}${detail} is refused`,
+    transition,
+    stored: (id) => (status ? storedCheck(id, status, extra) : undefined),
+    step: make,
+    accepted: false,
+  };
+}

@@ -1,0 +1,165 @@
+import { describe, expect, it } from 'vitest';
+import { CHECK_STATUSES, type CheckRecord, isTerminal } from '../../lambdas/core/check';
+import {
+  CheckAlreadyExistsError,
+  CheckChangedError,
+  CheckNotFoundError,
+  ClaimLostError,
+  conflictFor,
+} from '../../lambdas/core/lifecycle/conflicts';
+import { applyChanges, changedFields, holds } from '../../lambdas/core/lifecycle/expressions';
+import {
+  CREATION,
+  reachableStatuses,
+  TRANSITIONS,
+  type TransitionName,
+  type TransitionRow,
+} from '../../lambdas/core/lifecycle/transitions';
+import { MemoryCheckStore } from '../fakes/memory-check-store';
+import { NOW, RESULT, storedCheck, TRANSITION_CASES } from '../helpers/transition-cases';
+
+const row = (name: TransitionName) => TRANSITIONS[name] as TransitionRow<never>;
+const NAMES = Object.keys(TRANSITIONS) as TransitionName[];
+
+describe('every transition, accepted and refused', () => {
+  for (const c of TRANSITION_CASES) {
+    it(c.name, () => {
+      const stored = c.stored('4f0c2f7e-3c1b-4d8e-9a51-0a4c1e9b7d21');
+      const s = c.step(stored);
+      expect(s.transition).toBe(c.transition);
+      expect(holds(s.condition, stored)).toBe(c.accepted);
+      if (c.accepted) {
+        const next = applyChanges(stored as CheckRecord, s.changes);
+        const to = row(c.transition).to;
+        expect(next.status).toBe(to === 'same' ? stored?.status : to);
+        expect(row(c.transition).fields).toEqual(expect.arrayContaining(changedFields(s.changes)));
+      } else {
+        expect(conflictFor(c.transition, s.refusal, stored)).toBeInstanceOf(
+          stored === undefined ? CheckNotFoundError : s.refusal === 'claim' ? ClaimLostError : CheckChangedError,
+        );
+      }
+    });
+  }
+});
+
+describe('the table', () => {
+  it.each(NAMES)('%s: refused from every status it does not start from', (name) => {
+    const accepted = TRANSITION_CASES.filter((c) => c.transition === name && c.accepted);
+    expect(accepted.length).toBeGreaterThan(0);
+    for (const c of accepted) {
+      const stored = c.stored('4f0c2f7e-3c1b-4d8e-9a51-0a4c1e9b7d21') as CheckRecord;
+      for (const status of CHECK_STATUSES) {
+        if (row(name).from.includes(status)) continue;
+        expect(holds(c.step(stored).condition, { ...stored, status }), `${name} from ${status}`).toBe(false);
+      }
+    }
+  });
+
+  it.each(NAMES)('%s: a case accepts it from each status it starts from, and one refuses it', (name) => {
+    const cases = TRANSITION_CASES.filter((c) => c.transition === name);
+    const startedFrom = new Set(cases.filter((c) => c.accepted).map((c) => c.stored('x')?.status));
+    expect([...startedFrom].sort()).toEqual([...row(name).from].sort());
+    expect(cases.some((c) => !c.accepted)).toBe(true);
+  });
+
+  it.each(NAMES)('%s: the fields its row names are exactly the fields its cases change', (name) => {
+    const touched = new Set(
+      TRANSITION_CASES.filter((c) => c.transition === name && c.accepted).flatMap((c) =>
+        changedFields(c.step(c.stored('x')).changes),
+      ),
+    );
+    expect([...touched].sort()).toEqual([...new Set(row(name).fields)].sort());
+  });
+
+  it('terminal statuses have no way out: only outbox and delivery bookkeeping start from them', () => {
+    for (const name of NAMES) {
+      if (row(name).from.some(isTerminal)) expect(row(name).to, name).toBe('same');
+    }
+  });
+
+  it('every status a check can be in is reached by some transition, and every non-terminal one can be left', () => {
+    expect(reachableStatuses().sort()).toEqual([...CHECK_STATUSES].sort());
+    for (const status of CHECK_STATUSES.filter((s) => !isTerminal(s))) {
+      const leaving = NAMES.filter((n) => row(n).from.includes(status) && row(n).to !== 'same' && row(n).to !== status);
+      expect(leaving.length, status).toBeGreaterThan(0);
+    }
+  });
+
+  it('creating a check is refused when the id is taken, with its own conflict', () => {
+    expect(holds(CREATION.condition, undefined)).toBe(true);
+    expect(holds(CREATION.condition, storedCheck('x', 'AWAITING_UPLOAD'))).toBe(false);
+    expect(conflictFor('create', CREATION.refusal, storedCheck('x', 'AWAITING_UPLOAD'))).toBeInstanceOf(
+      CheckAlreadyExistsError,
+    );
+  });
+});
+
+describe('what the writes leave behind', () => {
+  const byName = (name: string) => {
+    const c = TRANSITION_CASES.find((t) => t.name === name);
+    if (!c) throw new Error(`no case ${name}`);
+    const stored = c.stored('id') as CheckRecord;
+    return applyChanges(stored, c.step(stored).changes);
+  };
+
+  it('a claim holds a lease and comes due for the sweeper shortly after it', () => {
+    const next = byName('claimUpload from AWAITING_UPLOAD is accepted');
+    const nowEpoch = Math.floor(NOW.getTime() / 1000);
+    expect(next).toMatchObject({ claim_token: 'new', claim_expires_at: nowEpoch + 60, due_at: nowEpoch + 90 });
+  });
+
+  it('completing stores the result, the session id and a pending event, and drops the saved answer and the claim', () => {
+    const next = byName('complete from PROCESSING is accepted');
+    expect(next).toMatchObject({ result: RESULT, didit_session_id: 'didit-session-1', event_pending: true });
+    expect(next.pending_result).toBeUndefined();
+    expect(next.claim_token).toBeUndefined();
+  });
+
+  it('deferring starts round 1 at attempt 1 from the S3 path, and counts one more attempt within a round', () => {
+    expect(byName('deferRetry from PROCESSING into a new round is accepted')).toMatchObject({
+      retry_round: 1,
+      retry_attempt: 1,
+      retry_after_seconds: 7,
+      last_error: { code: 'DIDIT_UNAVAILABLE' },
+    });
+    expect(byName('deferRetry from PROCESSING within its round is accepted')).toMatchObject({
+      retry_round: 2,
+      retry_attempt: 4,
+    });
+  });
+
+  it('giving up turns the last retryable error into the error', () => {
+    expect(byName('giveUp from RETRYING is accepted')).toMatchObject({
+      status: 'FAILED',
+      error: { code: 'DIDIT_UNAVAILABLE', message: 'HTTP 503' },
+      event_pending: true,
+    });
+  });
+
+  it('a Didit update keeps the replaced result in history and marks the Updated event pending', () => {
+    const next = byName('applyDiditUpdate from COMPLETED is accepted');
+    expect(next.history).toEqual([
+      { replaced_at: NOW.toISOString(), replaced_by: 'didit:status.updated', result: RESULT },
+    ]);
+    expect(next).toMatchObject({ didit_event_ids: ['evt-1'], pending_event_type: 'Liveness Check Updated' });
+  });
+
+  it('publishing takes the check out of the due index', () => {
+    const next = byName('markEventPublished from COMPLETED is accepted');
+    expect(next.due_at).toBeUndefined();
+    expect(next.due_shard).toBeUndefined();
+    expect(next.event_pending).toBeUndefined();
+  });
+});
+
+describe('the in-memory store the service tests use means the same', () => {
+  for (const c of TRANSITION_CASES) {
+    it(c.name, async () => {
+      const store = new MemoryCheckStore();
+      const stored = c.stored('4f0c2f7e-3c1b-4d8e-9a51-0a4c1e9b7d21');
+      if (stored) await store.create(stored);
+      const outcome = await store.attempt('4f0c2f7e-3c1b-4d8e-9a51-0a4c1e9b7d21', c.step(stored));
+      expect(outcome.applied).toBe(c.accepted);
+    });
+  }
+});

@@ -1,0 +1,260 @@
+import { randomUUID } from 'node:crypto';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ClaimLostError } from '../../../lambdas/core/lifecycle/conflicts';
+import { DiditAuthError, DiditUnavailableError } from '../../../lambdas/errors';
+import { CheckProcessor, type ProcessorPorts } from '../../../lambdas/services/check-processor';
+import { MemoryCheckStore } from '../../fakes/memory-check-store';
+import {
+  awaitingCheck,
+  diditAnswer,
+  FixedFaces,
+  fakePrepareImage,
+  MemoryUploads,
+  ScriptedDidit,
+} from '../../fakes/processor-fakes';
+import { ManualClock, RecordingEvents, RecordingMetrics, RecordingRetries } from '../../fakes/recorders';
+
+// The processor service over in-memory fakes of its ports: every rule of an attempt, in milliseconds. The same
+// service runs against moto and the loopback simulators in test/integration/check-processor.test.ts.
+const LEASE = 60;
+let store: MemoryCheckStore;
+let uploads: MemoryUploads;
+let didit: ScriptedDidit;
+let events: RecordingEvents;
+let retries: RecordingRetries;
+let clock: ManualClock;
+
+beforeEach(() => {
+  store = new MemoryCheckStore();
+  uploads = new MemoryUploads();
+  didit = new ScriptedDidit();
+  events = new RecordingEvents();
+  retries = new RecordingRetries();
+  clock = new ManualClock();
+});
+
+function processor(overrides: Partial<ProcessorPorts> = {}): CheckProcessor {
+  return new CheckProcessor(
+    {
+      store,
+      uploads,
+      prepareImage: fakePrepareImage,
+      didit,
+      events,
+      retries,
+      clock: clock.now,
+      newToken: randomUUID,
+      ...overrides,
+    },
+    {
+      uploadPrefix: 'uploads/',
+      image: { maxLongEdge: 1920, maxOutputBytes: 500_000, maxInputPixels: 40_000_000 },
+      leaseSeconds: LEASE,
+      retryDueSeconds: 900,
+    },
+  );
+}
+
+async function uploaded(bytes = 'selfie', extra = {}): Promise<string> {
+  const id = randomUUID();
+  await store.create(awaitingCheck(id, clock.now(), extra));
+  uploads.objects.set(`uploads/${id}`, Buffer.from(bytes));
+  return id;
+}
+
+const unavailable = (retryAfterSeconds?: number) => () => {
+  throw new DiditUnavailableError('Didit answered HTTP 503', 503, retryAfterSeconds ? { retryAfterSeconds } : {});
+};
+
+describe('an upload', () => {
+  it('is claimed, decided by one Didit call, completed and announced: three writes, one event', async () => {
+    const id = await uploaded();
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('COMPLETED');
+    expect(store.writes).toEqual(['create', 'claimUpload', 'complete', 'markEventPublished']);
+    expect(await store.get(id)).toMatchObject({ status: 'COMPLETED', result: { decision: 'Approved' } });
+    expect(events.types(id)).toEqual(['Liveness Check Completed']);
+    expect(didit.calls).toBe(1);
+    expect(didit.requests[0]).toMatchObject({ faceLivenessScoreDeclineThreshold: 30, saveApiRequest: true });
+  });
+
+  it('delivered twice calls Didit once: the second finds the check claimed or finished', async () => {
+    const id = await uploaded();
+    await processor().processUpload(`uploads/${id}`);
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('DUPLICATE');
+    expect(didit.calls).toBe(1);
+    expect(events.types(id)).toHaveLength(1);
+  });
+
+  it('that cannot be decoded ends FAILED with its code, without a Didit call', async () => {
+    const id = await uploaded('corrupt bytes');
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('FAILED');
+    expect(await store.get(id)).toMatchObject({ status: 'FAILED', error: { code: 'CORRUPT_IMAGE' } });
+    expect(events.types(id)).toEqual(['Liveness Check Failed']);
+    expect(didit.calls).toBe(0);
+  });
+
+  it('that Didit refuses permanently ends FAILED at once, never retried', async () => {
+    const id = await uploaded();
+    didit.answer(() => {
+      throw new DiditAuthError('Didit answered HTTP 401', 401);
+    });
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('FAILED');
+    expect(await store.get(id)).toMatchObject({ error: { code: 'DIDIT_AUTH_FAILED' } });
+    expect(retries.started).toEqual([]);
+  });
+
+  it('outside the uploads prefix, or for no stored check, is ignored', async () => {
+    expect(await processor().processUpload('other/x')).toBe('NOT_A_CHECK');
+    expect(await processor().processUpload(`uploads/${randomUUID()}`)).toBe('UNKNOWN_CHECK');
+    expect(didit.calls).toBe(0);
+  });
+
+  it('with the pre-screen finding no face is declined without a Didit call', async () => {
+    const id = await uploaded();
+    const faces = new FixedFaces(0);
+    expect(await processor({ faces }).processUpload(`uploads/${id}`)).toBe('COMPLETED');
+    expect(await store.get(id)).toMatchObject({
+      result: { decision: 'Declined', request_id: null, prescreen_face_count: 0 },
+    });
+    expect(didit.calls).toBe(0);
+    expect(faces.calls).toBe(1);
+  });
+});
+
+describe('retries', () => {
+  it('a retryable failure starts round 1 with Didit’s Retry-After; the round’s attempt completes the check', async () => {
+    const id = await uploaded();
+    didit.answer(unavailable(7));
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('RETRYING');
+    expect(retries.started).toEqual([{ check_id: id, round: 1, attempt: 1, retry_after_seconds: 7 }]);
+    expect(await store.get(id)).toMatchObject({ status: 'RETRYING', last_error: { code: 'DIDIT_UNAVAILABLE' } });
+
+    const result = await processor().attempt({ check_id: id, round: 1, attempt: 1, retry_after_seconds: 7 });
+    expect(result.outcome).toBe('COMPLETED');
+    expect(didit.calls).toBe(2);
+    expect(events.types(id)).toEqual(['Liveness Check Completed']);
+  });
+
+  it('a failed attempt within a round asks for another, counting it', async () => {
+    const id = await uploaded();
+    didit.answer(unavailable(), unavailable(3));
+    await processor().processUpload(`uploads/${id}`);
+    const result = await processor().attempt({ check_id: id, round: 1, attempt: 1, retry_after_seconds: 0 });
+    expect(result).toMatchObject({ outcome: 'RETRY', attempt: 2, retry_after_seconds: 3 });
+    expect(await store.get(id)).toMatchObject({ retry_round: 1, retry_attempt: 2 });
+  });
+
+  it('giving up fails the check with the last retryable error, once; a late give-up is skipped', async () => {
+    const id = await uploaded();
+    didit.answer(unavailable());
+    await processor().processUpload(`uploads/${id}`);
+    expect(await processor().giveUp({ check_id: id, round: 1 })).toEqual({ outcome: 'FAILED' });
+    expect(await store.get(id)).toMatchObject({ status: 'FAILED', error: { code: 'DIDIT_UNAVAILABLE' } });
+    expect(await processor().giveUp({ check_id: id, round: 1 })).toEqual({ outcome: 'SKIPPED' });
+    expect(events.types(id)).toEqual(['Liveness Check Failed']);
+  });
+
+  it('an attempt of a round that is over is skipped without calling Didit', async () => {
+    const id = await uploaded();
+    didit.answer(unavailable());
+    await processor().processUpload(`uploads/${id}`);
+    const stale = await processor().attempt({ check_id: id, round: 7, attempt: 2, retry_after_seconds: 0 });
+    expect(stale.outcome).toBe('SKIPPED');
+    expect(didit.calls).toBe(1);
+  });
+
+  it('a duplicate upload of a RETRYING check restarts its round (a no-op when it runs)', async () => {
+    const id = await uploaded();
+    didit.answer(unavailable());
+    await processor().processUpload(`uploads/${id}`);
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('DUPLICATE');
+    expect(retries.started).toHaveLength(2);
+    expect(retries.started[1]).toEqual(retries.started[0]);
+  });
+});
+
+describe("Didit's answer is paid for once", () => {
+  it('a completing write that fails keeps the answer; the next attempt finishes with it, no second call', async () => {
+    const id = await uploaded();
+    store.failNext('complete', new Error('DynamoDB unreachable'));
+    await expect(processor().processUpload(`uploads/${id}`)).rejects.toThrow('unreachable');
+    const left = await store.get(id);
+    expect(left).toMatchObject({ status: 'PROCESSING', pending_result: { request_id: 'session-1' } });
+
+    clock.advance(LEASE + 1);
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('COMPLETED');
+    expect(await store.get(id)).toMatchObject({ result: { request_id: 'session-1' } });
+    expect((await store.get(id))?.pending_result).toBeUndefined();
+    expect(didit.calls).toBe(1);
+  });
+
+  it('a completing write refused because another attempt took over drops this attempt without saving', async () => {
+    const id = await uploaded();
+    const takenOver: MemoryCheckStore = Object.assign(Object.create(store), {
+      execute: async (checkId: string, s: Parameters<MemoryCheckStore['execute']>[1]) => {
+        // Another attempt claimed the check while this one waited for Didit.
+        const current = store.items.get(checkId);
+        if (s.transition === 'complete' && current) store.items.set(checkId, { ...current, claim_token: 'other' });
+        return store.execute(checkId, s);
+      },
+    });
+    await expect(processor({ store: takenOver }).processUpload(`uploads/${id}`)).rejects.toBeInstanceOf(ClaimLostError);
+    expect(store.writes).not.toContain('saveDiditAnswer');
+    expect(await store.get(id)).toMatchObject({ status: 'PROCESSING', claim_token: 'other' });
+  });
+});
+
+describe('the outbox', () => {
+  it('an event that failed to publish is republished by a later delivery after the writer’s lease, once', async () => {
+    const id = await uploaded();
+    events.failures = 1;
+    await expect(processor().processUpload(`uploads/${id}`)).rejects.toThrow('EventBridge unreachable');
+    expect(await store.get(id)).toMatchObject({ status: 'COMPLETED', event_pending: true });
+
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('DUPLICATE');
+    clock.advance(LEASE + 1);
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('REPUBLISHED');
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('DUPLICATE');
+    expect(events.types(id)).toEqual(['Liveness Check Completed']);
+    expect(didit.calls).toBe(1);
+  });
+});
+
+describe('metrics', () => {
+  it('a completed check: started, image bytes, one 2xx Didit call with its latency, completed, approved', async () => {
+    const id = await uploaded();
+    const metrics = new RecordingMetrics();
+    await processor({ metrics }).processUpload(`uploads/${id}`);
+    expect(metrics.names()).toEqual(
+      [
+        'ChecksStarted',
+        'ImageBytesIn',
+        'ImageBytesOut',
+        'DiditCalls',
+        'DiditCalls:2xx',
+        'DiditLatency',
+        'ChecksCompleted',
+        'ChecksApproved',
+      ].filter((n) => n !== 'DiditCalls'),
+    );
+  });
+
+  it('a 429 counts a throttled call and a check sent to the retry workflow', async () => {
+    const id = await uploaded();
+    didit.answer(() => {
+      throw new DiditUnavailableError('Didit answered HTTP 429', 429);
+    });
+    const metrics = new RecordingMetrics();
+    await processor({ metrics }).processUpload(`uploads/${id}`);
+    expect(metrics.names()).toEqual(expect.arrayContaining(['DiditCalls:429', 'DiditThrottled', 'ChecksRetrying']));
+  });
+
+  it('a declined decision counts as declined', async () => {
+    const id = await uploaded();
+    didit.answer(() => diditAnswer('s', 'Declined', 5));
+    const metrics = new RecordingMetrics();
+    await processor({ metrics }).processUpload(`uploads/${id}`);
+    expect(metrics.names()).toContain('ChecksDeclined');
+    expect(metrics.names()).not.toContain('ChecksApproved');
+  });
+});
