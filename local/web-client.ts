@@ -33,11 +33,19 @@ export async function startWebClient(): Promise<WebClient> {
     charset: 'utf8',
     logLevel: 'silent',
   });
-  const build = async (): Promise<Uint8Array> => {
+  const rebuild = async (): Promise<Uint8Array> => {
     const result = await bundler.rebuild();
     const output = result.outputFiles?.[0];
     if (!output) throw new Error('esbuild produced no output for web/app.ts');
     return output.contents;
+  };
+  // Requests that arrive while a rebuild runs share it rather than queue more on the one context.
+  let pending: Promise<Uint8Array> | undefined;
+  const build = (): Promise<Uint8Array> => {
+    pending ??= rebuild().finally(() => {
+      pending = undefined;
+    });
+    return pending;
   };
   try {
     await build();
