@@ -1,5 +1,4 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 
@@ -18,8 +17,8 @@ export interface ApiRoute {
 export interface StaticFile {
   /** The URL path, e.g. `/` or `/app.js`. */
   readonly path: string;
-  /** Absolute path on disk; read on every request, so edits show on reload without restarting the stack. */
-  readonly file: string;
+  /** Produces the body on every request, so edits show on reload without restarting the stack. */
+  readonly read: () => Promise<Uint8Array>;
   readonly contentType: string;
 }
 
@@ -180,7 +179,7 @@ function send(res: ServerResponse, result: APIGatewayProxyResult): void {
 }
 
 async function sendFile(req: IncomingMessage, res: ServerResponse, file: StaticFile): Promise<void> {
-  const body = await readFile(file.file);
+  const body = await file.read();
   res.writeHead(200, { ...STATIC_SECURITY_HEADERS, 'content-type': file.contentType, 'content-length': body.length });
   res.end(req.method === 'HEAD' ? undefined : body);
 }

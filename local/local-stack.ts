@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import type { S3Event } from 'aws-lambda';
 import { generateWebhookSecret } from '../lambdas/core/standard-webhooks';
-import { type ApiHandler, createApiServer, type StaticFile } from './api-server';
+import { type ApiHandler, createApiServer } from './api-server';
 import { fakeLambdaArn } from './asl-from-template';
 import { LOCAL_REGION } from './aws-env';
 import { DiditSimulator } from './didit-simulator';
@@ -14,25 +13,10 @@ import { RekognitionSimulator } from './rekognition-simulator';
 import { LocalStepFunctions, type TaskHandler } from './step-functions';
 import { startStepFunctionsServer } from './step-functions-server';
 import { type SynthesizedWorkflows, synthesizeWorkflows } from './synthesized-workflows';
+import { startWebClient } from './web-client';
 
 const LOCAL_RETRY_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:liveness-retry';
 const LOCAL_DELIVERY_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:liveness-webhook-delivery';
-
-/** The browser sample client (web/), served at the API's origin so it calls the API without CORS. */
-const WEB_CLIENT_FILES: readonly StaticFile[] = [
-  { path: '/', file: webFile('index.html'), contentType: 'text/html; charset=utf-8' },
-  { path: '/app.js', file: webFile('app.js'), contentType: 'text/javascript; charset=utf-8' },
-  // The API's contract, generated from the handlers' own schemas (npm run openapi).
-  {
-    path: '/openapi.json',
-    file: fileURLToPath(new URL('../api/openapi.json', import.meta.url)),
-    contentType: 'application/json; charset=utf-8',
-  },
-];
-
-function webFile(name: string): string {
-  return fileURLToPath(new URL(`../web/${name}`, import.meta.url));
-}
 
 export interface LocalStackOptions {
   /** API port; 0 picks a free one. @default 3000 */
@@ -209,6 +193,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       taskHandlers,
     });
 
+    // The browser sample at /: web/app.ts bundled now, so a page that does not build stops the start with the reason.
+    const webClient = await startWebClient();
+    stops.push(() => webClient.dispose());
     const server = createApiServer(
       [
         { method: 'POST', resource: '/v1/liveness-checks', handler: createCheck as ApiHandler },
@@ -216,7 +203,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         { method: 'POST', resource: '/v1/webhooks/didit', handler: diditWebhook as ApiHandler, apiKeyRequired: false },
       ],
       apiKey,
-      WEB_CLIENT_FILES,
+      webClient.files,
     );
     const apiUrl = await listen(server, options.port ?? 3000);
     stops.push(() => close(server));

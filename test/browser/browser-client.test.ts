@@ -10,6 +10,7 @@ import {
 } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ACCEPTED_CONTENT_TYPES, MAX_UPLOAD_BYTES } from '../../lambdas/core/upload-rules';
 import type { LocalStack } from '../../local/local-stack';
 import { ApiClient } from '../helpers/api-client';
 import { startTestStack } from '../helpers/test-stack';
@@ -20,12 +21,12 @@ import { startTestStack } from '../helpers/test-stack';
 /** Debian's Chromium; scripts/ensure-chromium.sh installs it. Never a browser downloaded by playwright. */
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = fileURLToPath(new URL('../../test-output/browser-client.png', import.meta.url));
-const MAX_UPLOAD_BYTES = 5 * 1024 * 1024;
 
 let stack: LocalStack;
 let browser: Browser;
 let context: BrowserContext | undefined;
 let selfieJpeg: Buffer;
+let selfiePng: Buffer;
 
 beforeAll(async () => {
   // A missing browser must fail the run, not skip it: a skipped browser suite looks green in CI.
@@ -54,6 +55,7 @@ beforeAll(async () => {
   selfieJpeg = await sharp(readFileSync(new URL('../fixtures/astronaut.png', import.meta.url)))
     .jpeg({ quality: 90 })
     .toBuffer();
+  selfiePng = await sharp(selfieJpeg).png().toBuffer();
 });
 
 afterEach(async () => {
@@ -140,6 +142,50 @@ describe('the browser sample client', () => {
     expect(apiOrS3).toEqual([]);
   });
 
+  it('refuses a PNG whose 4-byte prefix is right but 8-byte signature is not, as the server does, before any request', async () => {
+    const { page, requests, pageErrors } = await openClient();
+    // \x89PNG\r\n\x1a then 0x00 instead of \n: the old page read 4 bytes and sent this; the processor refuses it.
+    const badSignature = Buffer.from(selfiePng);
+    badSignature[7] = 0x00;
+
+    await page.setInputFiles('#file-input', { name: 'selfie.png', mimeType: 'image/png', buffer: badSignature });
+    await expect.poll(() => page.textContent('#error')).toMatch(/not a JPEG, PNG, .*image.*unrecognised data/);
+    await page.click('#verify');
+    await expect.poll(() => page.textContent('#error')).toMatch(/Convert it to one of those first/);
+    expect(await page.isHidden('#result')).toBe(true);
+
+    expect(requests.filter((r) => r.includes('/v1/liveness-checks') || r.includes(stack.motoEndpoint))).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('refuses a file of a type the server refuses (a GIF named .jpg) with a message, before any request', async () => {
+    const { page, requests } = await openClient();
+    const gif = await sharp(selfieJpeg).resize(64, 64).gif().toBuffer();
+
+    await page.setInputFiles('#file-input', { name: 'selfie.jpg', mimeType: 'image/jpeg', buffer: gif });
+    await expect.poll(() => page.textContent('#error')).toMatch(/its content looks like GIF/);
+    await page.click('#verify');
+    await expect.poll(() => page.textContent('#error')).toMatch(/its content looks like GIF/);
+
+    expect(requests.filter((r) => r.includes('/v1/liveness-checks') || r.includes(stack.motoEndpoint))).toEqual([]);
+  });
+
+  it('takes a valid PNG after a refused file, and clears the message', async () => {
+    const { page } = await openClient();
+    await page.setInputFiles('#file-input', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hi\n') });
+    await expect.poll(() => page.isVisible('#error')).toBe(true);
+
+    await page.setInputFiles('#file-input', { name: 'selfie.png', mimeType: 'image/png', buffer: selfiePng });
+
+    await expect.poll(() => page.isHidden('#error')).toBe(true);
+  });
+
+  it('offers in the file picker the content types the API accepts, from the shared list', async () => {
+    const { page } = await openClient();
+    expect(await page.getAttribute('#file-input', 'accept')).toBe(ACCEPTED_CONTENT_TYPES.join(','));
+    expect(await page.textContent('#file-rules')).toMatch(/^JPEG, PNG, .* up to 5 MiB$/);
+  });
+
   it('takes a photo with the camera and gets a decision for it', async () => {
     const { page, pageErrors } = await openClient();
     const before = stack.diditSimulator?.successfulCalls ?? 0;
@@ -159,3 +205,31 @@ describe('the browser sample client', () => {
     expect(pageErrors).toEqual([]);
   });
 });
+
+describe('the served /app.js', () => {
+  it('is web/app.ts bundled for the browser: one ES module, no Node built-ins, the core rules inlined', async () => {
+    const res = await fetch(`${stack.apiUrl}/app.js`);
+    const bundle = await res.text();
+
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    // Everything is inlined: a browser cannot resolve a bare or node: specifier, nor run require().
+    expect(bundle).not.toMatch(/\brequire\(/);
+    expect(bundle).not.toMatch(/["']node:/);
+    expect(bundle).not.toMatch(/^\s*(import|export)\b/m);
+    // Built from the TypeScript sources, with the server's sniffer (its 8-byte PNG signature) and not a copy of it.
+    const sources = sourceMapSources(bundle);
+    expect(sources).toEqual(expect.arrayContaining(['web/app.ts', 'lambdas/core/image-sniff.ts']));
+    // Only the sample and the service's own pure modules: no package (zod, an SDK) came along with a type import.
+    expect(sources.filter((s) => !/^(web|lambdas)\//.test(s))).toEqual([]);
+    expect(bundle).toContain('PNG_SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10]');
+    expect(existsSync(fileURLToPath(new URL('../../web/app.js', import.meta.url)))).toBe(false);
+  });
+});
+
+/** The `sources` of the bundle's inline source map: the files esbuild put into it. */
+function sourceMapSources(bundle: string): string[] {
+  const inline = /\/\/# sourceMappingURL=data:application\/json;base64,(\S+)\s*$/.exec(bundle)?.[1];
+  if (!inline) throw new Error('the bundle has no inline source map');
+  return (JSON.parse(Buffer.from(inline, 'base64').toString('utf8')) as { sources: string[] }).sources;
+}
