@@ -4,7 +4,7 @@
 
 import type { z } from 'zod';
 import { TERMINAL_STATUSES } from '../lambdas/core/check';
-import type { apiErrorSchema, checkViewSchema, createdCheckSchema } from '../lambdas/core/contracts/api';
+import type { apiErrorSchema, checkViewSchema, createdCheckSchema } from '../contracts/api';
 import type { AcceptedContentType } from '../lambdas/core/upload-rules';
 import { ClientError } from './client-error';
 
