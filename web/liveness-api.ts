@@ -3,8 +3,8 @@
 // what to do next.
 
 import type { z } from 'zod';
-import { TERMINAL_STATUSES } from '../lambdas/core/check';
 import type { apiErrorSchema, checkViewSchema, createdCheckSchema } from '../contracts/api';
+import { TERMINAL_STATUSES } from '../lambdas/core/check';
 import type { AcceptedContentType } from '../lambdas/core/upload-rules';
 import { ClientError } from './client-error';
 
