@@ -1,9 +1,17 @@
 import { Agent, type Dispatcher, FormData } from 'undici';
-import type { DiditConfig } from '../config';
 import { errorForDiditStatus, parseDiditResponse } from '../core/didit-response';
 import type { DiditLivenessRequest, DiditPassiveLivenessResponse } from '../core/didit-types';
+import type { DiditPort } from '../core/ports';
 import { DiditBadResponseError, DiditUnavailableError, LivenessError } from '../errors';
 import { traceRemoteCall } from '../observability';
+
+/** Where Didit is and how long each phase of a call may take (the processor's config provides them). */
+export interface DiditClientOptions {
+  readonly baseUrl: string;
+  readonly connectTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
+}
 
 /**
  * Didit passive liveness over one keep-alive connection pool. Build it once per container: the TLS handshake to Didit
@@ -55,13 +63,13 @@ export interface CheckLivenessOptions {
   readonly signal?: AbortSignal;
 }
 
-export class DiditClient {
+export class DiditClient implements DiditPort {
   private readonly agent: Agent;
   private readonly origin: string;
   private readonly path: string;
 
   constructor(
-    config: DiditConfig,
+    config: DiditClientOptions,
     private readonly apiKey: () => Promise<string>,
   ) {
     const base = new URL(config.baseUrl);

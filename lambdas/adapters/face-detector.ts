@@ -7,13 +7,14 @@ import {
   RekognitionServiceException,
   ThrottlingException,
 } from '@aws-sdk/client-rekognition';
+import type { FaceCounterPort } from '../core/ports';
 import { DependencyThrottledError, PermanentError } from '../errors';
 
 /**
  * The optional pre-screen: counts faces with Rekognition DetectFaces so an image without a face is declined without
  * spending a Didit call. The client is injected (one per container, and a simulator endpoint in tests).
  */
-export class RekognitionFaceDetector {
+export class RekognitionFaceDetector implements FaceCounterPort {
   constructor(private readonly client: RekognitionClient) {}
 
   async countFaces(jpeg: Uint8Array): Promise<number> {

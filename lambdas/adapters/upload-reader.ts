@@ -1,10 +1,11 @@
 import { GetObjectCommand, type GetObjectCommandOutput, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
+import type { UploadReaderPort } from '../core/ports';
 import { MAX_UPLOAD_BYTES } from '../core/upload-rules';
 import { ImageRejectedError } from '../errors';
 import { classifyAwsError } from './aws-errors';
 
 /** Reads an uploaded selfie, refusing anything over the upload limit before and while reading it. */
-export class UploadReader {
+export class UploadReader implements UploadReaderPort {
   constructor(
     private readonly s3: S3Client,
     private readonly bucketName: string,

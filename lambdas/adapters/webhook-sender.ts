@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Agent, Dispatcher } from 'undici';
+import type { WebhookSenderPort } from '../core/ports';
 import { assertDeliverableUrl, CallbackRefusedError, createCallbackAgent, type HostResolver } from './callback-guard';
 
 /**
@@ -130,7 +131,7 @@ const TRANSPORT_CODES: Readonly<Record<string, WebhookTransportCode>> = {
   UND_ERR_INFO: 'PROTOCOL',
 };
 
-export class WebhookSender {
+export class WebhookSender implements WebhookSenderPort {
   private readonly agent: Agent;
   private readonly policy: { readonly allowLoopbackHttp: boolean };
   private readonly bodyTimeoutMs: number;
