@@ -34,9 +34,3 @@ export function capsForHorizon(schedule: BackoffSchedule, horizonSeconds: number
   }
   return caps;
 }
-
-/** The wait the state machine computes: uniform in [0, cap), raised to Retry-After when the server asked for more. */
-export function jitteredWait(cap: number, retryAfterSeconds: number, random: () => number = Math.random): number {
-  const drawn = Math.floor(random() * cap);
-  return Math.max(drawn, retryAfterSeconds);
-}

@@ -52,7 +52,7 @@ const processor = new CheckProcessor(
   },
 );
 
-/** Tasks of the retry workflow (lib/parts/workflow.ts) invoke the same function with one of these. */
+/** Tasks of the retry workflow (lib/parts/retry-workflow.ts) invoke the same function with one of these. */
 type WorkflowTask =
   | { action: 'attempt'; check_id: string; round: number; attempt: number; retry_after_seconds: number }
   | { action: 'give_up'; check_id: string; round: number };

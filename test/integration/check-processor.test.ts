@@ -39,7 +39,7 @@ let rekognition: RekognitionSimulator;
 let publisher: EventPublisher;
 let selfie: Buffer;
 let clockOffsetMs = 0;
-/** Rounds the processor asked Step Functions to start (the workflow itself is exercised in retry-workflow.test.ts). */
+/** Rounds the processor asked Step Functions to start (the workflow itself runs in retry-faults.test.ts). */
 let startedRounds: RetryRoundInput[] = [];
 const config = () =>
   loadProcessorConfig({
