@@ -1,4 +1,7 @@
 import { expect } from 'vitest';
+import { eventually } from './eventually';
+
+const PENDING_STATUSES: readonly string[] = ['AWAITING_UPLOAD', 'PROCESSING', 'RETRYING'];
 
 /** A minimal client for the liveness API as a client app would use it: JSON in, presigned POST upload, polling. */
 export class ApiClient {
@@ -43,12 +46,14 @@ export class ApiClient {
 
   /** Polls until the check leaves AWAITING_UPLOAD/PROCESSING/RETRYING, or fails the test after `timeoutMs`. */
   async waitForTerminal(id: string, timeoutMs = 20_000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const res = await this.getCheck(id);
-      if (!['AWAITING_UPLOAD', 'PROCESSING', 'RETRYING'].includes(res.body?.status)) return res.body;
-      if (Date.now() > deadline) throw new Error(`check ${id} still ${res.body?.status} after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    return eventually(
+      `check ${id} to leave ${PENDING_STATUSES.join('/')}`,
+      async () => {
+        const res = await this.getCheck(id);
+        if (PENDING_STATUSES.includes(res.body?.status)) throw new Error(`still ${res.body.status}`);
+        return res.body;
+      },
+      { timeoutMs },
+    );
   }
 }
