@@ -11,7 +11,7 @@ export interface EventuallyOptions {
   readonly intervalMs?: number;
 }
 
-export const EVENTUALLY_TIMEOUT_MS = 20_000;
+const EVENTUALLY_TIMEOUT_MS = 20_000;
 const EVENTUALLY_INTERVAL_MS = 50;
 
 /**
@@ -26,7 +26,7 @@ export async function eventually<T>(
   what: string,
   probe: () => T | NotYet | Promise<T | NotYet>,
   options: EventuallyOptions = {},
-): Promise<T> {
+): Promise<Exclude<T, NotYet>> {
   const timeoutMs = options.timeoutMs ?? EVENTUALLY_TIMEOUT_MS;
   // Made now, so a timeout points at the test line that waited rather than at a timer callback.
   const failure = new Error(`waiting for ${what}`);
@@ -44,7 +44,7 @@ export async function eventually<T>(
         }
         last = undefined;
         if (value === undefined || value === null || value === false) throw new Error(`not yet: ${what}`);
-        return value;
+        return value as Exclude<T, NotYet>;
       },
       { timeout: timeoutMs, interval: options.intervalMs ?? EVENTUALLY_INTERVAL_MS },
     );
