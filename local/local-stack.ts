@@ -73,6 +73,12 @@ export interface LocalStack {
   readonly webhookSigningSecret: string;
   /** Runs the sweeper once, now. */
   sweep(): Promise<unknown>;
+  /**
+   * True when nothing is left to happen without new input: every queue (uploads, bus tail, deliveries) is empty and
+   * its pump holds no message, no execution runs, no handler call or sweep is in flight, and none started while the
+   * queues were read. Tests poll it to know that whatever could still happen already has.
+   */
+  isIdle(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -234,7 +240,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     deliveries.start();
     stops.push(() => deliveries.stop());
 
-    const sweep = () => sweepChecks();
+    let sweepsStarted = 0;
+    let sweepsRunning = 0;
+    const sweep = async () => {
+      sweepsStarted++;
+      sweepsRunning++;
+      try {
+        return await sweepChecks();
+      } finally {
+        sweepsRunning--;
+      }
+    };
     const sweepIntervalMs = options.sweepIntervalMs ?? 5_000;
     if (sweepIntervalMs > 0) {
       const timer = setInterval(() => {
@@ -242,6 +258,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       }, sweepIntervalMs);
       stops.push(async () => clearInterval(timer));
     }
+
+    // In-process work only starts by receiving a message, starting an execution or sweeping, and each counts; so if
+    // nothing runs before and after the queues are read and no count moved, nothing ran meanwhile and the queues
+    // (which only that work and the caller write to) were empty at the end too.
+    const pumps = [uploads, tail, deliveries];
+    const activity = () => ({
+      busy: sweepsRunning > 0 || !stepFunctions.isIdle() || pumps.some((pump) => pump.busy > 0),
+      started: [sweepsStarted, stepFunctions.startedExecutions, ...pumps.map((pump) => pump.received)].join(),
+    });
+    const isIdle = async () => {
+      const before = activity();
+      if (before.busy) return false;
+      const unfinished = await Promise.all(pumps.map((pump) => pump.unfinished()));
+      const after = activity();
+      return !after.busy && after.started === before.started && unfinished.every((count) => count === 0);
+    };
 
     return {
       apiUrl,
@@ -257,6 +289,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       diditWebhookSecret,
       webhookSigningSecret,
       sweep,
+      isIdle,
       stop,
     };
   } catch (error) {

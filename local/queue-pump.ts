@@ -1,4 +1,10 @@
-import { DeleteMessageCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { emulatorClientConfig } from './aws-env';
 
 /**
@@ -9,6 +15,9 @@ export class QueuePump {
   private readonly sqs: SQSClient;
   private running = false;
   private loop: Promise<void> | undefined;
+  /** Messages handed out and not yet finished (deleted, or failed and left for redelivery). */
+  private readonly inFlight = new Set<Promise<void>>();
+  private receivedCount = 0;
 
   constructor(
     endpoint: string,
@@ -31,12 +40,44 @@ export class QueuePump {
     this.sqs.destroy();
   }
 
+  /** Messages received so far (a redelivered message counts again): moves whenever the pump starts work. */
+  get received(): number {
+    return this.receivedCount;
+  }
+
+  /** Messages being handled right now. */
+  get busy(): number {
+    return this.inFlight.size;
+  }
+
+  /**
+   * Messages in the queue that are not finished: waiting, delayed, or received and not yet deleted. moto counts
+   * exactly (SQS itself only approximately), so 0 there means every message sent so far has been handled.
+   */
+  async unfinished(): Promise<number> {
+    const { Attributes = {} } = await this.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: this.queueUrl,
+        AttributeNames: [
+          'ApproximateNumberOfMessages',
+          'ApproximateNumberOfMessagesNotVisible',
+          'ApproximateNumberOfMessagesDelayed',
+        ],
+      }),
+    );
+    return (
+      Number(Attributes.ApproximateNumberOfMessages ?? 0) +
+      Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) +
+      Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0)
+    );
+  }
+
   /**
    * Receives again as soon as a batch is handed out (up to `concurrency` messages in flight), so one slow message —
    * a check waiting on Didit — does not hold back the uploads queued behind it.
    */
   private async run(): Promise<void> {
-    const inFlight = new Set<Promise<void>>();
+    const inFlight = this.inFlight;
     const handle = async (message: Message) => {
       try {
         await this.onMessage(message.Body ?? '');
@@ -59,6 +100,7 @@ export class QueuePump {
           }),
         );
         for (const message of out.Messages ?? []) {
+          this.receivedCount++;
           const task = handle(message).finally(() => inFlight.delete(task));
           inFlight.add(task);
         }

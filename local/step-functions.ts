@@ -616,6 +616,18 @@ export class LocalStepFunctions {
     return snapshot(execution);
   }
 
+  /** Executions started so far, on every state machine: moves whenever this runtime starts work. */
+  get startedExecutions(): number {
+    return this.executions.size;
+  }
+
+  /** True at this instant when no execution is running and no handler call is in flight. */
+  isIdle(): boolean {
+    if (this.inFlight.size > 0) return false;
+    for (const execution of this.executions.values()) if (execution.status === 'RUNNING') return false;
+    return true;
+  }
+
   /** Resolves when no execution is running and no handler call is in flight, including ones started meanwhile. */
   async waitForIdle(): Promise<void> {
     for (;;) {

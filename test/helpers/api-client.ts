@@ -1,4 +1,7 @@
 import { expect } from 'vitest';
+import { eventually } from './eventually';
+
+const PENDING_STATUSES: readonly string[] = ['AWAITING_UPLOAD', 'PROCESSING', 'RETRYING'];
 
 /** A minimal client for the liveness API as a client app would use it: JSON in, presigned POST upload, polling. */
 export class ApiClient {
@@ -41,14 +44,22 @@ export class ApiClient {
     return this.request('GET', `/v1/liveness-checks/${id}`);
   }
 
-  /** Polls until the check leaves AWAITING_UPLOAD/PROCESSING/RETRYING, or fails the test after `timeoutMs`. */
+  /**
+   * Polls until the check leaves AWAITING_UPLOAD/PROCESSING/RETRYING, or fails the test after `timeoutMs`. A terminal
+   * view is read twice and returned only when both reads agree: moto applies an UpdateItem to the stored item one
+   * attribute at a time, so a read racing the write can see `status: FAILED` before its `error`.
+   */
   async waitForTerminal(id: string, timeoutMs = 20_000) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const res = await this.getCheck(id);
-      if (!['AWAITING_UPLOAD', 'PROCESSING', 'RETRYING'].includes(res.body?.status)) return res.body;
-      if (Date.now() > deadline) throw new Error(`check ${id} still ${res.body?.status} after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    return eventually(
+      `check ${id} to leave ${PENDING_STATUSES.join('/')}`,
+      async () => {
+        const res = await this.getCheck(id);
+        if (PENDING_STATUSES.includes(res.body?.status)) throw new Error(`still ${res.body.status}`);
+        const again = await this.getCheck(id);
+        if (JSON.stringify(again.body) !== JSON.stringify(res.body)) throw new Error('still being written');
+        return again.body;
+      },
+      { timeoutMs },
+    );
   }
 }

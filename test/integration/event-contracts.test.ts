@@ -16,6 +16,7 @@ import { canonicalJson } from '../../lambdas/core/didit-webhook';
 import { emulatorClientConfig } from '../../local/aws-env';
 import type { BusEvent, LocalStack } from '../../local/local-stack';
 import { ApiClient } from '../helpers/api-client';
+import { eventually, waitForStackIdle } from '../helpers/eventually';
 import { startTestStack } from '../helpers/test-stack';
 
 // The committed contracts (schemas/events/*.json, schemas/webhook-payload.json, api/openapi.json) against what a
@@ -105,21 +106,13 @@ afterAll(async () => {
   await new Promise((resolve) => receiver?.close(resolve));
 });
 
-async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 const eventFor = (detailType: string, checkId: string) =>
-  eventually(() => events.find((e) => e['detail-type'] === detailType && e.detail.id === checkId));
+  eventually(`"${detailType}" for check ${checkId} on the bus`, () =>
+    events.find((e) => e['detail-type'] === detailType && e.detail.id === checkId),
+  );
 
 const webhookFor = (detailType: string, checkId: string) =>
-  eventually(() =>
+  eventually(`a "${detailType}" webhook for check ${checkId}`, () =>
     received.find((r) => {
       const body = JSON.parse(r.body) as { type?: string; data?: { id?: string } };
       return body.type === detailType && body.data?.id === checkId;
@@ -179,7 +172,9 @@ describe('every detail-type, produced for real, matches its schema', () => {
     expectEventMatches(await eventFor(DETAIL_TYPES.completed, created.id));
     await webhookFor(DETAIL_TYPES.completed, created.id);
     // Once delivered, the view shows the attempt: validated with `deliveries` present.
-    await eventually(async () => ((await getCheck(created.id)).deliveries?.length ? true : undefined));
+    await eventually(`a recorded delivery for check ${created.id}`, async () =>
+      Boolean((await getCheck(created.id)).deliveries?.length),
+    );
   });
 
   it('Liveness Check Failed', async () => {
@@ -240,7 +235,8 @@ describe('every detail-type, produced for real, matches its schema', () => {
   });
 
   it('every event captured on the bus, and every webhook body received, matches its schema', async () => {
-    await stack.stepFunctions.waitForIdle();
+    // Every event published so far has been received and every delivery made: "every" below means all of them.
+    await waitForStackIdle(stack);
     const seen = new Set(events.map((e) => e['detail-type']));
     expect([...seen].sort()).toEqual(Object.values(DETAIL_TYPES).sort());
     for (const event of events) expectEventMatches(event);

@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BusEvent, LocalStack } from '../../local/local-stack';
 import { ApiClient } from '../helpers/api-client';
+import { eventually, waitForStackIdle } from '../helpers/eventually';
 import { startTestStack } from '../helpers/test-stack';
 
 // The real handlers, the real emulator (moto) and the Didit simulator, wired exactly as `npm start` wires them.
@@ -25,14 +26,10 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function eventFor(id: string, timeoutMs = 10_000): Promise<BusEvent> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = events.find((e) => e.detail.id === id);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no event for ${id}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+function eventFor(id: string, timeoutMs = 10_000): Promise<BusEvent> {
+  return eventually(`an event for check ${id} on the bus`, () => events.find((e) => e.detail.id === id), {
+    timeoutMs,
+  });
 }
 
 describe('a selfie goes in and a Didit decision comes out', () => {
@@ -117,6 +114,8 @@ describe('a selfie goes in and a Didit decision comes out', () => {
     };
     await handler(duplicate as never);
     await handler(duplicate as never);
+    // Both calls returned after publishing whatever they publish; idle means the bus tail has received it all.
+    await waitForStackIdle(stack);
 
     expect(stack.diditSimulator?.calls).toBe(calls);
     const after = (await api.getCheck(created.id)).body;

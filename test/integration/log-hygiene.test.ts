@@ -8,6 +8,7 @@ import { generateWebhookSecret } from '../../lambdas/core/standard-webhooks';
 import { DiditSimulator } from '../../local/didit-simulator';
 import type { BusEvent, LocalStack } from '../../local/local-stack';
 import { ApiClient } from '../helpers/api-client';
+import { eventually, waitForStackIdle } from '../helpers/eventually';
 import { ASTRONAUT_PATH, truncatedJpeg } from '../helpers/images';
 
 // CloudWatch keeps function logs for a month and many people can read them: they must hold ids, codes, sizes and
@@ -108,16 +109,6 @@ function addImageSlices(image: Uint8Array): void {
   for (const start of [0, Math.floor(bytes.length / 2), Math.max(0, bytes.length - 64)]) {
     const slice = bytes.subarray(start, start + 48);
     imageSlices.push(slice.toString('base64'), slice.toString('hex'));
-  }
-}
-
-async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -223,7 +214,7 @@ describe('logs of a full run hold no personal data and no secrets', () => {
     const completed = await api.waitForTerminal(created.id);
     expect(completed.status).toBe('COMPLETED');
     if (didit.lastImage) addImageSlices(didit.lastImage);
-    await eventually(async () => {
+    await eventually(`a delivered webhook for check ${created.id}`, async () => {
       const check = (await api.getCheck(created.id)).body;
       return check.deliveries?.some((d: { outcome: string }) => d.outcome === 'delivered') ? check : undefined;
     });
@@ -243,8 +234,10 @@ describe('logs of a full run hold no personal data and no secrets', () => {
       fetch(`${stack.apiUrl}/v1/webhooks/didit`, { method: 'POST', headers, body: raw });
     expect((await post(diditHeaders(update, raw, DIDIT_WEBHOOK_SECRET))).status).toBe(200);
     expect((await post(diditHeaders(update, raw, 'forged'))).status).toBe(401);
-    await eventually(() => events.find((e) => e['detail-type'] === 'Liveness Check Updated'));
-    await eventually(() => (delivered.length >= 3 ? delivered : undefined));
+    await eventually('"Liveness Check Updated" on the bus', () =>
+      events.find((e) => e['detail-type'] === 'Liveness Check Updated'),
+    );
+    await eventually('3 webhook deliveries', () => delivered.length >= 3);
 
     // Didit refuses the request; Didit is down for good; the image is corrupt.
     for (const [vendorData, bytes, code] of [
@@ -257,8 +250,9 @@ describe('logs of a full run hold no personal data and no secrets', () => {
       expect(await api.waitForTerminal(check.id, 30_000)).toMatchObject({ status: 'FAILED', error: { code } });
     }
     // 503 + 200 for Completed, Updated, and one per Failed: every delivery has been made and logged.
-    await eventually(() => (delivered.length >= 6 ? delivered : undefined));
-    await stack.stepFunctions.waitForIdle();
+    await eventually('6 webhook deliveries', () => delivered.length >= 6);
+    // Everything set going has finished, so all it will ever log is captured before the search.
+    await waitForStackIdle(stack);
 
     // The run was really logged, at every level the handlers use, and per check.
     const lines = captured.join('').split('\n').filter(Boolean);

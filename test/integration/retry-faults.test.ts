@@ -10,6 +10,7 @@ import { emulatorClientConfig } from '../../local/aws-env';
 import type { DiditFault } from '../../local/didit-simulator';
 import type { BusEvent, LocalStack } from '../../local/local-stack';
 import { ApiClient } from '../helpers/api-client';
+import { eventually, waitForStackIdle } from '../helpers/eventually';
 import { startTestStack } from '../helpers/test-stack';
 
 // Fault injection through the loopback Didit, run by the retry state machine `cdk synth` renders (time-compressed),
@@ -51,17 +52,18 @@ async function runCheck(fault: DiditFault | undefined, times: number, body: Reco
   const created = await api.createCheck(body);
   await ApiClient.upload(created.upload, selfie, 'image/jpeg');
   const check = await api.waitForTerminal(created.id, 30_000);
-  await stack.stepFunctions.waitForIdle();
+  // Every attempt (S3 event or workflow) has returned, so the Didit calls are all counted.
+  await waitForStackIdle(stack);
   return { check, calls: sim.calls, successful: sim.successfulCalls };
 }
 
-/** The events of one check once they have travelled bus → queue → poller, plus a moment for any duplicate. */
+/**
+ * The events of one check, all of them: its first event has travelled bus → queue → poller, and once the stack is
+ * idle every event published so far (a duplicate included) has been received too.
+ */
 async function settledEvents(id: string): Promise<string[]> {
-  const deadline = Date.now() + 10_000;
-  while (!events.some((e) => e.detail.id === id) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  await new Promise((r) => setTimeout(r, 300));
+  await eventually(`an event for check ${id} on the bus`, () => events.some((e) => e.detail.id === id));
+  await waitForStackIdle(stack);
   return events.filter((e) => e.detail.id === id).map((e) => e['detail-type']);
 }
 
@@ -141,13 +143,14 @@ describe('a dependency that restarts', () => {
     const created = await api.createCheck({});
     await ApiClient.upload(created.upload, selfie, 'image/jpeg');
     // The first attempt meets a closed port; the check waits in RETRYING for the workflow.
-    const deadline = Date.now() + 10_000;
-    while ((await api.getCheck(created.id)).body.status !== 'RETRYING' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await eventually(
+      `check ${created.id} to be RETRYING`,
+      async () => (await api.getCheck(created.id)).body.status === 'RETRYING',
+      { timeoutMs: 10_000, intervalMs: 20 },
+    );
     await sim.start();
     const check = await api.waitForTerminal(created.id, 30_000);
-    await stack.stepFunctions.waitForIdle();
+    await waitForStackIdle(stack);
     record(
       'Didit restarts (connection refused, then back)',
       `${check.status} ${check.result?.decision}`,
@@ -200,13 +203,11 @@ describe('checks whose upload never comes', () => {
 
     stack.diditSimulator?.clear();
     await ApiClient.upload(created.upload, selfie, 'image/jpeg');
-    await new Promise((r) => setTimeout(r, 1500));
+    // moto queued the upload's S3 event before answering the POST; idle means the processor has handled it, and the
+    // bus tail has received every event published so far (the sweeper's Expired and anything the late upload caused).
+    await waitForStackIdle(stack);
     expect((await api.getCheck(created.id)).body.status).toBe('EXPIRED');
     expect(stack.diditSimulator?.calls).toBe(0);
-    const deadline = Date.now() + 5000;
-    while (!events.some((e) => e.detail.id === created.id) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
     expect(events.filter((e) => e.detail.id === created.id).map((e) => e['detail-type'])).toEqual([
       'Liveness Check Expired',
     ]);

@@ -7,6 +7,7 @@ import { canonicalJson } from '../../lambdas/core/didit-webhook';
 import { generateWebhookSecret, verifyWebhook, WebhookVerificationError } from '../../lambdas/core/standard-webhooks';
 import type { BusEvent, LocalStack } from '../../local/local-stack';
 import { ApiClient } from '../helpers/api-client';
+import { eventually, waitForStackIdle } from '../helpers/eventually';
 import { startTestStack } from '../helpers/test-stack';
 
 // The webhook echo in both directions on the local stack: the delivery state machine `cdk synth` renders (time
@@ -71,29 +72,25 @@ async function completedCheck(body: Record<string, unknown> = {}) {
   return api.waitForTerminal(created.id);
 }
 
-async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 async function deliveriesSettled(id: string, count: number) {
-  return eventually(async () => {
+  return eventually(`${count} recorded deliveries for check ${id}`, async () => {
     const check = (await api.getCheck(id)).body;
     return (check.deliveries?.length ?? 0) >= count ? check : undefined;
   });
 }
+
+const eventFor = (detailType: string, checkId: string) =>
+  eventually(`"${detailType}" for check ${checkId} on the bus`, () =>
+    events.find((e) => e['detail-type'] === detailType && e.detail.id === checkId),
+  );
 
 describe('webhook echo out', () => {
   it('delivers the event payload signed per Standard Webhooks, retrying a receiver that is down for a while', async () => {
     script = [503, 0, 500];
     const check = await completedCheck({ vendor_data: 'user-42' });
     const settled = await deliveriesSettled(check.id, 4);
-    await stack.stepFunctions.waitForIdle();
+    // The delivery that succeeded has ended its execution, and no other one is queued or running: no fifth POST.
+    await waitForStackIdle(stack);
 
     expect(settled.deliveries.map((d: { status_code: number | null }) => d.status_code)).toEqual([503, null, 500, 200]);
     expect(settled.deliveries.map((d: { outcome: string }) => d.outcome)).toEqual([
@@ -116,7 +113,7 @@ describe('webhook echo out', () => {
       data: Record<string, unknown>;
     };
     expect(payload.type).toBe('Liveness Check Completed');
-    const event = await eventually(() => events.find((e) => e.detail.id === check.id));
+    const event = await eventFor('Liveness Check Completed', check.id);
     expect(payload.data).toEqual(event?.detail);
     expect(payload.data).toMatchObject({ id: check.id, vendor_data: 'user-42', has_callback: true });
     // A receiver holding a wrong secret cannot be fooled.
@@ -129,10 +126,10 @@ describe('webhook echo out', () => {
     script = [404];
     const check = await completedCheck();
     await deliveriesSettled(check.id, 1);
-    const failure = await eventually(() =>
-      events.find((e) => e['detail-type'] === 'Liveness Webhook Delivery Failed' && e.detail.id === check.id),
-    );
+    const failure = await eventFor('Liveness Webhook Delivery Failed', check.id);
     expect(failure.detail).toMatchObject({ reason: 'REFUSED_BY_RECEIVER', attempts: 1, last_status_code: 404 });
+    // The failure is reported when the delivery gives up; idle: no other delivery is queued or running either.
+    await waitForStackIdle(stack);
     expect(received).toHaveLength(1);
   });
 
@@ -140,10 +137,9 @@ describe('webhook echo out', () => {
     script = [500, 500, 500, 500, 500, 500];
     const check = await completedCheck();
     await deliveriesSettled(check.id, 4);
-    const failure = await eventually(() =>
-      events.find((e) => e['detail-type'] === 'Liveness Webhook Delivery Failed' && e.detail.id === check.id),
-    );
+    const failure = await eventFor('Liveness Webhook Delivery Failed', check.id);
     expect(failure.detail).toMatchObject({ reason: 'RETRIES_EXHAUSTED', attempts: 4, last_status_code: 500 });
+    await waitForStackIdle(stack);
     expect(received).toHaveLength(4);
   });
 
@@ -151,8 +147,9 @@ describe('webhook echo out', () => {
     const created = await api.createCheck({});
     await ApiClient.upload(created.upload, selfie, 'image/jpeg');
     await api.waitForTerminal(created.id);
-    await eventually(() => events.find((e) => e.detail.id === created.id));
-    await stack.stepFunctions.waitForIdle();
+    await eventFor('Liveness Check Completed', created.id);
+    // The rule would have queued a delivery in the same PutEvents that fed the tail; idle: it would have been POSTed.
+    await waitForStackIdle(stack);
     expect(received).toHaveLength(0);
   });
 });
@@ -207,11 +204,9 @@ describe("Didit's status.updated webhooks coming in", () => {
     expect(updated.history).toHaveLength(1);
     expect(updated.history[0].result.decision).toBe(check.result.decision);
 
-    const event = await eventually(() =>
-      events.find((e) => e['detail-type'] === 'Liveness Check Updated' && e.detail.id === check.id),
-    );
+    const event = await eventFor('Liveness Check Updated', check.id);
     expect(event.detail).toMatchObject({ decision: 'Declined', score: 12, warnings: ['LIVENESS_FACE_ATTACK'] });
-    await eventually(() => (received.length > 0 ? received : undefined));
+    await eventually('the update echoed to the receiver', () => received.length > 0);
     expect(JSON.parse((received[0] as Received).body).type).toBe('Liveness Check Updated');
 
     // Didit redelivers the same event: acknowledged, nothing changes.
