@@ -3,10 +3,10 @@
  * exported too, for apps that deploy the service as it is, configured from CDK context.
  */
 
+export { SETTINGS } from '../lambdas/core/settings/schema';
 export { DEFAULT_METRICS_NAMESPACE, METRICS } from '../lambdas/services/metrics';
 export { LivenessAuthorization, type LivenessAuthorizationMode } from './authorization';
 export {
-  LIMITS,
   type LivenessFunctions,
   LivenessService,
   type LivenessServiceProps,
@@ -17,6 +17,7 @@ export type { LivenessAlarms } from './parts/observability';
 export {
   DEFAULT_SETTINGS,
   type DeploymentTarget,
+  LIMITS,
   type LivenessSettings,
   readDeploymentTarget,
   readSettings,
