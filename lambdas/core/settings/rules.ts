@@ -14,6 +14,8 @@ export interface Namer {
 
 export interface SettingsRule {
   readonly settings: readonly SettingName[];
+  /** The rule in a few words, for the docs. */
+  readonly summary: string;
   /** Why the rule exists. */
   readonly why: string;
   /** The violation, worded with `say`, or undefined when the values agree. */
@@ -24,6 +26,7 @@ export interface SettingsRule {
 function atLeast(setting: SettingName, floor: SettingName, why: string): SettingsRule {
   return {
     settings: [setting, floor],
+    summary: `\`${setting}\` ≥ \`${floor}\``,
     why,
     check: (values, say) =>
       (values[setting] as number) < (values[floor] as number)
@@ -35,6 +38,7 @@ function atLeast(setting: SettingName, floor: SettingName, why: string): Setting
 export const SETTINGS_RULES: readonly SettingsRule[] = [
   {
     settings: ['authorization', 'cognitoUserPoolArn'],
+    summary: '`cognitoUserPoolArn` is set exactly when `authorization` is `cognito`',
     why: 'a user pool is what cognito authorization checks tokens against, and means nothing to the other modes',
     check(values, say) {
       const cognito = values.authorization === 'cognito';

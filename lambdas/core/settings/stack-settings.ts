@@ -184,8 +184,8 @@ export const STACK_SETTINGS = {
     context: 'removalPolicy',
     prop: true,
     doc:
-      'what happens to the buckets, table, secrets, bus, queue and log groups the service creates when they leave ' +
-      'the stack; `destroy` empties the buckets first (prop: `RemovalPolicy`, also RETAIN_ON_UPDATE_OR_DELETE)',
+      'fate of the data resources the service creates when they leave the stack; `destroy` empties buckets first ' +
+      '(prop: `RemovalPolicy`, RETAIN_ON_UPDATE_OR_DELETE too)',
   },
   logRetention: {
     kind: 'choice',
