@@ -68,9 +68,12 @@ export interface LivenessServiceProps {
   readonly logRetention?: logs.RetentionDays;
   /** Create API Gateway's account-wide CloudWatch Logs role; set false if the account already has one. @default true */
   readonly apiCloudWatchRole?: boolean;
-  /** Cap of the first wait before retrying Didit; later caps double (FULL jitter below each cap). @default Duration.seconds(5) */
+  /**
+   * Cap of the first wait before retrying Didit (1 s–5 min); later caps double (FULL jitter below each cap).
+   * @default Duration.seconds(5)
+   */
   readonly diditRetryBaseDelay?: Duration;
-  /** No wait before retrying Didit is capped above this. @default Duration.seconds(60) */
+  /** No wait before retrying Didit is capped above this (1 s–1 h; not below diditRetryBaseDelay). @default Duration.seconds(60) */
   readonly diditRetryMaxDelay?: Duration;
   /** Didit attempts per check, the first one included, before it fails with DIDIT_UNAVAILABLE. @default 5 */
   readonly diditMaxAttempts?: number;
@@ -106,7 +109,7 @@ export interface LivenessServiceProps {
    * stack; DESTROY empties the buckets first. @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
-  /** How far past its due time a check may be before the stuck-checks alarm fires (5 min–24 h). @default 15 minutes */
+  /** How far past its due time a check may be before the stuck-checks alarm fires (5 min–24 h). @default Duration.minutes(15) */
   readonly stuckCheckThreshold?: Duration;
   /** CloudWatch namespace of the custom metrics (not starting with "AWS/"). @default 'Liveness' */
   readonly metricsNamespace?: string;
