@@ -68,7 +68,10 @@ function settingsSection(): string {
 function functionEnvironmentTable(): string {
   const rows = settingEntries().flatMap(([name, spec]) => {
     if (!spec.env) return [];
-    const setBy = { stack: spec.context || spec.prop ? `the stack (${code(name)})` : 'the stack', local: 'local stack' };
+    const setBy = {
+      stack: spec.context || spec.prop ? `the stack (${code(name)})` : 'the stack',
+      local: 'local stack',
+    };
     return [
       [
         code(spec.env.name),

@@ -22,7 +22,7 @@ export const PROCESSOR_MEMORY_MIB = SETTINGS.processorMemorySize.default;
 export const PROCESSOR_MIN_MEMORY_MIB = SETTINGS.processorMemorySize.min;
 /** Lambda's own retries of a failed S3-triggered invocation before it goes to the dead-letter queue. */
 export const PROCESSOR_ASYNC_RETRIES = 2;
-/** Covers image work plus Didit's slowest answer (config.ts: 5 s connect + 30 s headers + 10 s body) with room left. */
+/** Covers image work plus Didit's slowest answer (default timeouts: 5 s connect + 30 s headers + 10 s body) with room. */
 export const PROCESSOR_TIMEOUT = Duration.seconds(90);
 
 /** Id CDK gives the singleton function that writes S3 bucket notification configurations. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CONSTRUCT_PROPS } from '../../lambdas/core/settings/construct-props';
 import { FUNCTION_RESOURCES, FUNCTION_SETTINGS } from '../../lambdas/core/settings/function-settings';
 import {
   type BooleanSpec,
@@ -24,7 +25,9 @@ function camelCase(variable: string): string {
 
 describe('the settings schema', () => {
   it('holds each name once across its parts (a duplicate would silently replace an entry)', () => {
-    const parts = [STACK_SETTINGS, FUNCTION_RESOURCES, FUNCTION_SETTINGS].flatMap((part) => Object.keys(part));
+    const parts = [STACK_SETTINGS, CONSTRUCT_PROPS, FUNCTION_RESOURCES, FUNCTION_SETTINGS].flatMap((part) =>
+      Object.keys(part),
+    );
     expect(parts).toHaveLength(entries.length);
   });
 

@@ -1,17 +1,26 @@
+import { CONSTRUCT_PROPS } from './construct-props';
 import { FUNCTION_RESOURCES, FUNCTION_SETTINGS } from './function-settings';
 import type { SettingSpec, SettingValue, ValueSpec } from './kinds';
 import { STACK_SETTINGS } from './stack-settings';
 
 /**
  * Every setting of the service, once: what it is, its default and range, and where it can be given (CDK context,
- * construct prop, Lambda environment). lib/settings.ts parses context with it, lib/prop-settings.ts validates props,
- * lambdas/config.ts reads each function's environment, and scripts/generate-settings-doc.ts writes the docs' tables.
+ * construct prop, Lambda environment). lib/settings.ts parses context with it, lib/prop-settings.ts validates props
+ * (and maps context to props), lambdas/config.ts reads each function's environment, the parts of lib/ name the
+ * variables they set from it, and scripts/generate-settings-doc.ts writes the docs' tables.
  *
- * To add a setting: one entry in stack-settings.ts (operator-facing) or function-settings.ts (function internals),
- * then its wiring — the prop in `LivenessServiceProps` and where the construct uses it, the loader line in
- * lambdas/config.ts if a function reads it — and `npm run docs:settings`. Cross-field rules go in rules.ts.
+ * To add a setting, write one entry — in stack-settings.ts (a context key, usually a prop too), construct-props.ts
+ * (props only) or function-settings.ts (function internals, env only) — then wire it where it is used:
+ * - a prop: add it to `LivenessServiceProps` (a test fails until you do) and read it from the resolved props; context
+ *   keys reach the construct on their own (propsFromSettings), and a prop typed with a CDK class other than
+ *   Duration needs a form in lib/prop-settings.ts;
+ * - a function reads it: set `env` (name, readBy, setBy), pass `[SETTINGS.x.env.name]: String(value)` in the part's
+ *   `environment`, and add `read(env, SETTINGS.x)` to the loader in lambdas/config.ts (tests check both ends);
+ * - then `npm run docs:settings`. A rule across settings goes in rules.ts.
+ * Kinds: boolean, integer/number with a range, duration (prop `Duration`, context in whole `unit`s, env in seconds),
+ * choice, url, list, text with a pattern, resource (env only), opaque (a prop used as given).
  */
-export const SETTINGS = { ...STACK_SETTINGS, ...FUNCTION_RESOURCES, ...FUNCTION_SETTINGS } as const;
+export const SETTINGS = { ...STACK_SETTINGS, ...CONSTRUCT_PROPS, ...FUNCTION_RESOURCES, ...FUNCTION_SETTINGS } as const;
 
 export type Settings = typeof SETTINGS;
 export type SettingName = keyof Settings;

@@ -1,8 +1,8 @@
 import type { SettingSpec } from './kinds';
 
 /**
- * The settings an operator chooses per deployment: CDK context keys and/or `LivenessService` props. The entry's name
- * is its prop name (else its context key). Order is the order of docs/operations.md's table.
+ * The settings an operator chooses per deployment: CDK context keys, most of them also `LivenessService` props. The
+ * entry's name is its prop name (else its context key). Order is the order of docs/operations.md's table.
  */
 
 /** CloudWatch Logs accepts only these retention periods, in days (`logs.RetentionDays` without INFINITE). */
@@ -225,74 +225,5 @@ export const STACK_SETTINGS = {
     context: 'throttlingBurstLimit',
     prop: true,
     doc: 'request burst per API key and stage',
-  },
-  apiCloudWatchRole: {
-    kind: 'boolean',
-    default: true,
-    prop: true,
-    doc: "create API Gateway's account-wide CloudWatch Logs role; `false` if the account already has one",
-  },
-  metricsNamespace: {
-    kind: 'text',
-    // The metrics module owns this name (DEFAULT_METRICS_NAMESPACE); a test keeps the two equal.
-    default: 'Liveness',
-    pattern: /^(?!AWS\/)[\w.\-/#:]{1,255}$/,
-    what: '1–255 letters, digits or . - _ / # : and must not start with "AWS/" (reserved for AWS services)',
-    prop: true,
-    doc: 'CloudWatch namespace of the custom metrics',
-  },
-  serviceName: {
-    kind: 'opaque',
-    prop: true,
-    defaultText: 'from the construct path',
-    doc: 'Powertools service name: the `service` key of every log line and metric dimension; unique per deployment',
-  },
-  eventSchemaRegistry: {
-    kind: 'boolean',
-    default: false,
-    prop: true,
-    doc: 'publish the JSON Schemas of every event to an EventBridge schema registry (code bindings for subscribers)',
-  },
-  alarmTopic: {
-    kind: 'opaque',
-    prop: true,
-    defaultText: '— (alarms without actions)',
-    doc: 'topic every alarm notifies (alarm and OK)',
-  },
-  eventBus: {
-    kind: 'opaque',
-    prop: true,
-    defaultText: 'a new bus',
-    doc: 'existing bus the check events go to (see "Embedding")',
-  },
-  table: {
-    kind: 'opaque',
-    prop: true,
-    defaultText: 'a new table',
-    doc: 'existing checks table with the key and indexes the service needs (see "Embedding")',
-  },
-  bucket: {
-    kind: 'opaque',
-    prop: true,
-    defaultText: 'a new bucket',
-    doc: 'existing uploads bucket of this app; an imported one throws (see "Embedding")',
-  },
-  diditApiKeySecret: {
-    kind: 'opaque',
-    prop: true,
-    defaultText: 'a new secret',
-    doc: 'existing secret holding the Didit API key',
-  },
-  diditWebhookSecret: {
-    kind: 'opaque',
-    prop: true,
-    defaultText: 'a new secret',
-    doc: "existing secret holding Didit's webhook `secret_shared_key`",
-  },
-  webhookSigningSecret: {
-    kind: 'opaque',
-    prop: true,
-    defaultText: 'a new generated secret',
-    doc: 'existing secret holding the `whsec_` callback signing secret(s)',
   },
 } as const satisfies Record<string, SettingSpec>;
