@@ -33,7 +33,7 @@ export type RemovalPolicySetting = LivenessSettings['removalPolicy'];
 type ContextSpec = ValueSpec & { readonly context: string };
 
 /** The settings CDK context can give, in schema order. */
-export function contextEntries(): Array<[ContextSettingName, ContextSpec]> {
+function contextEntries(): Array<[ContextSettingName, ContextSpec]> {
   return settingEntries().filter((entry): entry is [ContextSettingName, ContextSpec] => {
     const spec = entry[1];
     return spec.kind !== 'opaque' && spec.context !== undefined;

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CONSTRUCT_PROPS } from '../../lambdas/core/settings/construct-props';
 import { FUNCTION_RESOURCES, FUNCTION_SETTINGS } from '../../lambdas/core/settings/function-settings';
@@ -71,6 +72,16 @@ describe('the settings schema', () => {
       if (!spec.env) continue;
       expect(spec.env.readBy.length, name).toBeGreaterThan(0);
       if (spec.context || spec.prop || spec.kind === 'resource') expect(spec.env.setBy, name).toBe('stack');
+    }
+  });
+
+  it('is pure: it imports only its own files and lambdas/core (lib/ and the functions both import it)', () => {
+    const folder = new URL('../../lambdas/core/settings/', import.meta.url);
+    for (const file of readdirSync(folder)) {
+      const source = readFileSync(new URL(file, folder), 'utf8');
+      for (const [, specifier] of source.matchAll(/from '([^']+)'/g)) {
+        expect(specifier, file).toMatch(/^\.\/[\w-]+$|^\.\.\/[\w-]+$/);
+      }
     }
   });
 
