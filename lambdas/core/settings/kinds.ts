@@ -126,7 +126,9 @@ export type SettingValue<S> = S extends { kind: 'boolean' }
   : S extends { kind: 'integer' | 'number' | 'duration' }
     ? number
     : S extends { kind: 'choice'; choices: readonly (infer C)[] }
-      ? C
+      ? C extends number
+        ? number // numeric choices (log retention days) stay plain numbers, as they always were
+        : C
       : S extends { kind: 'url' | 'resource' }
         ? string
         : S extends { kind: 'list' }
