@@ -12,8 +12,8 @@
  *   --json                   print the model as JSON instead of tables
  */
 import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SETTINGS } from '../lambdas/core/settings/schema';
 import { strongReadUnits, writeUnits } from './dynamo-size';
 import { table } from './stats';
 
@@ -101,21 +101,9 @@ export const ASSUMPTIONS = {
   },
 } as const;
 
-/** Memory as lib/parts/processor.ts and lib/settings.ts configure it (read from the source when possible). */
+/** Memory as the settings schema defaults it (lambdas/core/settings). */
 function configuredMemory(): { processorMiB: number; apiMiB: number } {
-  const root = fileURLToPath(new URL('../', import.meta.url));
-  const read = (file: string, pattern: RegExp, fallback: number) => {
-    try {
-      const match = pattern.exec(readFileSync(path.join(root, file), 'utf8'));
-      return match?.[1] ? Number(match[1]) : fallback;
-    } catch {
-      return fallback;
-    }
-  };
-  return {
-    processorMiB: read('lib/parts/processor.ts', /PROCESSOR_MEMORY_MIB = ([\d_]+)/, 1024),
-    apiMiB: read('lib/settings.ts', /memorySize: ([\d_]+)/, 256),
-  };
+  return { processorMiB: SETTINGS.processorMemorySize.default, apiMiB: SETTINGS.memorySize.default };
 }
 
 interface BenchJson {

@@ -4,9 +4,9 @@
  */
 
 export { DEFAULT_METRICS_NAMESPACE, METRICS } from '../lambdas/core/metrics';
+export { SETTINGS } from '../lambdas/core/settings/schema';
 export { LivenessAuthorization, type LivenessAuthorizationMode } from './authorization';
 export {
-  LIMITS,
   type LivenessFunctions,
   LivenessService,
   type LivenessServiceProps,
@@ -17,6 +17,7 @@ export type { LivenessAlarms } from './parts/observability';
 export {
   DEFAULT_SETTINGS,
   type DeploymentTarget,
+  LIMITS,
   type LivenessSettings,
   readDeploymentTarget,
   readSettings,

@@ -1,48 +1,35 @@
-import { CfnResource, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { CfnResource, type Duration, Names, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import { DEFAULT_METRICS_NAMESPACE } from '../lambdas/core/metrics';
-import { LivenessAuthorization } from './authorization';
+import { SETTINGS } from '../lambdas/core/settings/schema';
+import type { LivenessAuthorization } from './authorization';
 import { EventSchemas } from './parts/event-schemas';
 import { CheckEvents } from './parts/events';
 import type { NodeFunction } from './parts/node-function';
 import { type LivenessAlarms, Observability } from './parts/observability';
-import { PROCESSOR_MEMORY_MIB, PROCESSOR_MIN_MEMORY_MIB, Processor } from './parts/processor';
+import { Processor } from './parts/processor';
 import { RetryWorkflow } from './parts/retry-workflow';
 import { Storage } from './parts/storage';
 import { Sweeper } from './parts/sweeper';
 import { STAGE_NAME, UploadApi } from './parts/upload-api';
 import { Webhooks } from './parts/webhooks';
+import { resolveProps } from './prop-settings';
 
 /** Objects under this prefix are uploads: the presigned POST allows it, the trigger and the lifecycle rule match it. */
 export { UPLOAD_PREFIX } from '../lambdas/core/upload-rules';
 
 import { UPLOAD_PREFIX } from '../lambdas/core/upload-rules';
-
-/** Limits shared by props validation and the CDK-context settings (and by lambdas/config.ts on the function side). */
-export const LIMITS = {
-  defaultDeclineThreshold: { min: 0, max: 100 },
-  uploadRetentionDays: { min: 1, max: 365 },
-  uploadUrlTtlSeconds: { min: 30, max: 300 },
-  checkRetentionDays: { min: 1, max: 3650 },
-  processorMemorySize: { min: PROCESSOR_MIN_MEMORY_MIB, max: 10_240 },
-  memorySize: { min: 128, max: 10_240 },
-  diditMaxAttempts: { min: 2, max: 20 },
-  throttlingRateLimit: { min: 1, max: 10_000 },
-  throttlingBurstLimit: { min: 1, max: 5_000 },
-  /** Minutes: the sweeper runs every minute and the alarm reads 5-minute periods, so less cannot be told apart. */
-  stuckCheckMinutes: { min: 5, max: 1440 },
-} as const;
 
 /** CloudFormation types the removal policy applies to: the ones that hold data or that consumers build on. */
 const STATEFUL_TYPES = new Set([
@@ -81,9 +68,12 @@ export interface LivenessServiceProps {
   readonly logRetention?: logs.RetentionDays;
   /** Create API Gateway's account-wide CloudWatch Logs role; set false if the account already has one. @default true */
   readonly apiCloudWatchRole?: boolean;
-  /** Cap of the first wait before retrying Didit; later caps double (FULL jitter below each cap). @default Duration.seconds(5) */
+  /**
+   * Cap of the first wait before retrying Didit (1 s–5 min); later caps double (FULL jitter below each cap).
+   * @default Duration.seconds(5)
+   */
   readonly diditRetryBaseDelay?: Duration;
-  /** No wait before retrying Didit is capped above this. @default Duration.seconds(60) */
+  /** No wait before retrying Didit is capped above this (1 s–1 h; not below diditRetryBaseDelay). @default Duration.seconds(60) */
   readonly diditRetryMaxDelay?: Duration;
   /** Didit attempts per check, the first one included, before it fails with DIDIT_UNAVAILABLE. @default 5 */
   readonly diditMaxAttempts?: number;
@@ -119,7 +109,7 @@ export interface LivenessServiceProps {
    * stack; DESTROY empties the buckets first. @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
-  /** How far past its due time a check may be before the stuck-checks alarm fires (5 min–24 h). @default 15 minutes */
+  /** How far past its due time a check may be before the stuck-checks alarm fires (5 min–24 h). @default Duration.minutes(15) */
   readonly stuckCheckThreshold?: Duration;
   /** CloudWatch namespace of the custom metrics (not starting with "AWS/"). @default 'Liveness' */
   readonly metricsNamespace?: string;
@@ -177,7 +167,7 @@ export class LivenessService extends Construct {
 
   constructor(scope: Construct, id: string, props: LivenessServiceProps = {}) {
     super(scope, id);
-    const config = resolveProps(props);
+    const config = resolveProps(props, { metricsNamespace: DEFAULT_METRICS_NAMESPACE });
     this.authorization = config.authorization;
     this.serviceName = props.serviceName ?? Names.uniqueResourceName(this, { maxLength: 64, separator: '-' });
     this.metricsNamespace = config.metricsNamespace;
@@ -248,7 +238,7 @@ export class LivenessService extends Construct {
       logRetention: config.logRetention,
     });
     // The ARN is a formatted string, not a reference, so processor → state machine → processor is no cycle.
-    processor.function.addEnvironment('RETRY_STATE_MACHINE_ARN', this.retryWorkflow.stateMachineArn);
+    processor.function.addEnvironment(SETTINGS.retryStateMachineArn.env.name, this.retryWorkflow.stateMachineArn);
     this.retryWorkflow.grantStartRound(processor.function);
 
     const sweeper = new Sweeper(this, 'Sweeper', {
@@ -356,132 +346,5 @@ function nagResourceName(resolved: unknown): string {
 function applyRemovalPolicy(root: IConstruct, policy: RemovalPolicy): void {
   for (const child of root.node.findAll()) {
     if (child instanceof CfnResource && STATEFUL_TYPES.has(child.cfnResourceType)) child.applyRemovalPolicy(policy);
-  }
-}
-
-type ResolvedProps = Required<
-  Omit<
-    LivenessServiceProps,
-    | 'diditApiKeySecret'
-    | 'diditWebhookSecret'
-    | 'webhookSigningSecret'
-    | 'eventBus'
-    | 'table'
-    | 'bucket'
-    | 'alarmTopic'
-    | 'serviceName'
-    | 'eventSchemaRegistry'
-  >
->;
-
-/** Applies defaults and rejects values (or combinations) the service cannot run with. Tokens are not checked. */
-function resolveProps(props: LivenessServiceProps): ResolvedProps {
-  const config: ResolvedProps = {
-    prescreen: props.prescreen ?? false,
-    defaultDeclineThreshold: props.defaultDeclineThreshold ?? 30,
-    uploadRetentionDays: props.uploadRetentionDays ?? 1,
-    architecture: props.architecture ?? lambda.Architecture.ARM_64,
-    diditBaseUrl: props.diditBaseUrl ?? 'https://verification.didit.me',
-    uploadUrlTtlSeconds: props.uploadUrlTtlSeconds ?? 300,
-    checkRetentionDays: props.checkRetentionDays ?? 30,
-    corsAllowedOrigins: props.corsAllowedOrigins ?? ['*'],
-    throttlingRateLimit: props.throttlingRateLimit ?? 10,
-    throttlingBurstLimit: props.throttlingBurstLimit ?? 20,
-    logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-    apiCloudWatchRole: props.apiCloudWatchRole ?? true,
-    diditRetryBaseDelay: props.diditRetryBaseDelay ?? Duration.seconds(5),
-    diditRetryMaxDelay: props.diditRetryMaxDelay ?? Duration.seconds(60),
-    diditMaxAttempts: props.diditMaxAttempts ?? 5,
-    webhookRetryHorizon: props.webhookRetryHorizon ?? Duration.hours(24),
-    authorization: props.authorization ?? LivenessAuthorization.apiKey(),
-    processorMemorySize: props.processorMemorySize ?? PROCESSOR_MEMORY_MIB,
-    memorySize: props.memorySize ?? 256,
-    removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-    stuckCheckThreshold: props.stuckCheckThreshold ?? Duration.minutes(15),
-    metricsNamespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
-  };
-
-  checkRange('defaultDeclineThreshold', config.defaultDeclineThreshold, { ...LIMITS.defaultDeclineThreshold });
-  checkRange('uploadRetentionDays', config.uploadRetentionDays, { ...LIMITS.uploadRetentionDays, integer: true });
-  checkRange('uploadUrlTtlSeconds', config.uploadUrlTtlSeconds, { ...LIMITS.uploadUrlTtlSeconds, integer: true });
-  checkRange('checkRetentionDays', config.checkRetentionDays, { ...LIMITS.checkRetentionDays, integer: true });
-  checkRange('throttlingRateLimit', config.throttlingRateLimit, { ...LIMITS.throttlingRateLimit });
-  checkRange('throttlingBurstLimit', config.throttlingBurstLimit, { ...LIMITS.throttlingBurstLimit, integer: true });
-  // sharp decodes up to 40 MP in memory; below the minimum the processor dies on large photos.
-  checkRange('processorMemorySize', config.processorMemorySize, { ...LIMITS.processorMemorySize, integer: true });
-  checkRange('memorySize', config.memorySize, { ...LIMITS.memorySize, integer: true });
-
-  if (config.webhookRetryHorizon.toSeconds() < 60 || config.webhookRetryHorizon.toSeconds() > 7 * 86_400) {
-    throw new Error('LivenessService: webhookRetryHorizon must be from 1 minute to 7 days');
-  }
-  checkRange('diditMaxAttempts', config.diditMaxAttempts, { ...LIMITS.diditMaxAttempts, integer: true });
-  if (
-    config.diditRetryBaseDelay.toSeconds() < 1 ||
-    config.diditRetryMaxDelay.toSeconds() < config.diditRetryBaseDelay.toSeconds()
-  ) {
-    throw new Error('LivenessService: diditRetryBaseDelay must be at least 1 s and at most diditRetryMaxDelay');
-  }
-  const stuckMinutes = config.stuckCheckThreshold.toMinutes({ integral: false });
-  if (stuckMinutes < LIMITS.stuckCheckMinutes.min || stuckMinutes > LIMITS.stuckCheckMinutes.max) {
-    throw new Error(
-      `LivenessService: stuckCheckThreshold must be from ${LIMITS.stuckCheckMinutes.min} minutes to 24 hours ` +
-        '(the sweeper reports every minute and the alarm reads 5-minute periods), ' +
-        `got ${config.stuckCheckThreshold.toHumanString()}`,
-    );
-  }
-  if (
-    config.removalPolicy !== RemovalPolicy.RETAIN &&
-    config.removalPolicy !== RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE &&
-    config.removalPolicy !== RemovalPolicy.DESTROY
-  ) {
-    // Neither S3 buckets nor DynamoDB tables support SNAPSHOT.
-    throw new Error(
-      'LivenessService: removalPolicy must be RETAIN, RETAIN_ON_UPDATE_OR_DELETE or DESTROY, ' +
-        `got ${config.removalPolicy}`,
-    );
-  }
-  if (!Token.isUnresolved(config.metricsNamespace) && !/^(?!AWS\/)[\w.\-/#:]{1,255}$/.test(config.metricsNamespace)) {
-    throw new Error(
-      'LivenessService: metricsNamespace must be 1–255 letters, digits or . - _ / # : and must not start with ' +
-        `"AWS/" (reserved for AWS services), got "${config.metricsNamespace}"`,
-    );
-  }
-
-  const arch = config.architecture.name;
-  if (arch !== lambda.Architecture.ARM_64.name && arch !== lambda.Architecture.X86_64.name) {
-    throw new Error(`LivenessService: architecture must be ARM_64 or X86_64, got "${arch}"`);
-  }
-  if (!Token.isUnresolved(config.diditBaseUrl) && !/^https:\/\/[^/\s]+/.test(config.diditBaseUrl)) {
-    throw new Error(`LivenessService: diditBaseUrl must be an https:// URL, got "${config.diditBaseUrl}"`);
-  }
-  const origins = config.corsAllowedOrigins;
-  if (origins.length === 0) {
-    throw new Error('LivenessService: corsAllowedOrigins must name at least one origin (or "*")');
-  }
-  if (origins.includes('*') && origins.length > 1) {
-    throw new Error(
-      'LivenessService: corsAllowedOrigins "*" already allows every origin and cannot be combined with others, ' +
-        `got ${JSON.stringify(origins)}`,
-    );
-  }
-  if (
-    !Token.isUnresolved(config.checkRetentionDays) &&
-    !Token.isUnresolved(config.uploadRetentionDays) &&
-    config.checkRetentionDays < config.uploadRetentionDays
-  ) {
-    // An image must never outlive the check that explains why it was collected.
-    throw new Error(
-      `LivenessService: checkRetentionDays (${config.checkRetentionDays}) must be at least ` +
-        `uploadRetentionDays (${config.uploadRetentionDays})`,
-    );
-  }
-  return config;
-}
-
-function checkRange(name: string, value: number, opts: { min: number; max: number; integer?: boolean }): void {
-  if (Token.isUnresolved(value)) return;
-  if (!Number.isFinite(value) || value < opts.min || value > opts.max || (opts.integer && !Number.isInteger(value))) {
-    const kind = opts.integer ? 'a whole number' : 'a number';
-    throw new Error(`LivenessService: ${name} must be ${kind} from ${opts.min} to ${opts.max}, got ${value}`);
   }
 }

@@ -1,14 +1,13 @@
-import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { LivenessAuthorization } from './authorization';
 import { LivenessService } from './liveness-service';
+import { propsFromSettings } from './prop-settings';
 import type { LivenessSettings } from './settings';
 
 export interface LivenessStackProps extends StackProps {
@@ -30,26 +29,8 @@ export class LivenessStack extends Stack {
     this.alarmTopic = settings.alarmEmail ? this.alarmTopicFor(settings.alarmEmail, removalPolicy) : undefined;
 
     this.service = new LivenessService(this, 'Liveness', {
-      prescreen: settings.prescreen,
-      defaultDeclineThreshold: settings.defaultDeclineThreshold,
-      uploadRetentionDays: settings.uploadRetentionDays,
-      architecture: settings.architecture === 'x86_64' ? lambda.Architecture.X86_64 : lambda.Architecture.ARM_64,
-      diditBaseUrl: settings.diditBaseUrl,
-      uploadUrlTtlSeconds: settings.uploadUrlTtlSeconds,
-      checkRetentionDays: settings.checkRetentionDays,
-      corsAllowedOrigins: [...settings.corsAllowedOrigins],
+      ...propsFromSettings(settings),
       authorization: this.authorizationFor(settings),
-      processorMemorySize: settings.processorMemorySize,
-      memorySize: settings.memorySize,
-      diditMaxAttempts: settings.diditMaxAttempts,
-      diditRetryBaseDelay: Duration.seconds(settings.diditRetryBaseDelaySeconds),
-      diditRetryMaxDelay: Duration.seconds(settings.diditRetryMaxDelaySeconds),
-      webhookRetryHorizon: Duration.hours(settings.webhookRetryHorizonHours),
-      removalPolicy,
-      logRetention: settings.logRetentionDays as logs.RetentionDays,
-      stuckCheckThreshold: Duration.minutes(settings.stuckCheckMinutes),
-      throttlingRateLimit: settings.throttlingRateLimit,
-      throttlingBurstLimit: settings.throttlingBurstLimit,
       ...(this.alarmTopic ? { alarmTopic: this.alarmTopic } : {}),
     });
 

@@ -1,91 +1,64 @@
-import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
-import { LIMITS } from './liveness-service';
+import {
+  contextRange,
+  type DurationSpec,
+  SECONDS_PER,
+  type TextSpec,
+  type ValueSpec,
+} from '../lambdas/core/settings/kinds';
+import { contextDefault, fromContext } from '../lambdas/core/settings/parse';
+import { firstViolation } from '../lambdas/core/settings/rules';
+import {
+  type ContextSettingName,
+  type ContextSettings,
+  type SettingName,
+  type Settings,
+  settingEntries,
+} from '../lambdas/core/settings/schema';
 
 /**
  * Stack-level configuration read from CDK context, validated once before any construct is created. Values come, in
  * this order of precedence, from `cdk synth -c key=value` (or a top-level `cdk.json` context key), from the entry of
- * `cdk.json`'s `environments` selected with `-c env=<name>`, and from {@link DEFAULT_SETTINGS}. Values from `-c`
- * always arrive as strings, so every reader accepts the string form too. docs/operations.md has the table.
+ * `cdk.json`'s `environments` selected with `-c env=<name>`, and from the schema's defaults. Values from `-c` always
+ * arrive as strings, so every reader accepts the string form too. What each key means, its default and range live in
+ * one place, lambdas/core/settings; docs/operations.md has the table generated from it.
  */
 
-export type LambdaArchitecture = 'arm64' | 'x86_64';
-export type AuthorizationSetting = 'apiKey' | 'iam' | 'cognito';
-export type RemovalPolicySetting = 'retain' | 'destroy';
+/** Every context setting, keyed by its context key (durations in whole units of the key). */
+export type LivenessSettings = ContextSettings;
+export type LambdaArchitecture = LivenessSettings['architecture'];
+export type AuthorizationSetting = LivenessSettings['authorization'];
+export type RemovalPolicySetting = LivenessSettings['removalPolicy'];
 
-export interface LivenessSettings {
-  /** Run Rekognition DetectFaces before calling Didit. */
-  readonly prescreen: boolean;
-  /** Didit score (0–100) below which a check is declined when the request names no threshold. */
-  readonly defaultDeclineThreshold: number;
-  /** Days S3 keeps an uploaded image before the lifecycle rule deletes it. */
-  readonly uploadRetentionDays: number;
-  /** CPU architecture of every function. */
-  readonly architecture: LambdaArchitecture;
-  /** Didit API origin, https only. */
-  readonly diditBaseUrl: string;
-  /** Lifetime of the presigned POST handed to the client. */
-  readonly uploadUrlTtlSeconds: number;
-  /** Days a check record lives before DynamoDB TTL removes it. */
-  readonly checkRetentionDays: number;
-  /** Browser origins allowed to POST uploads to the bucket. */
-  readonly corsAllowedOrigins: readonly string[];
-  /** How callers of the check API authenticate. */
-  readonly authorization: AuthorizationSetting;
-  /** The user pool whose tokens the API accepts; with `authorization: cognito` only. */
-  readonly cognitoUserPoolArn: string | undefined;
-  /** Address subscribed to a new alarm topic; no topic when unset. */
-  readonly alarmEmail: string | undefined;
-  /** Memory of the image processor, MiB. */
-  readonly processorMemorySize: number;
-  /** Memory of every other function, MiB. */
-  readonly memorySize: number;
-  /** Didit attempts per check, the first included. */
-  readonly diditMaxAttempts: number;
-  /** Cap of the first wait before retrying Didit; later caps double. */
-  readonly diditRetryBaseDelaySeconds: number;
-  /** Largest cap of a wait before retrying Didit. */
-  readonly diditRetryMaxDelaySeconds: number;
-  /** How long one webhook delivery keeps retrying. */
-  readonly webhookRetryHorizonHours: number;
-  /** What happens to the stateful resources when they leave the stack. */
-  readonly removalPolicy: RemovalPolicySetting;
-  /** Days CloudWatch keeps the function, API and workflow logs (a CloudWatch Logs retention value). */
-  readonly logRetentionDays: number;
-  /** Minutes past due after which a check counts as stuck (alarm). */
-  readonly stuckCheckMinutes: number;
-  /** Steady-state requests per second per API key and stage. */
-  readonly throttlingRateLimit: number;
-  /** Request burst per API key and stage. */
-  readonly throttlingBurstLimit: number;
+type ContextSpec = ValueSpec & { readonly context: string };
+
+/** The settings CDK context can give, in schema order. */
+function contextEntries(): Array<[ContextSettingName, ContextSpec]> {
+  return settingEntries().filter((entry): entry is [ContextSettingName, ContextSpec] => {
+    const spec = entry[1];
+    return spec.kind !== 'opaque' && spec.context !== undefined;
+  });
 }
 
-export const DEFAULT_SETTINGS: LivenessSettings = {
-  prescreen: false,
-  defaultDeclineThreshold: 30,
-  uploadRetentionDays: 1,
-  architecture: 'arm64',
-  diditBaseUrl: 'https://verification.didit.me',
-  uploadUrlTtlSeconds: 300,
-  checkRetentionDays: 30,
-  corsAllowedOrigins: ['*'],
-  authorization: 'apiKey',
-  cognitoUserPoolArn: undefined,
-  alarmEmail: undefined,
-  processorMemorySize: 1024,
-  memorySize: 256,
-  diditMaxAttempts: 5,
-  diditRetryBaseDelaySeconds: 5,
-  diditRetryMaxDelaySeconds: 60,
-  webhookRetryHorizonHours: 24,
-  removalPolicy: 'retain',
-  logRetentionDays: 30,
-  stuckCheckMinutes: 15,
-  throttlingRateLimit: 10,
-  throttlingBurstLimit: 20,
-};
+export const DEFAULT_SETTINGS: LivenessSettings = Object.fromEntries(
+  contextEntries().map(([, spec]) => [spec.context, contextDefault(spec)]),
+) as unknown as LivenessSettings;
 
-const SETTING_KEYS = Object.keys(DEFAULT_SETTINGS) as ReadonlyArray<keyof LivenessSettings>;
+type RangedContextName = {
+  [N in ContextSettingName]: Settings[N] extends { kind: 'integer' | 'number' | 'duration' } ? N : never;
+}[ContextSettingName];
+type ContextKeyOf<N extends SettingName> = Settings[N] extends { context: infer K extends string } ? K : never;
+
+/**
+ * The range of every numeric context key (durations in whole units of the key), from the schema. Kept for importers
+ * of the package; new code reads SETTINGS.
+ */
+export const LIMITS = Object.fromEntries(
+  contextEntries().flatMap(([, spec]) => {
+    if (spec.kind === 'duration') return [[spec.context, contextRange(spec as DurationSpec)]];
+    return spec.kind === 'integer' || spec.kind === 'number' ? [[spec.context, { min: spec.min, max: spec.max }]] : [];
+  }),
+) as { readonly [N in RangedContextName as ContextKeyOf<N>]: { readonly min: number; readonly max: number } };
 
 /** Context key naming the `environments` entry to use. */
 export const ENVIRONMENT_KEY = 'env';
@@ -115,97 +88,49 @@ type ContextNode = Pick<Node, 'tryGetContext'>;
 /** Reads every setting from the construct tree's context and the selected environment, falling back to defaults. */
 export function readSettings(node: ContextNode): LivenessSettings {
   const environment = selectedEnvironment(node).values;
-  const get = (key: keyof LivenessSettings): unknown => {
-    const value = node.tryGetContext(key);
-    return isAbsent(value) ? environment[key] : value;
-  };
-  const number = (key: keyof LivenessSettings, limits: { min: number; max: number }, integer: boolean): number =>
-    readNumber(key, get(key), { fallback: DEFAULT_SETTINGS[key] as number, ...limits, integer });
-
-  const settings: LivenessSettings = {
-    prescreen: readBoolean('prescreen', get('prescreen'), DEFAULT_SETTINGS.prescreen),
-    defaultDeclineThreshold: number('defaultDeclineThreshold', LIMITS.defaultDeclineThreshold, false),
-    uploadRetentionDays: number('uploadRetentionDays', LIMITS.uploadRetentionDays, true),
-    architecture: readChoice('architecture', get('architecture'), ['arm64', 'x86_64'], DEFAULT_SETTINGS.architecture),
-    diditBaseUrl: readHttpsUrl('diditBaseUrl', get('diditBaseUrl'), DEFAULT_SETTINGS.diditBaseUrl),
-    uploadUrlTtlSeconds: number('uploadUrlTtlSeconds', LIMITS.uploadUrlTtlSeconds, true),
-    checkRetentionDays: number('checkRetentionDays', LIMITS.checkRetentionDays, true),
-    corsAllowedOrigins: readOrigins(get('corsAllowedOrigins')),
-    authorization: readChoice(
-      'authorization',
-      get('authorization'),
-      ['apiKey', 'iam', 'cognito'],
-      DEFAULT_SETTINGS.authorization,
-    ),
-    cognitoUserPoolArn: readOptionalString(
-      'cognitoUserPoolArn',
-      get('cognitoUserPoolArn'),
-      /^arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool\/[\w-]+_[0-9a-zA-Z]+$/,
-      'a Cognito user pool ARN (arn:aws:cognito-idp:<region>:<account>:userpool/<id>)',
-    ),
-    alarmEmail: readOptionalString('alarmEmail', get('alarmEmail'), /^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'an email address'),
-    processorMemorySize: number('processorMemorySize', LIMITS.processorMemorySize, true),
-    memorySize: number('memorySize', LIMITS.memorySize, true),
-    diditMaxAttempts: number('diditMaxAttempts', LIMITS.diditMaxAttempts, true),
-    diditRetryBaseDelaySeconds: number('diditRetryBaseDelaySeconds', { min: 1, max: 300 }, true),
-    diditRetryMaxDelaySeconds: number('diditRetryMaxDelaySeconds', { min: 1, max: 3600 }, true),
-    webhookRetryHorizonHours: number('webhookRetryHorizonHours', { min: 1, max: 168 }, true),
-    removalPolicy: readChoice(
-      'removalPolicy',
-      get('removalPolicy'),
-      ['retain', 'destroy'],
-      DEFAULT_SETTINGS.removalPolicy,
-    ),
-    logRetentionDays: readLogRetention(get('logRetentionDays')),
-    stuckCheckMinutes: number('stuckCheckMinutes', LIMITS.stuckCheckMinutes, true),
-    throttlingRateLimit: number('throttlingRateLimit', LIMITS.throttlingRateLimit, false),
-    throttlingBurstLimit: number('throttlingBurstLimit', LIMITS.throttlingBurstLimit, true),
-  };
-  checkCombinations(settings);
-  return settings;
+  const settings: Record<string, unknown> = {};
+  // The cross-field rules read values by setting name, durations in seconds.
+  const plain: Partial<Record<SettingName, unknown>> = {};
+  const keyOf: Partial<Record<SettingName, string>> = {};
+  for (const [name, spec] of contextEntries()) {
+    const given = node.tryGetContext(spec.context) as unknown;
+    const raw = isAbsent(given) ? environment[spec.context] : given;
+    const value = readValue(spec.context, spec, raw);
+    settings[spec.context] = value;
+    plain[name] = spec.kind === 'duration' ? (value as number) * SECONDS_PER[spec.unit] : value;
+    keyOf[name] = spec.context;
+  }
+  const violation = firstViolation(plain, {
+    name: (setting) => JSON.stringify(keyOf[setting]),
+    value: (setting) => JSON.stringify(settings[keyOf[setting] ?? '']),
+  });
+  if (violation) throw new SettingsError(`context ${violation}`);
+  return settings as unknown as LivenessSettings;
 }
 
 /** The selected environment's name and pinned account/region (all undefined without `-c env=`). */
 export function readDeploymentTarget(node: ContextNode): DeploymentTarget {
   const { name, values } = selectedEnvironment(node);
-  const account = readOptionalString(
-    `${ENVIRONMENTS_KEY}.${name}.account`,
-    values.account,
-    /^\d{12}$/,
-    'a 12-digit id',
-  );
-  const region = readOptionalString(
-    `${ENVIRONMENTS_KEY}.${name}.region`,
+  const prefix = `${ENVIRONMENTS_KEY}.${name}`;
+  const account = readValue(`${prefix}.account`, pinned(/^\d{12}$/, 'a 12-digit id'), values.account);
+  const region = readValue(
+    `${prefix}.region`,
+    pinned(/^[a-z]{2}(-[a-z]+)+-\d$/, 'a region like "eu-west-1"'),
     values.region,
-    /^[a-z]{2}(-[a-z]+)+-\d$/,
-    'a region like "eu-west-1"',
   );
-  return { name, account, region };
+  return { name, account: account as string | undefined, region: region as string | undefined };
 }
 
-/** Settings that are valid alone but not together. */
-function checkCombinations(settings: LivenessSettings): void {
-  if (settings.authorization === 'cognito' && !settings.cognitoUserPoolArn) {
-    throw new SettingsError('context "authorization" is "cognito", so "cognitoUserPoolArn" must name the user pool');
+function pinned(pattern: RegExp, what: string): TextSpec {
+  return { kind: 'text', pattern, what, doc: '' };
+}
+
+function readValue(key: string, spec: ValueSpec, raw: unknown): unknown {
+  const parsed = fromContext(spec, raw);
+  if ('problem' in parsed) {
+    throw new SettingsError(`context "${key}" ${parsed.problem}, got ${JSON.stringify(parsed.got ?? raw)}`);
   }
-  if (settings.authorization !== 'cognito' && settings.cognitoUserPoolArn) {
-    throw new SettingsError(
-      `context "cognitoUserPoolArn" is set but "authorization" is "${settings.authorization}"; ` +
-        'set authorization=cognito or remove the ARN',
-    );
-  }
-  if (settings.diditRetryMaxDelaySeconds < settings.diditRetryBaseDelaySeconds) {
-    throw new SettingsError(
-      `context "diditRetryMaxDelaySeconds" (${settings.diditRetryMaxDelaySeconds}) must be at least ` +
-        `"diditRetryBaseDelaySeconds" (${settings.diditRetryBaseDelaySeconds})`,
-    );
-  }
-  if (settings.checkRetentionDays < settings.uploadRetentionDays) {
-    throw new SettingsError(
-      `context "checkRetentionDays" (${settings.checkRetentionDays}) must be at least "uploadRetentionDays" ` +
-        `(${settings.uploadRetentionDays})`,
-    );
-  }
+  return parsed.value;
 }
 
 /** The `environments` entry named by `-c env=`, checked for unknown keys (a typo would otherwise be ignored). */
@@ -221,7 +146,7 @@ function selectedEnvironment(node: ContextNode): { name: string | undefined; val
     );
   }
   const values = environments[name] as Record<string, unknown>;
-  const allowed = new Set<string>([...SETTING_KEYS, 'account', 'region']);
+  const allowed = new Set<string>([...contextEntries().map(([, spec]) => spec.context), 'account', 'region']);
   const unknown = Object.keys(values).filter((key) => !allowed.has(key));
   if (unknown.length > 0) {
     throw new SettingsError(
@@ -238,113 +163,4 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function isAbsent(value: unknown): value is undefined | null | '' {
   return value === undefined || value === null || value === '';
-}
-
-function readBoolean(key: string, value: unknown, fallback: boolean): boolean {
-  if (isAbsent(value)) return fallback;
-  if (typeof value === 'boolean') return value;
-  if (typeof value === 'string') {
-    const text = value.trim().toLowerCase();
-    if (text === 'true') return true;
-    if (text === 'false') return false;
-  }
-  throw new SettingsError(`context "${key}" must be true or false, got ${JSON.stringify(value)}`);
-}
-
-function readNumber(
-  key: string,
-  value: unknown,
-  opts: { fallback: number; min: number; max: number; integer: boolean },
-): number {
-  if (isAbsent(value)) return opts.fallback;
-  const parsed = typeof value === 'number' ? value : typeof value === 'string' ? Number(value.trim()) : Number.NaN;
-  const kind = opts.integer ? 'a whole number' : 'a number';
-  if (
-    !Number.isFinite(parsed) ||
-    (typeof value === 'string' && value.trim() === '') ||
-    (opts.integer && !Number.isInteger(parsed)) ||
-    parsed < opts.min ||
-    parsed > opts.max
-  ) {
-    throw new SettingsError(
-      `context "${key}" must be ${kind} from ${opts.min} to ${opts.max}, got ${JSON.stringify(value)}`,
-    );
-  }
-  return parsed;
-}
-
-function readChoice<T extends string>(key: string, value: unknown, choices: readonly T[], fallback: T): T {
-  if (isAbsent(value)) return fallback;
-  if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
-  throw new SettingsError(
-    `context "${key}" must be ${choices.map((c) => JSON.stringify(c)).join(' or ')}, got ${JSON.stringify(value)}`,
-  );
-}
-
-function readOptionalString(key: string, value: unknown, pattern: RegExp, what: string): string | undefined {
-  if (isAbsent(value)) return undefined;
-  if (typeof value === 'string' && pattern.test(value.trim())) return value.trim();
-  throw new SettingsError(`context "${key}" must be ${what}, got ${JSON.stringify(value)}`);
-}
-
-/** CloudWatch Logs accepts only these retention periods (days). */
-const LOG_RETENTION_DAYS: readonly number[] = Object.values(logs.RetentionDays).filter(
-  (value): value is number => typeof value === 'number' && value !== logs.RetentionDays.INFINITE,
-);
-
-function readLogRetention(value: unknown): number {
-  if (isAbsent(value)) return DEFAULT_SETTINGS.logRetentionDays;
-  const parsed = typeof value === 'number' ? value : typeof value === 'string' ? Number(value.trim()) : Number.NaN;
-  if (LOG_RETENTION_DAYS.includes(parsed)) return parsed;
-  throw new SettingsError(
-    `context "logRetentionDays" must be one of ${LOG_RETENTION_DAYS.join(', ')}, got ${JSON.stringify(value)}`,
-  );
-}
-
-function readHttpsUrl(key: string, value: unknown, fallback: string): string {
-  if (isAbsent(value)) return fallback;
-  if (typeof value === 'string') {
-    let url: URL | undefined;
-    try {
-      url = new URL(value.trim());
-    } catch {
-      url = undefined;
-    }
-    if (url?.protocol === 'https:' && url.username === '' && url.password === '') {
-      return value.trim().replace(/\/+$/, '');
-    }
-  }
-  throw new SettingsError(`context "${key}" must be an https:// URL without credentials, got ${JSON.stringify(value)}`);
-}
-
-/** Accepts a JSON array, a JSON-encoded array string, or a comma-separated string (`-c corsAllowedOrigins=a,b`). */
-function readOrigins(value: unknown): readonly string[] {
-  if (isAbsent(value)) return DEFAULT_SETTINGS.corsAllowedOrigins;
-  let list: unknown = value;
-  if (typeof value === 'string') {
-    const text = value.trim();
-    list = text.startsWith('[') ? parseJson(text) : text.split(',').map((origin) => origin.trim());
-  }
-  if (!Array.isArray(list) || list.length === 0 || !list.every((origin) => typeof origin === 'string')) {
-    throw new SettingsError(
-      `context "corsAllowedOrigins" must be a non-empty list of origins, got ${JSON.stringify(value)}`,
-    );
-  }
-  for (const origin of list) {
-    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
-      throw new SettingsError(
-        'context "corsAllowedOrigins" entries must be "*" or an origin like "https://app.example.com" (no path), ' +
-          `got ${JSON.stringify(origin)}`,
-      );
-    }
-  }
-  return list;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

@@ -10,18 +10,19 @@ import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { SETTINGS } from '../../lambdas/core/settings/schema';
 import { NodeFunction } from './node-function';
 import { bucketPrefixWildcardFinding, grantKeyUse } from './storage';
 
 export const PROCESS_UPLOAD_ENTRY = 'lambdas/handlers/process-upload.ts';
 
 /** Memory also buys CPU: sharp's decode + resize of a 5 MB photo is CPU-bound. */
-export const PROCESSOR_MEMORY_MIB = 1024;
+export const PROCESSOR_MEMORY_MIB = SETTINGS.processorMemorySize.default;
 /** Below this sharp's decode of a 40 MP image (the pixel limit) risks running out of memory. */
-export const PROCESSOR_MIN_MEMORY_MIB = 512;
+export const PROCESSOR_MIN_MEMORY_MIB = SETTINGS.processorMemorySize.min;
 /** Lambda's own retries of a failed S3-triggered invocation before it goes to the dead-letter queue. */
 export const PROCESSOR_ASYNC_RETRIES = 2;
-/** Covers image work plus Didit's slowest answer (config.ts: 5 s connect + 30 s headers + 10 s body) with room left. */
+/** Covers image work plus Didit's slowest answer (default timeouts: 5 s connect + 30 s headers + 10 s body) with room. */
 export const PROCESSOR_TIMEOUT = Duration.seconds(90);
 
 /** Id CDK gives the singleton function that writes S3 bucket notification configurations. */
@@ -81,14 +82,14 @@ export class Processor extends Construct {
       onFailure: new destinations.SqsDestination(this.deadLetterQueue),
       logRetention: props.logRetention,
       environment: {
-        TABLE_NAME: props.table.tableName,
-        BUCKET_NAME: props.bucket.bucketName,
-        UPLOAD_PREFIX: props.uploadPrefix,
-        EVENT_BUS_NAME: props.eventBus.eventBusName,
-        PRESCREEN_ENABLED: String(props.prescreen),
-        DIDIT_BASE_URL: props.diditBaseUrl,
+        [SETTINGS.tableName.env.name]: props.table.tableName,
+        [SETTINGS.bucketName.env.name]: props.bucket.bucketName,
+        [SETTINGS.uploadPrefix.env.name]: props.uploadPrefix,
+        [SETTINGS.eventBusName.env.name]: props.eventBus.eventBusName,
+        [SETTINGS.prescreen.env.name]: String(props.prescreen),
+        [SETTINGS.diditBaseUrl.env.name]: props.diditBaseUrl,
         // The ARN, never the value: the function reads the key from Secrets Manager at run time.
-        DIDIT_API_KEY_SECRET_ID: props.diditApiKeySecret.secretArn,
+        [SETTINGS.diditApiKeySecretId.env.name]: props.diditApiKeySecret.secretArn,
       },
     });
     const fn = this.function;

@@ -7,6 +7,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { DUE_INDEX_NAME } from '../../lambdas/core/check';
+import { SETTINGS } from '../../lambdas/core/settings/schema';
 import { NodeFunction } from './node-function';
 import type { RetryWorkflow } from './retry-workflow';
 import { grantKeyUse } from './storage';
@@ -38,15 +39,15 @@ export class Sweeper extends Construct {
       entry: SWEEP_CHECKS_ENTRY,
       description: 'Expires abandoned checks, restarts quiet retry rounds, republishes lost events',
       architecture: props.architecture,
-      memorySize: props.memorySize ?? 256,
+      memorySize: props.memorySize ?? SETTINGS.memorySize.default,
       timeout: Duration.seconds(60),
       logRetention: props.logRetention,
       // One sweep at a time: two would race for the same checks (harmlessly, but for nothing).
       reservedConcurrentExecutions: 1,
       environment: {
-        TABLE_NAME: props.table.tableName,
-        EVENT_BUS_NAME: props.eventBus.eventBusName,
-        RETRY_STATE_MACHINE_ARN: props.retryWorkflow.stateMachineArn,
+        [SETTINGS.tableName.env.name]: props.table.tableName,
+        [SETTINGS.eventBusName.env.name]: props.eventBus.eventBusName,
+        [SETTINGS.retryStateMachineArn.env.name]: props.retryWorkflow.stateMachineArn,
       },
     });
     const fn = this.function;

@@ -6,6 +6,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { SETTINGS } from '../../lambdas/core/settings/schema';
 import type { LivenessAuthorization } from '../authorization';
 import { NodeFunction } from './node-function';
 import { bucketPrefixWildcardFinding, grantKeyUse } from './storage';
@@ -183,12 +184,12 @@ export class UploadApi extends Construct {
       memorySize: props.memorySize,
       logRetention: props.logRetention,
       environment: {
-        TABLE_NAME: props.table.tableName,
-        BUCKET_NAME: props.bucket.bucketName,
-        UPLOAD_PREFIX: props.uploadPrefix,
-        UPLOAD_URL_TTL_SECONDS: String(props.uploadUrlTtlSeconds),
-        DEFAULT_DECLINE_THRESHOLD: String(props.defaultDeclineThreshold),
-        CHECK_RETENTION_DAYS: String(props.checkRetentionDays),
+        [SETTINGS.tableName.env.name]: props.table.tableName,
+        [SETTINGS.bucketName.env.name]: props.bucket.bucketName,
+        [SETTINGS.uploadPrefix.env.name]: props.uploadPrefix,
+        [SETTINGS.uploadUrlTtlSeconds.env.name]: String(props.uploadUrlTtlSeconds),
+        [SETTINGS.defaultDeclineThreshold.env.name]: String(props.defaultDeclineThreshold),
+        [SETTINGS.checkRetentionDays.env.name]: String(props.checkRetentionDays),
       },
     });
     // Exactly the two calls the handler makes. The table's grantWriteData would add Update/Delete/BatchWrite, and
@@ -221,7 +222,7 @@ export class UploadApi extends Construct {
       architecture: props.architecture,
       memorySize: props.memorySize,
       logRetention: props.logRetention,
-      environment: { TABLE_NAME: props.table.tableName },
+      environment: { [SETTINGS.tableName.env.name]: props.table.tableName },
     });
     iam.Grant.addToPrincipal({
       grantee: this.getCheckFunction,

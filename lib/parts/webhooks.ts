@@ -13,6 +13,7 @@ import { Construct } from 'constructs';
 import { type BackoffSchedule, capsForHorizon } from '../../lambdas/core/backoff';
 import { DIDIT_SESSION_INDEX_NAME } from '../../lambdas/core/check';
 import { WEBHOOK_DELIVERY_PATTERN } from '../../lambdas/core/check-events';
+import { SETTINGS } from '../../lambdas/core/settings/schema';
 import { NodeFunction } from './node-function';
 import { acknowledgeTaskInvokeGrants } from './retry-workflow';
 import { grantKeyUse } from './storage';
@@ -96,15 +97,15 @@ export class Webhooks extends Construct {
       entry: DELIVER_WEBHOOK_ENTRY,
       description: 'Signs and delivers check events to callback URLs (Standard Webhooks)',
       architecture: props.architecture,
-      memorySize: props.memorySize ?? 256,
+      memorySize: props.memorySize ?? SETTINGS.memorySize.default,
       timeout: Duration.seconds(30),
       logRetention: props.logRetention,
       environment: {
-        TABLE_NAME: props.table.tableName,
-        EVENT_BUS_NAME: props.eventBus.eventBusName,
-        WEBHOOK_SIGNING_SECRET_ID: this.signingSecret.secretArn,
-        WEBHOOK_HORIZON_SECONDS: String(props.horizon.toSeconds()),
-        WEBHOOK_MAX_ATTEMPTS: String(caps.length + 1),
+        [SETTINGS.tableName.env.name]: props.table.tableName,
+        [SETTINGS.eventBusName.env.name]: props.eventBus.eventBusName,
+        [SETTINGS.webhookSigningSecretId.env.name]: this.signingSecret.secretArn,
+        [SETTINGS.webhookRetryHorizon.env.name]: String(props.horizon.toSeconds()),
+        [SETTINGS.webhookMaxAttempts.env.name]: String(caps.length + 1),
       },
     });
     iam.Grant.addToPrincipal({
@@ -132,13 +133,13 @@ export class Webhooks extends Construct {
       entry: DIDIT_WEBHOOK_ENTRY,
       description: "Verifies Didit's status.updated webhooks and applies them to checks",
       architecture: props.architecture,
-      memorySize: props.memorySize ?? 256,
+      memorySize: props.memorySize ?? SETTINGS.memorySize.default,
       timeout: Duration.seconds(10),
       logRetention: props.logRetention,
       environment: {
-        TABLE_NAME: props.table.tableName,
-        EVENT_BUS_NAME: props.eventBus.eventBusName,
-        DIDIT_WEBHOOK_SECRET_ID: this.diditWebhookSecret.secretArn,
+        [SETTINGS.tableName.env.name]: props.table.tableName,
+        [SETTINGS.eventBusName.env.name]: props.eventBus.eventBusName,
+        [SETTINGS.diditWebhookSecretId.env.name]: this.diditWebhookSecret.secretArn,
       },
     });
     iam.Grant.addToPrincipal({

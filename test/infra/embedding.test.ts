@@ -335,7 +335,7 @@ describe('invalid combinations', () => {
     [
       'the Didit retry delays are inverted',
       () => ({ diditRetryBaseDelay: Duration.seconds(30), diditRetryMaxDelay: Duration.seconds(10) }),
-      /diditRetryBaseDelay must be at least 1 s and at most diditRetryMaxDelay/,
+      /diditRetryMaxDelay \(10 seconds\) must be at least diditRetryBaseDelay \(30 seconds\)/,
     ],
   ])('throws when %s', (_name, props, message) => {
     expect(() => embed(props)).toThrow(message);

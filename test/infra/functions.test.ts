@@ -1,5 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import type { FunctionRole } from '../../lambdas/core/settings/kinds';
+import { settingEntries } from '../../lambdas/core/settings/schema';
 import { buildLivenessStack, environmentOf, functionLogicalId, propertiesOf } from '../helpers/cdk';
 
 const built = buildLivenessStack();
@@ -120,6 +122,29 @@ describe('functions', () => {
       DIDIT_BASE_URL: 'https://didit.example.com',
     });
   });
+});
+
+describe('function environments and the settings schema', () => {
+  // Named by Node and Powertools, not by this service: not schema entries (lambdas/observability.ts reads them).
+  const PLATFORM_VARIABLES = ['NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE'];
+  const variables = (role: FunctionRole, setBy?: 'stack') =>
+    settingEntries()
+      .flatMap(([, spec]) =>
+        spec.env?.readBy.includes(role) && (!setBy || spec.env.setBy === setBy) ? [spec.env.name] : [],
+      )
+      .sort();
+
+  it.each(Object.keys(stack.service.functions) as FunctionRole[])(
+    'set on %s only variables its loader reads, and every one the stack owes it',
+    (role) => {
+      const set = Object.keys(environmentOf(template, functionLogicalId(stack.service.functions[role])))
+        .filter((name) => !PLATFORM_VARIABLES.includes(name))
+        .sort();
+      // test/unit/config.test.ts checks that each loader reads exactly `variables(role)`.
+      expect(variables(role)).toEqual(expect.arrayContaining(set));
+      expect(set).toEqual(variables(role, 'stack'));
+    },
+  );
 });
 
 describe('S3 trigger', () => {

@@ -237,7 +237,7 @@ describe('LivenessService props', () => {
       { corsAllowedOrigins: ['*', 'https://a.example.com'] },
       /"\*" .* cannot be combined/,
     ],
-    ['no origins', { corsAllowedOrigins: [] }, /corsAllowedOrigins must name at least one origin/],
+    ['no origins', { corsAllowedOrigins: [] }, /corsAllowedOrigins must be a non-empty list of origins, got \[\]/],
     [
       'checks kept shorter than their images',
       { uploadRetentionDays: 7, checkRetentionDays: 3 },
@@ -247,7 +247,7 @@ describe('LivenessService props', () => {
     [
       'an unsupported architecture',
       { architecture: lambda.Architecture.custom('riscv64') },
-      /architecture must be ARM_64 or X86_64/,
+      /architecture must be "arm64" or "x86_64", got "riscv64"/,
     ],
   ])('throws on %s', (_name, props, message) => {
     expect(() => build(props)).toThrow(message);

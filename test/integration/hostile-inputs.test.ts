@@ -6,7 +6,6 @@ import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest';
-import { MAX_UPLOAD_BYTES } from '../../lambdas/config';
 import {
   callbackUrlProblem,
   METADATA_MAX_BYTES,
@@ -15,6 +14,7 @@ import {
 } from '../../lambdas/core/create-request';
 import { prepareImageForDidit } from '../../lambdas/core/image-pipeline';
 import { sniffImageType } from '../../lambdas/core/image-sniff';
+import { MAX_UPLOAD_BYTES } from '../../lambdas/core/upload-rules';
 import { CheckProcessor, type ProcessOutcome } from '../../lambdas/services/check-processor';
 import { emulatorClientConfig } from '../../local/aws-env';
 import type { DiditSimulator } from '../../local/didit-simulator';
