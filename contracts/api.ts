@@ -65,7 +65,20 @@ export const retryStateSchema = z
     failed_attempts: z.number().int().nonnegative(),
     last_error: checkErrorSchema.nullable(),
   })
-  .meta({ description: 'Present once a retryable failure sent the check to RETRYING.' });
+  .meta({ description: 'Present once a real failure (Didit 5xx, a timeout, a reset) sent the check to RETRYING.' });
+
+export const waitStateSchema = z
+  .strictObject({
+    reason: z.enum(['PACED', 'DIDIT_THROTTLED', 'OUT_OF_CREDITS', 'DEPENDENCY_THROTTLED']).meta({
+      description:
+        "PACED: queued for the shared Didit budget (in arrival order); DIDIT_THROTTLED: Didit asked every caller to back " +
+        'off (429); OUT_OF_CREDITS: the Didit balance is empty and the service probes until a top-up; ' +
+        'DEPENDENCY_THROTTLED: an AWS dependency (Rekognition, DynamoDB) throttled. None of these spends an attempt.',
+    }),
+    since: timestampSchema.meta({ description: 'When the check first had to wait.' }),
+    resume_at: timestampSchema.meta({ description: 'When it tries again (its reserved slot when PACED).' }),
+  })
+  .meta({ description: 'Present while WAITING.' });
 
 export const checkViewSchema = z
   .strictObject({
@@ -80,6 +93,7 @@ export const checkViewSchema = z
     deliveries: z.array(deliveryAttemptSchema).optional().meta({ description: 'Webhook attempts, oldest first.' }),
     history: z.array(historyEntrySchema).optional().meta({ description: 'Replaced results, oldest first.' }),
     retry: retryStateSchema.optional(),
+    wait: waitStateSchema.optional(),
   })
   .meta({ description: 'A check as `GET /v1/liveness-checks/{id}` returns it.' });
 

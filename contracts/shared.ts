@@ -16,8 +16,9 @@ export const timestampSchema = z.iso.datetime().meta({ description: 'An ISO 8601
 
 export const checkStatusSchema = z.enum(CHECK_STATUSES).meta({
   description:
-    'AWAITING_UPLOAD until the image arrives, PROCESSING while it is checked, RETRYING while Didit is retried, then ' +
-    'one of the terminal statuses COMPLETED (a decision), FAILED (an error) or EXPIRED (no upload in time).',
+    'AWAITING_UPLOAD until the image arrives, PROCESSING while it is checked, WAITING while it waits for Didit capacity ' +
+    'or credits (no attempt spent), RETRYING while a real Didit failure is retried, then one of the terminal statuses ' +
+    'COMPLETED (a decision), FAILED (an error) or EXPIRED (no upload in time).',
 });
 
 export const decisionSchema = z.enum(['Approved', 'Declined']).meta({
@@ -26,8 +27,9 @@ export const decisionSchema = z.enum(['Approved', 'Declined']).meta({
 
 export const failureCodeSchema = z.enum(FAILURE_CODES).meta({
   description:
-    'Why a check failed. DIDIT_UNAVAILABLE, DIDIT_BAD_RESPONSE and DEPENDENCY_THROTTLED were retried before the ' +
-    'check failed; the others cannot succeed by sending the same image again.',
+    'Why a check failed. DIDIT_UNAVAILABLE, DIDIT_OUT_OF_CREDITS and DEPENDENCY_THROTTLED were retried or waited out ' +
+    'until the failure horizon; DIDIT_BAD_RESPONSE is a charged Didit answer that could not be read (never retried: it ' +
+    'was paid for); the others cannot succeed by sending the same image again.',
 });
 
 export const checkErrorSchema = z
@@ -93,5 +95,10 @@ export const checkResultSchema = z
       .optional()
       .meta({ description: 'Faces the Rekognition pre-screen counted; absent when the pre-screen is off.' }),
     didit_created_at: z.string().nullable().optional().meta({ description: 'When Didit created its session.' }),
+    parse_issue: z.string().optional().meta({
+      description:
+        "Present when Didit's (charged) answer did not match the documented shape and this result was read from it " +
+        'leniently; says what was wrong.',
+    }),
   })
   .meta({ description: 'The result of a COMPLETED check.' });

@@ -52,8 +52,16 @@ export interface ProcessorConfig extends StorageConfig {
   readonly retryStateMachineArn: string;
   /** How long a RETRYING check may stay quiet before the sweeper restarts its round. */
   readonly retryDueSeconds: number;
+  /** How long past its resume time a WAITING check may stay quiet before the sweeper restarts its round. */
+  readonly waitDueGraceSeconds: number;
   readonly didit: DiditConfig;
   readonly image: ImageConfig;
+  /** The shared Didit budget and what ends a check Didit keeps failing. */
+  readonly pacing: {
+    readonly requestsPerMinute: number;
+    readonly failureHorizonSeconds: number;
+    readonly probeIntervalSeconds: number;
+  };
 }
 
 export interface SweeperConfig {
@@ -141,6 +149,12 @@ export function loadProcessorConfig(env: Env = process.env): ProcessorConfig {
     secretCacheSeconds: read(env, SETTINGS.secretCacheSeconds),
     retryStateMachineArn: read(env, SETTINGS.retryStateMachineArn),
     retryDueSeconds: read(env, SETTINGS.retryDueSeconds),
+    waitDueGraceSeconds: read(env, SETTINGS.waitDueGraceSeconds),
+    pacing: {
+      requestsPerMinute: read(env, SETTINGS.diditRequestsPerMinute),
+      failureHorizonSeconds: read(env, SETTINGS.diditFailureHorizon),
+      probeIntervalSeconds: read(env, SETTINGS.diditCircuitProbeInterval),
+    },
     didit: {
       baseUrl: read(env, SETTINGS.diditBaseUrl),
       apiKeySecretId: read(env, SETTINGS.diditApiKeySecretId),

@@ -4,6 +4,7 @@
  * Every error carries a stable `code` that ends up on a FAILED check as `error.code`.
  */
 
+import type { DiditPassiveLivenessResponse, DiditRateLimit } from './core/didit-types';
 import type { FailureCode } from './core/failure-codes';
 
 export type { FailureCode };
@@ -60,7 +61,7 @@ export class DiditAuthError extends PermanentError {
   }
 }
 
-/** Didit was rate limiting, failing, slow or unreachable. */
+/** Didit was failing, slow or unreachable (5xx, 408, timeouts, resets): a real failure, retried until the horizon. */
 export class DiditUnavailableError extends RetryableError {
   constructor(
     message: string,
@@ -71,9 +72,46 @@ export class DiditUnavailableError extends RetryableError {
   }
 }
 
-/** Didit answered 2xx with a body that is not the documented shape. */
-export class DiditBadResponseError extends RetryableError {
+/** Didit refused the call for the request budget (429): not a failure of the check; every caller backs off. */
+export class DiditRateLimitedError extends RetryableError {
+  readonly httpStatus = 429;
+  constructor(
+    message: string,
+    readonly rateLimit: DiditRateLimit | undefined,
+  ) {
+    super('DIDIT_UNAVAILABLE', message, { retryAfterSeconds: rateLimit?.retryAfterSeconds });
+  }
+}
+
+/** Didit could not charge the check (402, or 403 whose body says the balance is empty): an outage until a top-up. */
+export class DiditOutOfCreditsError extends RetryableError {
+  constructor(
+    message: string,
+    readonly httpStatus: number,
+  ) {
+    super('DIDIT_OUT_OF_CREDITS', message);
+  }
+}
+
+/** Didit answered with an error status we could not read as anything else (e.g. a 1xx/3xx-like oddity). */
+export class DiditBadResponseError extends PermanentError {
   constructor(message: string, options?: { cause?: unknown }) {
+    super('DIDIT_BAD_RESPONSE', message, options);
+  }
+}
+
+/**
+ * Didit answered 2xx — the check was charged — with a body that did not arrive whole or is not the documented shape.
+ * Never retried (that would pay twice): `rawBody` (at most 64 KiB) is kept on the check, and `usable` holds what could
+ * still be read from it (Didit's liveness status at least), if anything.
+ */
+export class DiditChargedAnswerError extends PermanentError {
+  constructor(
+    message: string,
+    readonly rawBody: string,
+    readonly usable: DiditPassiveLivenessResponse | undefined,
+    options?: { cause?: unknown },
+  ) {
     super('DIDIT_BAD_RESPONSE', message, options);
   }
 }

@@ -75,8 +75,26 @@ export interface LivenessServiceProps {
   readonly diditRetryBaseDelay?: Duration;
   /** No wait before retrying Didit is capped above this (1 s–1 h; not below diditRetryBaseDelay). @default Duration.seconds(60) */
   readonly diditRetryMaxDelay?: Duration;
-  /** Didit attempts per check, the first one included, before it fails with DIDIT_UNAVAILABLE. @default 5 */
-  readonly diditMaxAttempts?: number;
+  /**
+   * The budget every Didit call takes a permit from, all functions together (1–100,000 calls per minute); raise it
+   * after Didit raises your application's limit.
+   * @default 280
+   */
+  readonly diditRequestsPerMinute?: number;
+  /**
+   * A check that Didit keeps failing (5xx, timeouts, resets, no credits), or a throttled AWS dependency holds up, for
+   * this long ends FAILED (1 minute–24 hours). Waiting for the budget or a 429 never fails a check.
+   * @default Duration.hours(1)
+   */
+  readonly diditFailureHorizon?: Duration;
+  /** While Didit is out of credits, one probe call per this interval (1 s–1 h); the other checks wait. @default Duration.minutes(1) */
+  readonly diditCircuitProbeInterval?: Duration;
+  /**
+   * Reserved concurrency of the image processor (0–10,000; 0 reserves none): caps a burst's concurrent invocations,
+   * whose S3 events then wait in Lambda's async queue (up to 6 hours).
+   * @default 0
+   */
+  readonly processorReservedConcurrency?: number;
   /** How long one webhook delivery to a callback_url keeps retrying. @default Duration.hours(24) */
   readonly webhookRetryHorizon?: Duration;
   /** Existing secret with Didit's webhook secret_shared_key. @default - a new secret, to be set after deploy */
@@ -226,6 +244,10 @@ export class LivenessService extends Construct {
       architecture: config.architecture,
       logRetention: config.logRetention,
       memorySize: config.processorMemorySize,
+      diditRequestsPerMinute: config.diditRequestsPerMinute,
+      failureHorizon: config.diditFailureHorizon,
+      circuitProbeInterval: config.diditCircuitProbeInterval,
+      reservedConcurrency: config.processorReservedConcurrency,
     });
 
     this.retryWorkflow = new RetryWorkflow(this, 'RetryWorkflow', {
@@ -234,7 +256,6 @@ export class LivenessService extends Construct {
         baseSeconds: config.diditRetryBaseDelay.toSeconds(),
         maxDelaySeconds: config.diditRetryMaxDelay.toSeconds(),
       },
-      maxAttempts: config.diditMaxAttempts,
       logRetention: config.logRetention,
     });
     // The ARN is a formatted string, not a reference, so processor → state machine → processor is no cycle.

@@ -5,6 +5,9 @@
  * Request handling, in this order:
  *   1. A queued fault (see injectFaults) answers instead of everything below.
  *   2. `x-api-key` must equal the configured key, else 401 {"detail": ...}.
+ *   2b. The request counts against the rate window (default 300 per sliding 60 s, every authenticated request counted,
+ *      refused ones too). Past the limit: 429 with `Retry-After`. Every answer from here on carries
+ *      `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (epoch seconds).
  *   3. The body must be multipart/form-data (else 415) holding a `user_image` file (else 400). The file must be a
  *      TIFF, JPEG, PNG or WebP by its magic bytes, whatever its name or declared type (else 400), at most 5 MiB
  *      (else 400) and decodable (else 400). A request body over 12 MiB is refused with 413 before parsing.
@@ -13,6 +16,10 @@
  *      sent, must be a JSON object encoded as a string (else 400). 400 bodies name the field: {"<field>": ["..."]}.
  *   5. `vendor_data` beginning `sim:status=NNN` (NNN from 400 to 599) answers that HTTP status with a JSON error
  *      body; 429 and 503 also carry `Retry-After: 1`.
+ *
+ *   6. A valid request must be paid for: with the credit balance at 0, 402 (or 403, `outOfCreditsStatus`) with
+ *      {"detail": ..., "code": "insufficient_credits"}; otherwise one credit is spent. The balance is unlimited unless
+ *      set; `POST /__simulator/credits {"credits": n}` sets it while running (null: unlimited), GET reads it.
  *
  * Outcome of a valid request (deterministic: the same image and fields always give the same answer):
  *   - Near-uniform image (mean colour-channel standard deviation below 8 on 0–255, e.g. a solid colour): score 0,
@@ -44,10 +51,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type SupportedImageType, sniffImageType } from '../lambdas/core/image-sniff';
+import { DiditQuota, type QuotaOptions } from './didit-quota';
 import { LoopbackServer } from './loopback-server';
 import { analyseImage, type ImageTraits, readBody } from './rekognition-simulator';
 
 export const SIMULATOR_PATH = '/v3/passive-liveness/';
+/** Loopback-only control of the simulated balance: GET it, POST {"credits": n} (or null for unlimited) to set it. */
+export const CREDITS_PATH = '/__simulator/credits';
 const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
 const MAX_REQUEST_BYTES = 12 * 1024 * 1024;
 const DEFAULT_THRESHOLD = 30;
@@ -86,7 +96,21 @@ export interface DiditSimulatorOptions {
    * @default false
    */
   readonly keepLastImage?: boolean;
+  /** The request limit and credit balance it enforces. @default 300 per 60 s, unlimited credits */
+  readonly quota?: QuotaOptions;
+  /**
+   * What an empty balance answers: 402, or 403 with the same insufficient-credits body (Didit's standalone APIs
+   * document 403 for it).
+   * @default 402
+   */
+  readonly outOfCreditsStatus?: 402 | 403;
 }
+
+/** The body of an answer refused for an empty balance; `code` is what tells it from a bad key's 403. */
+export const OUT_OF_CREDITS_BODY = {
+  detail: 'Could not charge the verification: insufficient credits. Top up your balance to continue.',
+  code: 'insufficient_credits',
+} as const;
 
 type Warning = { risk: string; log_type: string; short_description: string; long_description: string };
 
@@ -122,11 +146,15 @@ export class DiditSimulator {
   /** The last image's bytes, only while `keepLastImage` is on. */
   lastImage: Buffer | undefined;
 
+  /** The request window and the credit balance (see DiditQuota); tests and `npm start` may change both live. */
+  readonly quota: DiditQuota;
+
   private readonly faults: DiditFault[] = [];
   private readonly http: LoopbackServer;
 
   constructor(private readonly options: DiditSimulatorOptions) {
     this.keepLastImage = options.keepLastImage ?? false;
+    this.quota = new DiditQuota(options.quota);
     this.http = new LoopbackServer(
       'DiditSimulator',
       (req, res) => {
@@ -169,6 +197,7 @@ export class DiditSimulator {
     this.calls = 0;
     this.successfulCalls = 0;
     this.http.resetConnections();
+    this.quota.resetWindow();
     this.lastRequest = undefined;
     this.lastImage = undefined;
   }
@@ -187,6 +216,10 @@ export class DiditSimulator {
       return;
     }
     const path = new URL(req.url ?? '/', 'http://simulator').pathname;
+    if (path === CREDITS_PATH) {
+      this.controlCredits(req, body, res);
+      return;
+    }
     if (path !== SIMULATOR_PATH) {
       sendJson(res, 404, { detail: 'Not found.' });
       return;
@@ -202,6 +235,15 @@ export class DiditSimulator {
     }
     if (apiKey !== this.options.apiKey) {
       sendJson(res, 401, { detail: 'Invalid API key.' });
+      return;
+    }
+    // Every authenticated request counts against the window, refused ones included; every answer says where it stands.
+    const admission = this.quota.admit();
+    for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
+    if (!admission.admitted) {
+      sendJson(res, 429, {
+        detail: `Request was throttled. Expected available in ${admission.headers['retry-after']} seconds.`,
+      });
       return;
     }
     const contentType = req.headers['content-type'] ?? '';
@@ -291,6 +333,11 @@ export class DiditSimulator {
     } catch {
       return fieldError(res, 'user_image', 'Upload a valid image. The file was either not an image or corrupted.');
     }
+    if (!this.quota.canPay()) {
+      sendJson(res, this.options.outOfCreditsStatus ?? 402, OUT_OF_CREDITS_BODY);
+      return;
+    }
+    this.quota.charge();
     const sha = createHash('sha256').update(image).digest();
     sendJson(res, 200, {
       request_id: randomUUID(),
@@ -300,6 +347,27 @@ export class DiditSimulator {
       created_at: new Date().toISOString().replace('Z', '000+00:00'),
     });
     this.successfulCalls++;
+  }
+
+  /** GET the balance, or POST {"credits": n | null} to set it; loopback callers only (the server binds 127.0.0.1). */
+  private controlCredits(req: IncomingMessage, body: Buffer | undefined, res: ServerResponse): void {
+    if (req.method === 'POST') {
+      let credits: unknown;
+      try {
+        credits = (JSON.parse(body?.toString('utf8') ?? '') as { credits?: unknown }).credits;
+      } catch {
+        credits = Number.NaN;
+      }
+      if (credits !== null && !(typeof credits === 'number' && Number.isInteger(credits) && credits >= 0)) {
+        sendJson(res, 400, { credits: ['Must be a whole number ≥ 0, or null for unlimited.'] });
+        return;
+      }
+      this.quota.setCredits(credits === null ? undefined : credits);
+    } else if (req.method !== 'GET') {
+      sendJson(res, 405, { detail: `Method "${req.method}" not allowed.` });
+      return;
+    }
+    sendJson(res, 200, { credits: this.quota.credits ?? null });
   }
 }
 

@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DIDIT_SESSION_INDEX_NAME, DUE_INDEX_NAME } from '../lambdas/core/check';
+import { DIDIT_SESSION_INDEX_NAME, DUE_INDEX_NAME, WAITING_INDEX_NAME } from '../lambdas/core/check';
 import { EVENT_SOURCE, WEBHOOK_DELIVERY_PATTERN } from '../lambdas/core/check-events';
 import { generateWebhookSecret } from '../lambdas/core/standard-webhooks';
 import { emulatorClientConfig } from './aws-env';
@@ -94,6 +94,8 @@ export async function provisionLocalResources(
         { AttributeName: 'due_shard', AttributeType: 'S' },
         { AttributeName: 'due_at', AttributeType: 'N' },
         { AttributeName: 'didit_session_id', AttributeType: 'S' },
+        { AttributeName: 'waiting_shard', AttributeType: 'S' },
+        { AttributeName: 'wait_since', AttributeType: 'S' },
       ],
       KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
       GlobalSecondaryIndexes: [
@@ -108,6 +110,14 @@ export async function provisionLocalResources(
         {
           IndexName: DIDIT_SESSION_INDEX_NAME,
           KeySchema: [{ AttributeName: 'didit_session_id', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+        {
+          IndexName: WAITING_INDEX_NAME,
+          KeySchema: [
+            { AttributeName: 'waiting_shard', KeyType: 'HASH' },
+            { AttributeName: 'wait_since', KeyType: 'RANGE' },
+          ],
           Projection: { ProjectionType: 'KEYS_ONLY' },
         },
       ],

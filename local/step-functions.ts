@@ -32,8 +32,9 @@ export interface StateMachineRegistration {
 
 export interface LocalStepFunctionsOptions {
   /**
-   * Multiplies every Wait state's duration and every Retry interval (and MaxDelaySeconds); 0 skips them.
-   * Task and execution timeouts stay in real time: handlers run at real speed. @default 1
+   * Multiplies every Wait state's duration (Seconds, SecondsPath) and every Retry interval (and MaxDelaySeconds); 0
+   * skips them. Waits until a timestamp (Timestamp, TimestampPath) are moments on the real clock and stay real, as do
+   * task and execution timeouts: handlers run at real speed. @default 1
    */
   readonly timeScale?: number;
 }
@@ -737,7 +738,10 @@ export class LocalStepFunctions {
           Input: JSON.parse(execution.input),
           StartTime: execution.startDate.toISOString(),
         };
-        const ms = waitMillis(spec, input, context) * this.timeScale;
+        // A timestamp is a moment on the real clock (a reserved Didit slot, the end of Didit's back-off): waiting for it
+        // is never compressed; only durations are.
+        const absolute = spec.timestamp !== undefined || spec.timestampPath !== undefined;
+        const ms = waitMillis(spec, input, context) * (absolute ? 1 : this.timeScale);
         if (ms > MAX_TIMER_MS) {
           throw new StatesRuntimeFailure(`Wait '${stateName}' would last ${ms} ms locally; lower timeScale`);
         }

@@ -2,10 +2,10 @@ import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/c
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { CheckRecord } from '../core/check';
-import { DIDIT_SESSION_INDEX_NAME, DUE_INDEX_NAME, DUE_SHARD } from '../core/check';
+import { DIDIT_SESSION_INDEX_NAME, DUE_INDEX_NAME, DUE_SHARD, WAITING_INDEX_NAME, WAITING_SHARD } from '../core/check';
 import { CheckConflictError, type ConflictKind, conflictFor } from '../core/lifecycle/conflicts';
 import { CREATION, epochSeconds, type Step } from '../core/lifecycle/transitions';
-import type { Attempted, CheckStorePort } from '../core/ports';
+import type { Attempted, CheckStorePort, WaitingSummary } from '../core/ports';
 import { classifyAwsError } from './aws-errors';
 import { compile } from './dynamo-expressions';
 
@@ -92,6 +92,45 @@ export class CheckStore implements CheckStorePort {
       ),
     );
     return out.Items?.[0]?.id as string | undefined;
+  }
+
+  async waitingSummary(countLimit: number): Promise<WaitingSummary> {
+    const key = { ':shard': WAITING_SHARD };
+    const oldest = await this.read(() =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: WAITING_INDEX_NAME,
+          KeyConditionExpression: 'waiting_shard = :shard',
+          ExpressionAttributeValues: key,
+          ScanIndexForward: true,
+          Limit: 1,
+        }),
+      ),
+    );
+    let count = 0;
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.read(() =>
+        this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: WAITING_INDEX_NAME,
+            KeyConditionExpression: 'waiting_shard = :shard',
+            ExpressionAttributeValues: key,
+            Select: 'COUNT',
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      count += page.Count ?? 0;
+      start = page.LastEvaluatedKey;
+    } while (start && count < countLimit);
+    return {
+      count: Math.min(count, countLimit),
+      capped: count >= countLimit && start !== undefined,
+      oldestSince: oldest.Items?.[0]?.wait_since as string | undefined,
+    };
   }
 
   private async read<T>(call: () => Promise<T>): Promise<T> {

@@ -1,8 +1,8 @@
 import { Agent, type Dispatcher, FormData } from 'undici';
-import { errorForDiditStatus, parseDiditResponse } from '../core/didit-response';
-import type { DiditLivenessRequest, DiditPassiveLivenessResponse } from '../core/didit-types';
+import { errorForDiditStatus, parseDiditResponse, parseRateLimit, salvageDiditResponse } from '../core/didit-response';
+import type { DiditAnswer, DiditLivenessRequest } from '../core/didit-types';
 import type { DiditPort } from '../core/ports';
-import { DiditBadResponseError, DiditUnavailableError, LivenessError } from '../errors';
+import { DiditChargedAnswerError, DiditUnavailableError, LivenessError } from '../errors';
 import { traceRemoteCall } from '../observability';
 
 /** Where Didit is and how long each phase of a call may take (the processor's config provides them). */
@@ -17,14 +17,17 @@ export interface DiditClientOptions {
  * Didit passive liveness over one keep-alive connection pool. Build it once per container: the TLS handshake to Didit
  * then happens once, not on every check.
  *
- * Every failure leaves as a named error: DiditRejectedRequestError / DiditAuthError (permanent), DiditUnavailableError
- * (timeouts, resets, 408/429/5xx; retryable, with Retry-After when Didit sent one) or DiditBadResponseError (a 2xx body
- * that is not the documented shape). Messages never hold the image, the API key or vendor data.
+ * Every failure leaves as a named error (core/didit-response.ts decides which): DiditRejectedRequestError /
+ * DiditAuthError (permanent), DiditRateLimitedError (429), DiditOutOfCreditsError (402, or a 403 whose body says so),
+ * DiditUnavailableError (timeouts, resets, 408/5xx before an answer arrived), or DiditChargedAnswerError: a 2xx — so
+ * the check was paid for — whose body did not arrive whole or is not the documented shape, with the body kept (capped)
+ * and whatever is usable in it. Each answer's budget headers come back with it. Messages never hold the image, the API
+ * key or vendor data.
  */
 
 const PASSIVE_LIVENESS_PATH = '/v3/passive-liveness/';
-/** The documented response is about 1 KB; a body far larger is not the documented shape. */
-const MAX_RESPONSE_BYTES = 1024 * 1024;
+/** The documented response is about 1 KB; what is kept of a charged body that cannot be parsed. */
+const MAX_KEPT_ANSWER_BYTES = 64 * 1024;
 /** Enough of an error body for its `detail`; the rest (an HTML error page, say) is dropped. */
 const MAX_ERROR_BODY_BYTES = 16 * 1024;
 
@@ -85,10 +88,7 @@ export class DiditClient implements DiditPort {
     });
   }
 
-  async checkLiveness(
-    request: DiditLivenessRequest,
-    options: CheckLivenessOptions = {},
-  ): Promise<DiditPassiveLivenessResponse> {
+  async checkLiveness(request: DiditLivenessRequest, options: CheckLivenessOptions = {}): Promise<DiditAnswer> {
     const apiKey = await this.apiKey();
     // The subsegment times Didit alone (not the secret lookup), so a slow check shows where its time went.
     return traceRemoteCall({ origin: this.origin, path: this.path, method: 'POST' }, async (trace) => {
@@ -108,31 +108,59 @@ export class DiditClient implements DiditPort {
 
       const { statusCode, headers, body } = response;
       trace.status(statusCode);
-      try {
-        if (statusCode < 200 || statusCode > 299) {
+      const now = new Date();
+      if (statusCode < 200 || statusCode > 299) {
+        try {
           // The status decides the error; a body that is too large or cannot be read only costs the detail.
           const text = await readText(body, MAX_ERROR_BODY_BYTES).catch(() => undefined);
-          throw errorForDiditStatus(statusCode, text ?? '', headers['retry-after']);
+          throw errorForDiditStatus(statusCode, text?.text ?? '', headers, now);
+        } finally {
+          body.destroy();
         }
-        const text = await readText(body, MAX_RESPONSE_BYTES);
-        if (text === undefined) {
-          throw new DiditBadResponseError(`Didit response body is larger than ${MAX_RESPONSE_BYTES} bytes`);
-        }
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch (error) {
-          throw new DiditBadResponseError(`Didit answered HTTP ${statusCode} with a body that is not JSON`, {
-            cause: error,
-          });
-        }
-        return parseDiditResponse(json);
+      }
+      // From here the check has been charged: whatever goes wrong, it is never retried.
+      const rateLimit = parseRateLimit(headers, now);
+      let text: { text: string; truncated: boolean };
+      try {
+        text = await readText(body, MAX_KEPT_ANSWER_BYTES);
       } catch (error) {
-        if (error instanceof LivenessError) throw error;
-        throw transportError(error);
+        const reason = transientReason(error) ?? (error instanceof Error ? error.name : 'unreadable body');
+        throw new DiditChargedAnswerError(
+          `Didit answered HTTP ${statusCode} but the body did not arrive (${reason}); charged, not retried`,
+          '',
+          undefined,
+          { cause: error },
+        );
       } finally {
         // A body left unread would hold its socket; destroying one already read is a no-op.
         body.destroy();
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(text.text);
+      } catch (error) {
+        const what = text.truncated ? `larger than ${MAX_KEPT_ANSWER_BYTES} bytes` : 'not JSON';
+        throw new DiditChargedAnswerError(
+          `Didit answered HTTP ${statusCode} with a body that is ${what}`,
+          text.text,
+          undefined,
+          {
+            cause: error,
+          },
+        );
+      }
+      try {
+        return { response: parseDiditResponse(json), rateLimit };
+      } catch (error) {
+        if (!(error instanceof LivenessError)) throw error;
+        throw new DiditChargedAnswerError(
+          `${error.message} (HTTP ${statusCode})`,
+          text.text,
+          salvageDiditResponse(json),
+          {
+            cause: error,
+          },
+        );
       }
     });
   }
@@ -168,16 +196,23 @@ function imageType(bytes: Uint8Array): { mime: string; extension: string } {
   return { mime: 'image/jpeg', extension: 'jpg' };
 }
 
-/** The body as UTF-8, or undefined once it passes `limit` bytes (the rest is not read). */
-async function readText(body: Dispatcher.ResponseData['body'], limit: number): Promise<string | undefined> {
+/** The body as UTF-8, up to `limit` bytes (the rest is not read). */
+async function readText(
+  body: Dispatcher.ResponseData['body'],
+  limit: number,
+): Promise<{ text: string; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body as AsyncIterable<Buffer>) {
+    const room = limit - size;
+    if (chunk.byteLength > room) {
+      chunks.push(chunk.subarray(0, room));
+      return { text: Buffer.concat(chunks).toString('utf8'), truncated: true };
+    }
     size += chunk.byteLength;
-    if (size > limit) return undefined;
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return { text: Buffer.concat(chunks).toString('utf8'), truncated: false };
 }
 
 /** Network and timeout failures become DiditUnavailableError; anything else (a bug) is rethrown unchanged. */

@@ -53,6 +53,10 @@ export function compile(condition: Condition, changes?: Changes): CompiledUpdate
   const sets: string[] = [];
   for (const [field, source] of Object.entries(changes.copy ?? {})) sets.push(`${nameFor(field)} = ${nameFor(source)}`);
   for (const [field, value] of Object.entries(changes.set ?? {})) sets.push(`${nameFor(field)} = ${valueFor(value)}`);
+  for (const [field, value] of Object.entries(changes.setIfAbsent ?? {})) {
+    const name = nameFor(field);
+    sets.push(`${name} = if_not_exists(${name}, ${valueFor(value)})`);
+  }
   for (const field of changes.increment ?? []) {
     const name = nameFor(field);
     sets.push(`${name} = if_not_exists(${name}, ${constant(':zero', 0)}) + ${constant(':one', 1)}`);

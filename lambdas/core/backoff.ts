@@ -10,17 +10,6 @@ export interface BackoffSchedule {
 }
 
 /**
- * FULL-jitter caps: wait n (0-based) is drawn uniformly from [0, caps[n]) by the state machine, where
- * caps[n] = min(maxDelay, base · 2ⁿ). `count` caps, one per wait.
- */
-export function backoffCaps(schedule: BackoffSchedule, count: number): number[] {
-  if (schedule.baseSeconds < 1 || schedule.maxDelaySeconds < schedule.baseSeconds) {
-    throw new Error('backoff needs baseSeconds ≥ 1 and maxDelaySeconds ≥ baseSeconds');
-  }
-  return Array.from({ length: count }, (_, n) => Math.min(schedule.maxDelaySeconds, schedule.baseSeconds * 2 ** n));
-}
-
-/**
  * How many waits fit a horizon when each wait averages half its cap (FULL jitter): the webhook delivery keeps
  * retrying for about `horizonSeconds`, and its last attempt is the first one past the horizon.
  */
@@ -31,6 +20,21 @@ export function capsForHorizon(schedule: BackoffSchedule, horizonSeconds: number
     const cap = Math.min(schedule.maxDelaySeconds, schedule.baseSeconds * 2 ** caps.length);
     caps.push(cap);
     expected += cap / 2;
+  }
+  return caps;
+}
+
+/**
+ * FULL-jitter caps: wait n (0-based) is drawn uniformly from [0, caps[n]) by the state machine, where
+ * caps[n] = min(maxDelay, base · 2ⁿ). Returns the caps up to the first one at the maximum; every later cap is it.
+ */
+export function distinctCaps(schedule: BackoffSchedule): number[] {
+  if (schedule.baseSeconds < 1 || schedule.maxDelaySeconds < schedule.baseSeconds) {
+    throw new Error('backoff needs baseSeconds ≥ 1 and maxDelaySeconds ≥ baseSeconds');
+  }
+  const caps: number[] = [];
+  for (let n = 0; caps.at(-1) !== schedule.maxDelaySeconds && n < 64; n++) {
+    caps.push(Math.min(schedule.maxDelaySeconds, schedule.baseSeconds * 2 ** n));
   }
   return caps;
 }

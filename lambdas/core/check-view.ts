@@ -1,4 +1,5 @@
 import type { CheckError, CheckRecord, CheckResult, CheckStatus, DeliveryAttempt, HistoryEntry } from './check';
+import type { WaitReason } from './pacing/pacer';
 
 /** What the API hands out: the views of a check and of a new check's upload. Pure types and mapping. */
 
@@ -35,6 +36,12 @@ export interface CheckView {
     readonly failed_attempts: number;
     readonly last_error: CheckError | null;
   };
+  /** WAITING: why the check is not at Didit yet, since when, and when it tries next. */
+  readonly wait?: {
+    readonly reason: WaitReason;
+    readonly since: string;
+    readonly resume_at: string;
+  };
 }
 
 export function toCheckView(record: CheckRecord): CheckView {
@@ -47,12 +54,21 @@ export function toCheckView(record: CheckRecord): CheckView {
     updated_at: record.updated_at,
     ...(record.result ? { result: record.result } : {}),
     ...(record.error ? { error: record.error } : {}),
-    ...(record.retry_round !== undefined
+    ...(record.retry_attempt !== undefined
       ? {
           retry: {
-            round: record.retry_round,
-            failed_attempts: record.retry_attempt ?? 0,
+            round: record.retry_round ?? 1,
+            failed_attempts: record.retry_attempt,
             last_error: record.last_error ?? null,
+          },
+        }
+      : {}),
+    ...(record.status === 'WAITING' && record.wait_reason && record.resume_at
+      ? {
+          wait: {
+            reason: record.wait_reason,
+            since: record.wait_since ?? record.updated_at,
+            resume_at: record.resume_at,
           },
         }
       : {}),

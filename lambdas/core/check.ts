@@ -1,8 +1,17 @@
 import type { FailureCode } from '../errors';
 import type { DiditLiveness } from './didit-types';
+import type { WaitReason } from './pacing/pacer';
 import type { AcceptedContentType } from './upload-rules';
 
-export const CHECK_STATUSES = ['AWAITING_UPLOAD', 'PROCESSING', 'RETRYING', 'COMPLETED', 'FAILED', 'EXPIRED'] as const;
+export const CHECK_STATUSES = [
+  'AWAITING_UPLOAD',
+  'PROCESSING',
+  'WAITING',
+  'RETRYING',
+  'COMPLETED',
+  'FAILED',
+  'EXPIRED',
+] as const;
 export type CheckStatus = (typeof CHECK_STATUSES)[number];
 
 export const TERMINAL_STATUSES: readonly CheckStatus[] = ['COMPLETED', 'FAILED', 'EXPIRED'];
@@ -18,6 +27,11 @@ export interface CheckResult {
   /** Faces the optional Rekognition pre-screen counted; absent when the pre-screen is off. */
   readonly prescreen_face_count?: number;
   readonly didit_created_at?: string | null;
+  /**
+   * Set when Didit's answer (charged) did not match the documented shape and this result was read from it leniently:
+   * says what was wrong. The answer itself is kept on the check, capped at 64 KiB.
+   */
+  readonly parse_issue?: string;
 }
 
 export interface CheckError {
@@ -69,6 +83,20 @@ export interface CheckRecord extends CheckOptions {
   readonly due_at?: number;
   /** Didit's answer, saved the moment it arrived and until the check is COMPLETED with it. */
   readonly pending_result?: CheckResult;
+  /** WAITING: why the check waits without calling Didit, and until when. */
+  readonly wait_reason?: WaitReason;
+  readonly resume_at?: string;
+  /** When the check first had to wait (kept until it ends: the API and the oldest-wait metric read it). */
+  readonly wait_since?: string;
+  /** The pacing slot reserved for the check (epoch ms) and the pacer epoch it belongs to. */
+  readonly wait_slot_ms?: number;
+  readonly wait_slot_epoch?: number;
+  /** Sparse index of WAITING checks (present only while WAITING): count and oldest wait for the sweeper's metrics. */
+  readonly waiting_shard?: string;
+  /** When Didit first failed for real (5xx, timeouts, no credits) for this check: the failure horizon counts from it. */
+  readonly outage_since?: string;
+  /** A charged Didit answer that failed strict parsing, as received (at most 64 KiB). */
+  readonly didit_raw_answer?: string;
   /** Didit's session id (`result.request_id`), indexed so Didit's webhooks find the check. */
   readonly didit_session_id?: string;
   /** Every attempt to deliver a webhook to `callback_url`. */
@@ -84,6 +112,8 @@ export interface CheckRecord extends CheckOptions {
 export const DUE_INDEX_NAME = 'by-due';
 export const DUE_SHARD = 'due';
 export const DIDIT_SESSION_INDEX_NAME = 'by-didit-session';
+export const WAITING_INDEX_NAME = 'by-waiting';
+export const WAITING_SHARD = 'waiting';
 
 export interface DeliveryAttempt {
   readonly webhook_id: string;

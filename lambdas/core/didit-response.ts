@@ -1,12 +1,20 @@
 import {
   DiditAuthError,
   DiditBadResponseError,
+  DiditOutOfCreditsError,
+  DiditRateLimitedError,
   DiditRejectedRequestError,
   DiditUnavailableError,
   type LivenessError,
 } from '../errors';
 import type { Decision } from './check';
-import type { DiditFaceEntity, DiditLiveness, DiditPassiveLivenessResponse, DiditWarning } from './didit-types';
+import type {
+  DiditFaceEntity,
+  DiditLiveness,
+  DiditPassiveLivenessResponse,
+  DiditRateLimit,
+  DiditWarning,
+} from './didit-types';
 
 /**
  * Reading Didit's answers: the response shape, HTTP error statuses and the decision. Pure, so every branch is
@@ -57,21 +65,25 @@ export function warningCodes(liveness: Pick<DiditLiveness, 'warnings'>): string[
 }
 
 /**
- * The named error for a non-2xx answer. 400/413/422 and other 4xx: the request itself is wrong, sending it again
- * cannot help. 401/403: the API key is wrong. 408/429/5xx: Didit was busy or failing, so the step may run again,
- * not before `Retry-After`.
+ * The named error for a non-2xx answer. 429: the request budget (every caller backs off, not a failure of the check).
+ * 402, and a 403 whose body says the balance is insufficient: out of credits (an outage until a top-up). Other
+ * 401/403: the API key is wrong. 408/5xx: Didit was failing, so the step may run again, not before `Retry-After`.
+ * 400/413/422 and other 4xx: the request itself is wrong, sending it again cannot help.
  */
 export function errorForDiditStatus(
   status: number,
   bodyText: string,
-  retryAfterHeader?: string | readonly string[] | null,
+  headers: Readonly<Record<string, string | readonly string[] | undefined>> = {},
   now: Date = new Date(),
 ): LivenessError {
   const detail = describeErrorBody(bodyText);
   const message = `Didit answered HTTP ${status}${detail ? `: ${detail}` : ''}`;
+  if (status === 429) return new DiditRateLimitedError(message, parseRateLimit(headers, now));
+  if (status === 402 || (status === 403 && saysOutOfCredits(bodyText)))
+    return new DiditOutOfCreditsError(message, status);
   if (status === 401 || status === 403) return new DiditAuthError(message, status);
-  if (status === 408 || status === 429 || (status >= 500 && status <= 599)) {
-    const retryAfterSeconds = parseRetryAfter(retryAfterHeader, now);
+  if (status === 408 || (status >= 500 && status <= 599)) {
+    const retryAfterSeconds = parseRetryAfter(headers['retry-after'], now);
     return new DiditUnavailableError(
       message,
       status,
@@ -81,6 +93,92 @@ export function errorForDiditStatus(
   // A redirect means the base URL or path is wrong; following it would resend the image somewhere unexpected.
   if (status >= 300 && status <= 499) return new DiditRejectedRequestError(message, status);
   return new DiditBadResponseError(`${message} (not an error status)`);
+}
+
+/** Body `code` values (and, lacking one, `detail` wording) that mean the balance could not pay, not a bad key. */
+const OUT_OF_CREDITS_CODES = new Set([
+  'insufficient_credits',
+  'insufficient_balance',
+  'not_enough_credits',
+  'no_credits',
+]);
+
+function saysOutOfCredits(bodyText: string): boolean {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bodyText);
+  } catch {
+    return false;
+  }
+  if (!isObject(parsed)) return false;
+  const code = parsed.code ?? parsed.error_code;
+  if (typeof code === 'string') return OUT_OF_CREDITS_CODES.has(code.trim().toLowerCase());
+  const detail = parsed.detail ?? parsed.message;
+  return typeof detail === 'string' && /\b(insufficient|not enough|no) (credits?|balance|funds)\b/i.test(detail);
+}
+
+/**
+ * Didit's budget headers on any answer: `X-RateLimit-Limit`, `-Remaining`, `-Reset` (epoch seconds) and `Retry-After`.
+ * Malformed values are left out rather than guessed; undefined when none is present.
+ */
+export function parseRateLimit(
+  headers: Readonly<Record<string, string | readonly string[] | undefined>>,
+  now: Date = new Date(),
+): DiditRateLimit | undefined {
+  const integer = (name: string): number | undefined => {
+    const value = headers[name];
+    const raw = (typeof value === 'string' ? value : value?.[0])?.trim();
+    return raw && /^\d{1,12}$/.test(raw) ? Number(raw) : undefined;
+  };
+  const limit = integer('x-ratelimit-limit');
+  const remaining = integer('x-ratelimit-remaining');
+  const reset = integer('x-ratelimit-reset');
+  const retryAfterSeconds = parseRetryAfter(headers['retry-after'], now);
+  if (limit === undefined && remaining === undefined && reset === undefined && retryAfterSeconds === undefined) {
+    return undefined;
+  }
+  return {
+    ...(limit !== undefined ? { limit } : {}),
+    ...(remaining !== undefined ? { remaining } : {}),
+    ...(reset !== undefined ? { resetAtMs: reset * 1000 } : {}),
+    ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+  };
+}
+
+/**
+ * What can still be read from a charged 2xx body that failed strict parsing: Didit's liveness status is the least a
+ * decision needs; score, warnings, request_id and created_at are taken when they have the right type. Undefined when
+ * there is no liveness status to decide on.
+ */
+export function salvageDiditResponse(body: unknown): DiditPassiveLivenessResponse | undefined {
+  if (!isObject(body) || !isObject(body.liveness)) return undefined;
+  const liveness = body.liveness;
+  if (typeof liveness.status !== 'string' || liveness.status.trim() === '') return undefined;
+  const number = (value: unknown) => (isFiniteNumber(value) ? value : null);
+  const usableWarnings = Array.isArray(liveness.warnings)
+    ? liveness.warnings.flatMap((item, i): DiditWarning[] => {
+        try {
+          return [warning(item, `liveness.warnings[${i}]`)];
+        } catch {
+          return [];
+        }
+      })
+    : [];
+  return {
+    request_id: typeof body.request_id === 'string' ? body.request_id : '',
+    liveness: {
+      status: liveness.status,
+      method: typeof liveness.method === 'string' ? liveness.method : 'PASSIVE',
+      score: number(liveness.score),
+      user_image: null,
+      warnings: usableWarnings,
+      face_quality: number(liveness.face_quality),
+      face_luminance: number(liveness.face_luminance),
+    },
+    vendor_data: null,
+    metadata: null,
+    created_at: typeof body.created_at === 'string' ? body.created_at : '',
+  };
 }
 
 /**

@@ -44,3 +44,18 @@ export interface DiditLivenessRequest {
   readonly vendorData?: string | undefined;
   readonly metadata?: Record<string, unknown> | undefined;
 }
+
+/** What Didit said about the request budget on one answer (its `X-RateLimit-*` and `Retry-After` headers). */
+export interface DiditRateLimit {
+  readonly limit?: number;
+  readonly remaining?: number;
+  /** When the window frees up (`X-RateLimit-Reset`, epoch seconds), in epoch milliseconds. */
+  readonly resetAtMs?: number;
+  readonly retryAfterSeconds?: number;
+}
+
+/** One answered call: the decision and what Didit said about the budget. */
+export interface DiditAnswer {
+  readonly response: DiditPassiveLivenessResponse;
+  readonly rateLimit: DiditRateLimit | undefined;
+}

@@ -12,6 +12,7 @@ export const FAILURE_CODES = [
   'DIDIT_REJECTED_REQUEST',
   'DIDIT_AUTH_FAILED',
   'DIDIT_UNAVAILABLE',
+  'DIDIT_OUT_OF_CREDITS',
   'DIDIT_BAD_RESPONSE',
   'PRESCREEN_FAILED',
   'DEPENDENCY_THROTTLED',
@@ -24,6 +25,7 @@ export type FailureCode = (typeof FAILURE_CODES)[number];
 /** Codes of failures that were retried before the check failed: sending the same image again later may succeed. */
 export const RETRIED_FAILURE_CODES: readonly FailureCode[] = [
   'DIDIT_UNAVAILABLE',
+  'DIDIT_OUT_OF_CREDITS',
   'DIDIT_BAD_RESPONSE',
   'DEPENDENCY_THROTTLED',
 ];

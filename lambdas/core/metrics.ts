@@ -43,8 +43,20 @@ export const METRICS = {
   diditLatency: { name: 'DiditLatency', unit: 'Milliseconds' },
   /** Didit answered 401/403: the API key in the secret is wrong or revoked. */
   diditAuthFailures: { name: 'DiditAuthFailures', unit: 'Count' },
-  /** Didit answered 429. */
+  /** Didit answered 429 (a refused call: the pacer should keep this near zero). */
   diditThrottled: { name: 'DiditThrottled', unit: 'Count' },
+  /** A permit from the shared Didit budget was used for a call; by `kind` (paced, or probe while out of credits). */
+  diditPermits: { name: 'DiditPermits', unit: 'Count', breakdown: 'kind' },
+  /** Didit could not charge a check (402, or a 403 saying so): the out-of-credits circuit is (re)opened. */
+  diditOutOfCredits: { name: 'DiditOutOfCredits', unit: 'Count' },
+  /** A check started waiting without calling Didit; by `reason` (PACED, DIDIT_THROTTLED, OUT_OF_CREDITS, …). */
+  checksWaiting: { name: 'ChecksWaiting', unit: 'Count', breakdown: 'reason' },
+  /** Sweeper, every run: how many checks are WAITING right now. */
+  waitingChecks: { name: 'WaitingChecks', unit: 'Count' },
+  /** Sweeper, every run: how long the longest-waiting check has waited (0 when none is). */
+  oldestWaitAge: { name: 'OldestWaitAge', unit: 'Seconds' },
+  /** Sweeper, every run: 1 while the out-of-credits circuit is open, else 0. */
+  diditCircuitOpen: { name: 'DiditCircuitOpen', unit: 'Count' },
   /** One POST to a callback_url; broken down by `outcome` (delivered, retry, give_up). */
   webhookAttempts: { name: 'WebhookAttempts', unit: 'Count', breakdown: 'outcome' },
   /** A delivery ended without success ("Liveness Webhook Delivery Failed" was published). */

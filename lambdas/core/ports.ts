@@ -1,7 +1,8 @@
 import type { CheckRecord } from './check';
 import type { PresignedUpload } from './check-view';
-import type { DiditLivenessRequest, DiditPassiveLivenessResponse } from './didit-types';
+import type { DiditAnswer, DiditLivenessRequest } from './didit-types';
 import type { Step } from './lifecycle/transitions';
+import type { PacerSignal, PacerState, Permit, Reservation } from './pacing/pacer';
 import type { RetryRoundInput } from './retry-round';
 import type { AcceptedContentType } from './upload-rules';
 
@@ -32,6 +33,15 @@ export interface CheckStorePort {
   findDue(now: Date, limit: number): Promise<CheckRecord[]>;
   /** The check a Didit session belongs to. */
   findBySessionId(sessionId: string): Promise<string | undefined>;
+  /** How many checks are WAITING (counted up to `countLimit`), and since when the longest-waiting one has waited. */
+  waitingSummary(countLimit: number): Promise<WaitingSummary>;
+}
+
+export interface WaitingSummary {
+  readonly count: number;
+  /** True when there are more than `countLimit` and counting stopped there. */
+  readonly capped: boolean;
+  readonly oldestSince: string | undefined;
 }
 
 export interface UploadReaderPort {
@@ -44,7 +54,28 @@ export interface UploadPresignerPort {
 }
 
 export interface DiditPort {
-  checkLiveness(request: DiditLivenessRequest): Promise<DiditPassiveLivenessResponse>;
+  /** One call; the answer with Didit's budget headers, or the named error of what went wrong (errors.ts). */
+  checkLiveness(request: DiditLivenessRequest): Promise<DiditAnswer>;
+}
+
+/** The one budget every Didit call draws from (services/didit-pacer.ts over a PacerStatePort). */
+export interface DiditPacerPort {
+  /** A permit to call now, or how long to wait (with a reserved slot when paced). */
+  acquire(now: Date, held?: Reservation): Promise<Permit>;
+  /** Tells every caller what Didit's answer means (back off, slow down, circuit open or closed); the state after. */
+  report(now: Date, signal: PacerSignal): Promise<PacerState>;
+  /** The shared state as stored (metrics, tests). */
+  current(): Promise<PacerState>;
+}
+
+/** Where the pacer's state lives, written only over the version that was read (optimistic concurrency). */
+export interface PacerStatePort {
+  read(): Promise<PacerState>;
+  /** Stores `next` if the stored version is still `expectedVersion`; otherwise hands back what is stored now. */
+  replace(
+    next: PacerState,
+    expectedVersion: number,
+  ): Promise<{ readonly written: true } | { readonly written: false; readonly current: PacerState }>;
 }
 
 /** The optional Rekognition pre-screen. */

@@ -8,14 +8,17 @@ import type { CheckRecord } from './check';
 export interface RetryRoundInput {
   readonly check_id: string;
   readonly round: number;
-  /** Attempts that already failed in this check's life when the round starts (≥ 1). */
+  /** Attempts that already failed for real in this check's life when the round starts (0 for a waiting check). */
   readonly attempt: number;
   readonly retry_after_seconds: number;
+  /** A WAITING check's round starts by waiting until this time (ISO 8601) without calling Didit. */
+  readonly resume_at?: string;
 }
 
 /** What the workflow's Attempt task returns: its next state input plus the outcome the Choice state branches on. */
 export interface AttemptResult extends RetryRoundInput {
-  readonly outcome: 'COMPLETED' | 'FAILED' | 'RETRY' | 'SKIPPED';
+  /** WAIT: the check waits until `resume_at` (no attempt spent); RETRY: a real failure, back off and try again. */
+  readonly outcome: 'COMPLETED' | 'FAILED' | 'RETRY' | 'WAIT' | 'SKIPPED';
 }
 
 /** The deterministic execution input for a RETRYING check's current round. */
@@ -23,8 +26,9 @@ export function roundInput(record: CheckRecord): RetryRoundInput {
   return {
     check_id: record.id,
     round: record.retry_round ?? 1,
-    attempt: Math.max(1, record.retry_attempt ?? 1),
+    attempt: record.retry_attempt ?? 0,
     retry_after_seconds: record.retry_after_seconds ?? 0,
+    ...(record.status === 'WAITING' && record.resume_at ? { resume_at: record.resume_at } : {}),
   };
 }
 

@@ -10,6 +10,7 @@ import { CheckStore } from '../adapters/check-store';
 import { DiditClient } from '../adapters/didit-client';
 import { EventPublisher } from '../adapters/event-publisher';
 import { RekognitionFaceDetector } from '../adapters/face-detector';
+import { PacerStateStore } from '../adapters/pacer-state-store';
 import { RetryWorkflow } from '../adapters/retry-workflow';
 import { cachedSecret } from '../adapters/secret-value';
 import { UploadReader } from '../adapters/upload-reader';
@@ -19,12 +20,19 @@ import { prepareImageForDidit } from '../core/image-pipeline';
 import type { AttemptResult } from '../core/retry-round';
 import { instrumented, logger, metricsPort, tracer } from '../observability';
 import { CheckProcessor } from '../services/check-processor';
+import { DiditPacer } from '../services/didit-pacer';
 
 const config = loadProcessorConfig();
 const s3 = tracer.captureAWSv3Client(new S3Client({ forcePathStyle: config.s3ForcePathStyle }));
+const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
+const probeIntervalMs = config.pacing.probeIntervalSeconds * 1000;
 const processor = new CheckProcessor(
   {
-    store: new CheckStore(tracer.captureAWSv3Client(new DynamoDBClient({})), config.tableName),
+    store: new CheckStore(dynamo, config.tableName),
+    pacer: new DiditPacer(new PacerStateStore(dynamo, config.tableName), {
+      requestsPerMinute: config.pacing.requestsPerMinute,
+      probeIntervalMs,
+    }),
     uploads: new UploadReader(s3, config.bucketName),
     prepareImage: prepareImageForDidit,
     faces: config.prescreenEnabled
@@ -49,12 +57,21 @@ const processor = new CheckProcessor(
     image: config.image,
     leaseSeconds: config.claimLeaseSeconds,
     retryDueSeconds: config.retryDueSeconds,
+    failureHorizonSeconds: config.pacing.failureHorizonSeconds,
+    probeIntervalMs,
+    waitDueGraceSeconds: config.waitDueGraceSeconds,
   },
 );
 
 /** Tasks of the retry workflow (lib/parts/retry-workflow.ts) invoke the same function with one of these. */
 type WorkflowTask =
-  | { action: 'attempt'; check_id: string; round: number; attempt: number; retry_after_seconds: number }
+  | {
+      action: 'attempt';
+      check_id: string;
+      round: number;
+      attempt: number;
+      retry_after_seconds: number;
+    }
   | { action: 'give_up'; check_id: string; round: number };
 
 /**

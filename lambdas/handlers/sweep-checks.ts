@@ -3,15 +3,18 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { CheckStore } from '../adapters/check-store';
 import { EventPublisher } from '../adapters/event-publisher';
+import { PacerStateStore } from '../adapters/pacer-state-store';
 import { RetryWorkflow } from '../adapters/retry-workflow';
 import { loadSweeperConfig } from '../config';
 import { instrumented, metricsPort, tracer } from '../observability';
 import { CheckSweeper, type SweepAction } from '../services/check-sweeper';
 
 const config = loadSweeperConfig();
+const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
 const sweeper = new CheckSweeper(
   {
-    store: new CheckStore(tracer.captureAWSv3Client(new DynamoDBClient({})), config.tableName),
+    store: new CheckStore(dynamo, config.tableName),
+    pacerState: new PacerStateStore(dynamo, config.tableName),
     events: new EventPublisher(tracer.captureAWSv3Client(new EventBridgeClient({})), config.eventBusName),
     retries: new RetryWorkflow(tracer.captureAWSv3Client(new SFNClient({})), config.retryStateMachineArn),
     clock: () => new Date(),
@@ -20,5 +23,8 @@ const sweeper = new CheckSweeper(
   { batchSize: config.batchSize, leaseSeconds: config.claimLeaseSeconds, retryDueSeconds: config.retryDueSeconds },
 );
 
-/** Scheduled every minute: expires abandoned checks, restarts quiet retry rounds, republishes lost events. */
+/**
+ * Scheduled every minute: expires abandoned checks, restarts quiet rounds, republishes lost events, and reports the
+ * waiting checks and Didit's out-of-credits circuit.
+ */
 export const handler = instrumented(async (): Promise<Record<SweepAction, number>> => sweeper.sweep());

@@ -1,10 +1,19 @@
 import type { CheckRecord, CheckResult } from '../core/check';
 import { decisionFrom } from '../core/didit-response';
-import type { DiditLiveness, DiditPassiveLivenessResponse } from '../core/didit-types';
+import type { DiditAnswer, DiditLiveness } from '../core/didit-types';
 import type { ImageConfig, PreparedImage } from '../core/image-pipeline';
 import { METRICS, type MetricsPort } from '../core/metrics';
-import type { Clock, DiditPort, FaceCounterPort, UploadReaderPort } from '../core/ports';
-import { DiditAuthError, DiditBadResponseError, DiditRejectedRequestError, DiditUnavailableError } from '../errors';
+import type { PacerState, Permit, Reservation, WaitReason } from '../core/pacing/pacer';
+import type { Clock, DiditPacerPort, DiditPort, FaceCounterPort, UploadReaderPort } from '../core/ports';
+import {
+  DiditAuthError,
+  DiditBadResponseError,
+  DiditChargedAnswerError,
+  DiditOutOfCreditsError,
+  DiditRateLimitedError,
+  DiditRejectedRequestError,
+  DiditUnavailableError,
+} from '../errors';
 import { logger } from '../observability';
 
 export interface EvaluatorPorts {
@@ -13,24 +22,70 @@ export interface EvaluatorPorts {
   /** Present only when the Rekognition pre-screen is enabled. */
   readonly faces?: FaceCounterPort | undefined;
   readonly didit: DiditPort;
+  /** The one budget every Didit call draws from. */
+  readonly pacer: DiditPacerPort;
   readonly clock: Clock;
   readonly metrics: MetricsPort;
+  /** Spreads out-of-credit waits over the probe interval. @default Math.random */
+  readonly random?: () => number;
 }
 
+export interface EvaluatorSettings {
+  readonly image: ImageConfig;
+  /** While the circuit is open, waiting checks wake spread over this interval after the next probe time. */
+  readonly probeIntervalMs: number;
+}
+
+/** What one evaluation came to: a result to complete the check with, or a reason to wait without calling Didit. */
+export type Evaluation =
+  | { readonly kind: 'result'; readonly result: CheckResult; readonly rawAnswer?: string }
+  | {
+      readonly kind: 'wait';
+      readonly reason: WaitReason;
+      readonly until: Date;
+      readonly reservation?: Reservation;
+      /** True when Didit (not our own budget) is the reason: the failure horizon counts from the first such wait. */
+      readonly outage: boolean;
+    };
+
 /**
- * One evaluation of an uploaded check: read the image, make the JPEG Didit gets, optionally count faces, ask Didit.
- * Throws the named error of whatever failed (an image refusal, Didit's answer, a throttled dependency); the
- * processor decides what that means for the check.
+ * One evaluation of an uploaded check: read the image, make the JPEG Didit gets, optionally count faces, take a permit
+ * from the shared budget, ask Didit, and tell the budget what Didit's answer means. The first attempt prepares the
+ * image before asking for a permit (a bad upload fails without spending one); later attempts ask first (a check that
+ * must keep waiting costs no image work). Throws the named error of whatever failed; the processor decides what that
+ * means for the check.
  */
 export class CheckEvaluator {
   constructor(
     private readonly ports: EvaluatorPorts,
-    private readonly image: ImageConfig,
+    private readonly settings: EvaluatorSettings,
   ) {}
 
-  async evaluate(record: CheckRecord): Promise<CheckResult> {
+  async evaluate(record: CheckRecord, firstAttempt: boolean): Promise<Evaluation> {
+    let permit: Permit | undefined;
+    if (!firstAttempt) {
+      permit = await this.ports.pacer.acquire(this.ports.clock(), reservationOf(record));
+      if (permit.kind === 'wait') return this.waitFor(permit);
+    }
+    const image = await this.prepare(record);
+    let faceCount: number | undefined;
+    if (this.ports.faces) {
+      faceCount = await this.ports.faces.countFaces(image.jpeg);
+      logger.info('Pre-screen done', { faceCount });
+      if (faceCount === 0) {
+        this.ports.metrics.record(METRICS.prescreenRejections, 1);
+        return { kind: 'result', result: noFaceResult() };
+      }
+    }
+    permit ??= await this.ports.pacer.acquire(this.ports.clock());
+    if (permit.kind === 'wait') return this.waitFor(permit);
+    this.ports.metrics.record(METRICS.diditPermits, 1, permit.probe ? 'probe' : 'paced');
+    return this.callDidit(record, image.jpeg, faceCount);
+  }
+
+  private async prepare(record: CheckRecord): Promise<PreparedImage> {
     const original = await this.ports.uploads.read(record.upload_key);
-    const image = await this.ports.prepareImage(original, this.image);
+    const image = await this.ports.prepareImage(original, this.settings.image);
     this.ports.metrics.record(METRICS.imageBytesIn, image.inputBytes);
     this.ports.metrics.record(METRICS.imageBytesOut, image.outputBytes);
     logger.info('Image prepared', {
@@ -40,32 +95,15 @@ export class CheckEvaluator {
       width: image.width,
       height: image.height,
     });
-
-    let faceCount: number | undefined;
-    if (this.ports.faces) {
-      faceCount = await this.ports.faces.countFaces(image.jpeg);
-      logger.info('Pre-screen done', { faceCount });
-      if (faceCount === 0) {
-        this.ports.metrics.record(METRICS.prescreenRejections, 1);
-        return noFaceResult();
-      }
-    }
-
-    const response = await this.callDidit(record, image.jpeg);
-    return {
-      request_id: response.request_id,
-      liveness: response.liveness,
-      decision: decisionFrom(response.liveness),
-      didit_created_at: response.created_at ?? null,
-      ...(faceCount !== undefined ? { prescreen_face_count: faceCount } : {}),
-    };
+    return image;
   }
 
-  private async callDidit(record: CheckRecord, jpeg: Uint8Array): Promise<DiditPassiveLivenessResponse> {
+  private async callDidit(record: CheckRecord, jpeg: Uint8Array, faceCount: number | undefined): Promise<Evaluation> {
     const started = this.ports.clock().getTime();
     const elapsed = () => this.ports.clock().getTime() - started;
+    let answer: DiditAnswer;
     try {
-      const response = await this.ports.didit.checkLiveness({
+      answer = await this.ports.didit.checkLiveness({
         image: jpeg,
         faceLivenessScoreDeclineThreshold: record.face_liveness_score_decline_threshold,
         rotateImage: record.rotate_image,
@@ -73,12 +111,67 @@ export class CheckEvaluator {
         vendorData: record.vendor_data,
         metadata: record.metadata,
       });
-      this.recordDiditCall(elapsed(), undefined);
-      logger.info('Didit answered', { diditLatencyMs: elapsed(), livenessStatus: response.liveness.status });
-      return response;
     } catch (error) {
       this.recordDiditCall(elapsed(), error);
-      throw error;
+      return this.afterRefusal(error, faceCount);
+    }
+    this.recordDiditCall(elapsed(), undefined);
+    logger.info('Didit answered', { diditLatencyMs: elapsed(), livenessStatus: answer.response.liveness.status });
+    await this.tellPacer({ kind: 'answered', rateLimit: answer.rateLimit });
+    return { kind: 'result', result: toResult(answer.response, faceCount) };
+  }
+
+  /** Didit did not decide: back everyone off, wait for credits, keep what a charged answer still tells, or throw. */
+  private async afterRefusal(error: unknown, faceCount: number | undefined): Promise<Evaluation> {
+    if (error instanceof DiditRateLimitedError) {
+      const state = await this.tellPacer({ kind: 'throttled', rateLimit: error.rateLimit });
+      const now = this.ports.clock().getTime();
+      const until = Math.max(state?.paused_until_ms ?? 0, now + (error.retryAfterSeconds ?? 1) * 1000);
+      return { kind: 'wait', reason: 'DIDIT_THROTTLED', until: new Date(until), outage: false };
+    }
+    if (error instanceof DiditOutOfCreditsError) {
+      const state = await this.tellPacer({ kind: 'out_of_credits' });
+      this.ports.metrics.record(METRICS.diditOutOfCredits, 1);
+      logger.error('Didit could not charge the check: out of credits; checks wait until a top-up', {
+        httpStatus: error.httpStatus,
+      });
+      const probeAt = state?.probe_at_ms ?? this.ports.clock().getTime() + this.settings.probeIntervalMs;
+      return { kind: 'wait', reason: 'OUT_OF_CREDITS', until: this.spread(probeAt), outage: true };
+    }
+    if (error instanceof DiditChargedAnswerError) {
+      // Didit answered, so the balance pays: a charged answer closes an open circuit like any other.
+      await this.tellPacer({ kind: 'answered', rateLimit: undefined });
+      if (!error.usable) throw error;
+      logger.warn('Didit answer kept leniently: it failed strict parsing', { reason: error.message });
+      const result = { ...toResult(error.usable, faceCount), parse_issue: error.message };
+      return { kind: 'result', result, rawAnswer: error.rawBody };
+    }
+    throw error;
+  }
+
+  private waitFor(permit: Extract<Permit, { kind: 'wait' }>): Evaluation {
+    const until = permit.reason === 'OUT_OF_CREDITS' ? this.spread(permit.untilMs) : new Date(permit.untilMs);
+    return {
+      kind: 'wait',
+      reason: permit.reason,
+      until,
+      ...(permit.reservation ? { reservation: permit.reservation } : {}),
+      outage: permit.reason === 'OUT_OF_CREDITS',
+    };
+  }
+
+  /** Waiting checks wake spread over one probe interval after the probe time, so one of them probes, not all. */
+  private spread(atMs: number): Date {
+    return new Date(atMs + Math.floor((this.ports.random ?? Math.random)() * this.settings.probeIntervalMs));
+  }
+
+  /** The budget learns from every answer; a failure to record it must not cost the answer we paid for. */
+  private async tellPacer(signal: Parameters<DiditPacerPort['report']>[1]): Promise<PacerState | undefined> {
+    try {
+      return await this.ports.pacer.report(this.ports.clock(), signal);
+    } catch (error) {
+      logger.warn('Could not record what Didit said about its budget', { errorName: (error as Error).name });
+      return undefined;
     }
   }
 
@@ -92,6 +185,22 @@ export class CheckEvaluator {
     if (status === '401' || status === '403') metrics.record(METRICS.diditAuthFailures, 1);
     if (status === '429') metrics.record(METRICS.diditThrottled, 1);
   }
+}
+
+/** The reservation a waiting check holds, if any. */
+export function reservationOf(record: CheckRecord): Reservation | undefined {
+  if (record.wait_slot_ms === undefined || record.wait_slot_epoch === undefined) return undefined;
+  return { at_ms: record.wait_slot_ms, epoch: record.wait_slot_epoch };
+}
+
+function toResult(response: DiditAnswer['response'], faceCount: number | undefined): CheckResult {
+  return {
+    request_id: response.request_id || null,
+    liveness: response.liveness,
+    decision: decisionFrom(response.liveness),
+    didit_created_at: response.created_at || null,
+    ...(faceCount !== undefined ? { prescreen_face_count: faceCount } : {}),
+  };
 }
 
 /** The result of a pre-screen that found no face: declined without a Didit call. */
@@ -118,10 +227,17 @@ function noFaceResult(): CheckResult {
 /** The `status` breakdown of a Didit call, or undefined when the error did not come from calling Didit. */
 function diditStatusOf(error: unknown): string | undefined {
   if (error === undefined) return '2xx';
-  if (error instanceof DiditAuthError || error instanceof DiditRejectedRequestError) return String(error.httpStatus);
+  if (
+    error instanceof DiditAuthError ||
+    error instanceof DiditRejectedRequestError ||
+    error instanceof DiditRateLimitedError ||
+    error instanceof DiditOutOfCreditsError
+  ) {
+    return String(error.httpStatus);
+  }
   if (error instanceof DiditUnavailableError) {
     return error.httpStatus === undefined ? 'NETWORK' : String(error.httpStatus);
   }
-  if (error instanceof DiditBadResponseError) return 'BAD_RESPONSE';
+  if (error instanceof DiditChargedAnswerError || error instanceof DiditBadResponseError) return 'BAD_RESPONSE';
   return undefined;
 }

@@ -1,14 +1,21 @@
-import type { CheckRecord, CheckResult } from '../core/check';
+import type { CheckError, CheckRecord, CheckResult } from '../core/check';
 import { checkIdFromKey, isTerminal } from '../core/check';
+import type { FailureCode } from '../core/failure-codes';
 import type { ImageConfig } from '../core/image-pipeline';
 import { CheckConflictError } from '../core/lifecycle/conflicts';
 import { type Step, step } from '../core/lifecycle/transitions';
 import { METRICS, type MetricsPort, NO_METRICS } from '../core/metrics';
 import type { CheckStorePort, Clock, EventSinkPort, RetrySchedulerPort } from '../core/ports';
 import { type AttemptResult, type RetryRoundInput, roundInput } from '../core/retry-round';
-import { asLivenessError, RetryableError } from '../errors';
+import {
+  asLivenessError,
+  DependencyThrottledError,
+  DiditChargedAnswerError,
+  type LivenessError,
+  RetryableError,
+} from '../errors';
 import { logger } from '../observability';
-import { CheckEvaluator, type EvaluatorPorts } from './check-evaluator';
+import { CheckEvaluator, type Evaluation, type EvaluatorPorts } from './check-evaluator';
 import { EventOutbox } from './event-outbox';
 
 /** What the processor needs from the outside world (lambdas/core/ports.ts); adapters implement these. */
@@ -19,6 +26,8 @@ export interface ProcessorPorts extends Omit<EvaluatorPorts, 'metrics'> {
   readonly retries: RetrySchedulerPort;
   readonly clock: Clock;
   readonly newToken: () => string;
+  /** Jitter for waits. @default Math.random */
+  readonly random?: () => number;
   /** Where checks started/finished, Didit calls and image sizes are counted. @default NO_METRICS */
   readonly metrics?: MetricsPort;
 }
@@ -30,11 +39,18 @@ export interface ProcessorSettings {
   readonly leaseSeconds: number;
   /** How long a RETRYING check may stay quiet before the sweeper restarts its round (longer than the schedule). */
   readonly retryDueSeconds: number;
+  /** A check that Didit keeps failing (5xx, timeouts, no credits) for this long ends FAILED; waiting for pace never. */
+  readonly failureHorizonSeconds: number;
+  /** While out of credits, one probe call per this long. */
+  readonly probeIntervalMs: number;
+  /** How long past its resume time a WAITING check may stay quiet before the sweeper restarts its round. */
+  readonly waitDueGraceSeconds: number;
 }
 
 export type ProcessOutcome =
   | 'COMPLETED'
   | 'FAILED'
+  | 'WAITING'
   | 'RETRYING'
   | 'DUPLICATE'
   | 'REPUBLISHED'
@@ -57,7 +73,10 @@ export class CheckProcessor {
     private readonly settings: ProcessorSettings,
   ) {
     this.metrics = ports.metrics ?? NO_METRICS;
-    this.evaluator = new CheckEvaluator({ ...ports, metrics: this.metrics }, settings.image);
+    this.evaluator = new CheckEvaluator(
+      { ...ports, metrics: this.metrics },
+      { image: settings.image, probeIntervalMs: settings.probeIntervalMs },
+    );
     this.outbox = new EventOutbox(ports, settings.leaseSeconds);
   }
 
@@ -75,9 +94,9 @@ export class CheckProcessor {
     return this.withCheckKey(id, async () => {
       const finished = await this.run(claim.record, token, true);
       this.recordOutcome(finished);
-      if (finished.status === 'RETRYING') {
+      if (finished.status === 'RETRYING' || finished.status === 'WAITING') {
         await this.ports.retries.startRound(roundInput(finished));
-        return 'RETRYING';
+        return finished.status;
       }
       await this.outbox.publish(finished);
       return finished.status === 'COMPLETED' ? 'COMPLETED' : 'FAILED';
@@ -99,6 +118,9 @@ export class CheckProcessor {
     return this.withCheckKey(input.check_id, async () => {
       const finished = await this.run(claim.record, token, false);
       this.recordOutcome(finished);
+      if (finished.status === 'WAITING') {
+        return { ...input, resume_at: finished.resume_at ?? new Date().toISOString(), outcome: 'WAIT' };
+      }
       if (finished.status === 'RETRYING') {
         return {
           ...input,
@@ -132,44 +154,127 @@ export class CheckProcessor {
     return { token, now: this.ports.clock(), leaseSeconds: this.settings.leaseSeconds };
   }
 
-  /** One attempt of a claimed check, to the state it leaves it in (COMPLETED, FAILED or RETRYING). */
+  /** One attempt of a claimed check, to the state it leaves it in (COMPLETED, FAILED, WAITING or RETRYING). */
   private async run(record: CheckRecord, token: string, firstAttempt: boolean): Promise<CheckRecord> {
-    let result: CheckResult;
+    let evaluation: Evaluation;
     try {
-      if (record.pending_result) {
-        // An earlier attempt got Didit's answer and could not store it: finish with it, never call Didit again.
-        logger.info('Finishing with the Didit answer an earlier attempt saved');
-        result = record.pending_result;
-      } else {
-        result = await this.evaluator.evaluate(record);
-      }
+      evaluation = record.pending_result
+        ? // An earlier attempt got Didit's answer and could not store it: finish with it, never call Didit again.
+          { kind: 'result', result: record.pending_result }
+        : await this.evaluator.evaluate(record, firstAttempt);
     } catch (thrown) {
-      const error = asLivenessError(thrown);
-      logger.warn('Attempt failed', { code: error.code, retryable: error.retryable, errorName: errorName(thrown) });
-      const failure = { code: error.code, message: error.message };
-      const now = this.ports.clock();
-      return this.write(
-        record.id,
-        error instanceof RetryableError
-          ? step('deferRetry', {
-              token,
-              error: failure,
-              retryAfterSeconds: error.retryAfterSeconds,
-              newRound: firstAttempt,
-              now,
-              dueInSeconds: this.settings.retryDueSeconds,
-            })
-          : step('fail', { token, error: failure, now }),
-      );
+      return this.afterFailure(record, token, firstAttempt, asLivenessError(thrown), thrown);
     }
+    if (evaluation.kind === 'wait') return this.waitOrGiveUp(record, token, firstAttempt, evaluation);
+    const { result, rawAnswer } = evaluation;
     try {
-      return await this.write(record.id, step('complete', { token, result, now: this.ports.clock() }));
+      return await this.write(record.id, step('complete', { token, result, now: this.ports.clock(), rawAnswer }));
     } catch (error) {
       if (error instanceof CheckConflictError) throw error;
       // We paid for this answer: keep it on the check so whoever finishes the check uses it instead of a new call.
       await this.write(record.id, step('saveDiditAnswer', { token, result, now: this.ports.clock() }));
       throw error;
     }
+  }
+
+  /**
+   * What a thrown error means for the check: a throttled AWS dependency waits (no attempt spent); a real Didit failure
+   * is retried by the workflow; both until the failure horizon. Anything else is permanent.
+   */
+  private async afterFailure(
+    record: CheckRecord,
+    token: string,
+    firstAttempt: boolean,
+    error: LivenessError,
+    thrown: unknown,
+  ): Promise<CheckRecord> {
+    logger.warn('Attempt failed', { code: error.code, retryable: error.retryable, errorName: errorName(thrown) });
+    const now = this.ports.clock();
+    const failure: CheckError = { code: error.code, message: error.message };
+    if (error instanceof DependencyThrottledError) {
+      return this.waitOrGiveUp(
+        record,
+        token,
+        firstAttempt,
+        {
+          kind: 'wait',
+          reason: 'DEPENDENCY_THROTTLED',
+          until: new Date(now.getTime() + this.throttleBackoffMs(record, now)),
+          outage: true,
+        },
+        failure,
+      );
+    }
+    if (error instanceof RetryableError) {
+      const horizon = this.pastHorizon(record, now, error.code);
+      if (horizon) return this.write(record.id, step('fail', { token, error: horizon, now }));
+      return this.write(
+        record.id,
+        step('deferRetry', {
+          token,
+          error: failure,
+          retryAfterSeconds: error.retryAfterSeconds,
+          newRound: firstAttempt,
+          now,
+          dueInSeconds: this.settings.retryDueSeconds,
+        }),
+      );
+    }
+    const rawAnswer = thrown instanceof DiditChargedAnswerError ? thrown.rawBody : undefined;
+    return this.write(record.id, step('fail', { token, error: failure, now, rawAnswer }));
+  }
+
+  private async waitOrGiveUp(
+    record: CheckRecord,
+    token: string,
+    firstAttempt: boolean,
+    wait: Extract<Evaluation, { kind: 'wait' }>,
+    cause?: CheckError,
+  ): Promise<CheckRecord> {
+    const now = this.ports.clock();
+    const code: FailureCode = wait.reason === 'OUT_OF_CREDITS' ? 'DIDIT_OUT_OF_CREDITS' : 'DEPENDENCY_THROTTLED';
+    const horizon = wait.outage ? this.pastHorizon(record, now, code, cause) : undefined;
+    if (horizon) return this.write(record.id, step('fail', { token, error: horizon, now }));
+    this.metrics.record(METRICS.checksWaiting, 1, wait.reason);
+    logger.info('Waiting without calling Didit', { reason: wait.reason, resumeAt: wait.until.toISOString() });
+    return this.write(
+      record.id,
+      step('wait', {
+        token,
+        reason: wait.reason,
+        resumeAt: wait.until,
+        reservation: wait.reservation,
+        outage: wait.outage,
+        newRound: firstAttempt,
+        now,
+        dueGraceSeconds: this.settings.waitDueGraceSeconds,
+      }),
+    );
+  }
+
+  /** The error a check ends with once Didit (or a dependency) has failed it for longer than the horizon. */
+  private pastHorizon(record: CheckRecord, now: Date, code: FailureCode, cause?: CheckError): CheckError | undefined {
+    if (!record.outage_since) return undefined;
+    const minutes = (now.getTime() - Date.parse(record.outage_since)) / 60_000;
+    if (minutes * 60 < this.settings.failureHorizonSeconds) return undefined;
+    const what: Partial<Record<FailureCode, string>> = {
+      DIDIT_OUT_OF_CREDITS: 'Didit could not charge checks (out of credits)',
+      DEPENDENCY_THROTTLED: 'An AWS dependency kept throttling',
+    };
+    const last = cause?.message ?? record.last_error?.message;
+    return {
+      code,
+      message:
+        `${what[code] ?? 'Didit kept failing'} for ${Math.round(minutes)} minutes, past the failure horizon` +
+        (last ? ` (last: ${last})` : ''),
+    };
+  }
+
+  /** Waits after AWS throttling grow with how long it has lasted: 2 s at first, up to a minute, jittered. */
+  private throttleBackoffMs(record: CheckRecord, now: Date): number {
+    const lasted = record.outage_since ? now.getTime() - Date.parse(record.outage_since) : 0;
+    const cap = Math.min(60_000, Math.max(2_000, lasted / 2));
+    return Math.round(cap / 2 + ((this.ports.random ?? Math.random)() * cap) / 2);
   }
 
   private async write(id: string, transition: Step): Promise<CheckRecord> {
@@ -186,7 +291,7 @@ export class CheckProcessor {
       logger.warn('Upload for an unknown check', { checkId: id });
       return 'UNKNOWN_CHECK';
     }
-    if (current.status === 'RETRYING' && current.retry_round !== undefined) {
+    if ((current.status === 'RETRYING' || current.status === 'WAITING') && current.retry_round !== undefined) {
       // The attempt that deferred may have died before starting its round; starting it again is a no-op if it runs.
       await this.ports.retries.startRound(roundInput(current));
     }
@@ -197,7 +302,9 @@ export class CheckProcessor {
 
   /** Counts this attempt's own transition; a republished or skipped check was counted by the attempt that wrote it. */
   private recordOutcome(record: CheckRecord): void {
-    if (record.status === 'RETRYING') {
+    if (record.status === 'WAITING') {
+      // Counted by reason where the wait is decided (waitOrGiveUp).
+    } else if (record.status === 'RETRYING') {
       this.metrics.record(METRICS.checksRetrying, 1);
     } else if (record.status === 'COMPLETED') {
       this.metrics.record(METRICS.checksCompleted, 1);

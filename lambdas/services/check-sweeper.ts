@@ -3,7 +3,7 @@ import { isTerminal } from '../core/check';
 import { CheckConflictError } from '../core/lifecycle/conflicts';
 import { epochSeconds, step } from '../core/lifecycle/transitions';
 import { METRICS, type MetricsPort, NO_METRICS } from '../core/metrics';
-import type { CheckStorePort, Clock, EventSinkPort, RetrySchedulerPort } from '../core/ports';
+import type { CheckStorePort, Clock, EventSinkPort, PacerStatePort, RetrySchedulerPort } from '../core/ports';
 import { roundInput } from '../core/retry-round';
 import { logger } from '../observability';
 import { EventOutbox } from './event-outbox';
@@ -12,6 +12,8 @@ export interface SweeperPorts {
   readonly store: CheckStorePort;
   readonly events: EventSinkPort;
   readonly retries: RetrySchedulerPort;
+  /** The shared Didit budget's state, read for the circuit-state metric. */
+  readonly pacerState?: Pick<PacerStatePort, 'read'>;
   readonly clock: Clock;
   /** Where each run's counts and the age of the oldest due check go. @default NO_METRICS */
   readonly metrics?: MetricsPort;
@@ -23,6 +25,9 @@ export interface SweeperSettings {
   readonly leaseSeconds: number;
   readonly retryDueSeconds: number;
 }
+
+/** Counting WAITING checks stops here (about 10 index pages); the metric then reads "at least". */
+const WAITING_COUNT_LIMIT = 100_000;
 
 export type SweepAction = 'EXPIRED' | 'HANDED_OFF' | 'REPUBLISHED' | 'SKIPPED';
 
@@ -61,7 +66,26 @@ export class CheckSweeper {
     metrics.record(METRICS.checksExpired, counts.EXPIRED);
     metrics.record(METRICS.checksHandedOff, counts.HANDED_OFF);
     metrics.record(METRICS.eventsRepublished, counts.REPUBLISHED);
+    await this.reportWaiting(now, metrics);
     return counts;
+  }
+
+  /** Every run, 0 included: how many checks wait, the longest wait, and whether Didit's out-of-credits circuit is open. */
+  private async reportWaiting(now: Date, metrics: MetricsPort): Promise<void> {
+    const waiting = await this.ports.store.waitingSummary(WAITING_COUNT_LIMIT);
+    metrics.record(METRICS.waitingChecks, waiting.count);
+    const oldest = waiting.oldestSince ? Math.max(0, (now.getTime() - Date.parse(waiting.oldestSince)) / 1000) : 0;
+    metrics.record(METRICS.oldestWaitAge, Math.floor(oldest));
+    if (this.ports.pacerState) {
+      const pacer = await this.ports.pacerState.read();
+      metrics.record(METRICS.diditCircuitOpen, pacer.circuit === 'open' ? 1 : 0);
+      if (pacer.circuit === 'open') {
+        logger.error('Didit is out of credits: checks are waiting; top up the Didit balance', {
+          openSince: new Date(pacer.circuit_opened_at_ms ?? now.getTime()).toISOString(),
+          waitingChecks: waiting.count,
+        });
+      }
+    }
   }
 
   private async handle(record: CheckRecord): Promise<SweepAction> {
@@ -74,6 +98,16 @@ export class CheckSweeper {
       return 'EXPIRED';
     }
     if (record.status === 'PROCESSING' && (record.claim_expires_at ?? 0) > epochSeconds(now)) return 'SKIPPED';
+    if (record.status === 'WAITING') {
+      // Its round died past the resume time: a new round waits and tries again; the check stays WAITING.
+      const resumed = await this.ports.store.execute(
+        record.id,
+        step('resumeWaiting', { seen: record, now, dueInSeconds: this.settings.retryDueSeconds }),
+      );
+      logger.warn('Waiting check handed to a new round', { checkId: record.id });
+      await this.ports.retries.startRound(roundInput(resumed));
+      return 'HANDED_OFF';
+    }
     // PROCESSING with a lapsed lease, or RETRYING whose round went quiet: a new round takes over.
     const handed = await this.ports.store.execute(
       record.id,

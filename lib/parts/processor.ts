@@ -41,6 +41,14 @@ export interface ProcessorProps {
   readonly logRetention: logs.RetentionDays;
   /** Memory in MiB (also buys CPU). @default PROCESSOR_MEMORY_MIB */
   readonly memorySize?: number;
+  /** The shared Didit budget, calls per minute. */
+  readonly diditRequestsPerMinute: number;
+  /** How long Didit may keep failing a check before it ends FAILED. */
+  readonly failureHorizon: Duration;
+  /** One probe call per this interval while Didit is out of credits. */
+  readonly circuitProbeInterval: Duration;
+  /** Reserved concurrency; 0 reserves none. @default 0 */
+  readonly reservedConcurrency?: number;
 }
 
 /**
@@ -81,6 +89,7 @@ export class Processor extends Construct {
       retryAttempts: PROCESSOR_ASYNC_RETRIES,
       onFailure: new destinations.SqsDestination(this.deadLetterQueue),
       logRetention: props.logRetention,
+      ...(props.reservedConcurrency ? { reservedConcurrentExecutions: props.reservedConcurrency } : {}),
       environment: {
         [SETTINGS.tableName.env.name]: props.table.tableName,
         [SETTINGS.bucketName.env.name]: props.bucket.bucketName,
@@ -90,12 +99,15 @@ export class Processor extends Construct {
         [SETTINGS.diditBaseUrl.env.name]: props.diditBaseUrl,
         // The ARN, never the value: the function reads the key from Secrets Manager at run time.
         [SETTINGS.diditApiKeySecretId.env.name]: props.diditApiKeySecret.secretArn,
+        [SETTINGS.diditRequestsPerMinute.env.name]: String(props.diditRequestsPerMinute),
+        [SETTINGS.diditFailureHorizon.env.name]: String(props.failureHorizon.toSeconds()),
+        [SETTINGS.diditCircuitProbeInterval.env.name]: String(props.circuitProbeInterval.toSeconds()),
       },
     });
     const fn = this.function;
 
-    // CheckStore.get/claim/complete/fail/markEventPublished: consistent reads and conditional updates, nothing else
-    // (no Scan, Query, Delete or batch calls). Add an action here when the store starts using one.
+    // CheckStore.get/execute and the Didit budget record (PacerStateStore): consistent reads and conditional updates,
+    // nothing else (no Scan, Query, Delete or batch calls). Add an action here when the store starts using one.
     iam.Grant.addToPrincipal({
       grantee: fn,
       actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],

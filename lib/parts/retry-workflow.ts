@@ -5,20 +5,22 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { type BackoffSchedule, backoffCaps } from '../../lambdas/core/backoff';
+import { type BackoffSchedule, distinctCaps } from '../../lambdas/core/backoff';
 
 export interface RetryWorkflowProps {
   /** The processor function: it runs the Attempt and GiveUp tasks. */
   readonly processor: lambda.IFunction;
-  /** Waits between attempts: FULL jitter under caps that double from the base up to the maximum. */
+  /** Waits between attempts after a real failure: FULL jitter under caps that double from the base up to the maximum. */
   readonly backoff: BackoffSchedule;
-  /** Didit attempts per check, the first (S3-triggered) one included. */
-  readonly maxAttempts: number;
   readonly logRetention: logs.RetentionDays;
 }
 
 /** State names are part of the contract with the local runner and the tests (time compression, assertions). */
 export const RETRY_STATES = {
+  route: 'Route',
+  waitUntil: 'WaitUntil',
+  pickCap: 'PickCap',
+  backoffAtMax: 'BackoffAtMax',
   backoff: 'Backoff',
   honourRetryAfter: 'HonourRetryAfter',
   waitRetryAfter: 'WaitRetryAfter',
@@ -39,10 +41,17 @@ const LAMBDA_SERVICE_ERRORS = [
 ];
 
 /**
- * The Standard state machine that owns every Didit retry that outlives one invocation. The whole schedule is in the
- * definition: the wait before attempt n+1 is `States.MathRandom(0, cap[n])` (FULL jitter under exponential caps
- * with a maximum), raised to Didit's Retry-After when that is longer; after `maxAttempts` the GiveUp task fails the
- * check with the last error. One execution per check and round, named `<check id>-r<round>`.
+ * The Standard state machine that owns every wait and retry that outlives one invocation. Two kinds of pause, both in
+ * the definition:
+ *
+ * - WAIT (no attempt spent): the processor returns `resume_at` — the slot the shared Didit budget reserved, the end of
+ *   a global back-off, or the next out-of-credits probe — and the execution waits until that timestamp
+ *   (`WaitUntil`) before the next attempt. A round that starts WAITING begins there.
+ * - RETRY (a real Didit failure): the wait before the next attempt is `States.MathRandom(0, cap)` (FULL jitter under
+ *   caps that double from the base to the maximum, then stay there), raised to Didit's Retry-After when that is longer.
+ *
+ * The processor decides when a check has failed for longer than the failure horizon and ends it; the GiveUp task only
+ * ends a check whose attempts keep crashing. One execution per check and round, named `<check id>-r<round>`.
  */
 export class RetryWorkflow extends Construct {
   public readonly stateMachine: sfn.StateMachine;
@@ -51,10 +60,7 @@ export class RetryWorkflow extends Construct {
 
   constructor(scope: Construct, id: string, props: RetryWorkflowProps) {
     super(scope, id);
-    if (!Number.isInteger(props.maxAttempts) || props.maxAttempts < 2 || props.maxAttempts > 20) {
-      throw new Error(`maxAttempts must be a whole number from 2 to 20, got ${props.maxAttempts}`);
-    }
-    const caps = backoffCaps(props.backoff, props.maxAttempts - 1);
+    const caps = distinctCaps(props.backoff);
     const stateMachineName = Names.uniqueResourceName(this, { maxLength: 80, separator: '-' });
     this.stateMachineArn = Stack.of(this).formatArn({
       service: 'states',
@@ -110,13 +116,27 @@ export class RetryWorkflow extends Construct {
     // An attempt that keeps crashing (timeout, out of memory, a bug) ends the check FAILED rather than stuck.
     attempt.addCatch(giveUp, { errors: ['States.ALL'], resultPath: '$.attempt_error' });
 
+    // Until the reserved slot, the end of Didit's back-off or the next probe: real time, no attempt spent.
+    const waitUntil = new sfn.Wait(this, RETRY_STATES.waitUntil, {
+      time: sfn.WaitTime.timestampPath('$.resume_at'),
+    });
+    waitUntil.next(attempt);
+
+    // FULL jitter: uniform in [0, cap) where the cap doubles per failed attempt up to the maximum delay. The list is
+    // indexed by failed attempts (the first cap twice: 0 and 1 failures), and every later attempt uses the maximum.
+    const capList = [caps[0] ?? 1, ...caps].join(', ');
     const backoff = new sfn.Pass(this, RETRY_STATES.backoff, {
       parameters: {
         ...roundFields,
-        // FULL jitter: uniform in [0, cap) where cap doubles per attempt up to the maximum delay.
-        'delay_seconds.$': `States.MathRandom(0, States.ArrayGetItem(States.Array(${caps.join(', ')}), States.MathAdd($.attempt, -1)))`,
+        'delay_seconds.$': `States.MathRandom(0, States.ArrayGetItem(States.Array(${capList}), $.attempt))`,
       },
     });
+    const backoffAtMax = new sfn.Pass(this, RETRY_STATES.backoffAtMax, {
+      parameters: { ...roundFields, 'delay_seconds.$': `States.MathRandom(0, ${caps.at(-1) ?? 1})` },
+    });
+    const pickCap = new sfn.Choice(this, RETRY_STATES.pickCap)
+      .when(sfn.Condition.numberGreaterThanEquals('$.attempt', caps.length + 1), backoffAtMax)
+      .otherwise(backoff);
     const waitBackoff = new sfn.Wait(this, RETRY_STATES.waitBackoff, {
       time: sfn.WaitTime.secondsPath('$.delay_seconds'),
     });
@@ -127,27 +147,29 @@ export class RetryWorkflow extends Construct {
       // Retry-After is a lower bound: when Didit asks for longer than the jittered wait, wait what it asked.
       .when(sfn.Condition.numberGreaterThanJsonPath('$.retry_after_seconds', '$.delay_seconds'), waitRetryAfter)
       .otherwise(waitBackoff);
+    backoff.next(honourRetryAfter);
+    backoffAtMax.next(honourRetryAfter);
     waitBackoff.next(attempt);
     waitRetryAfter.next(attempt);
 
     const next = new sfn.Choice(this, RETRY_STATES.next)
-      .when(
-        sfn.Condition.and(
-          sfn.Condition.stringEquals('$.outcome', 'RETRY'),
-          sfn.Condition.numberGreaterThanEquals('$.attempt', props.maxAttempts),
-        ),
-        giveUp,
-      )
-      .when(sfn.Condition.stringEquals('$.outcome', 'RETRY'), backoff)
+      .when(sfn.Condition.stringEquals('$.outcome', 'WAIT'), waitUntil)
+      .when(sfn.Condition.stringEquals('$.outcome', 'RETRY'), pickCap)
       .otherwise(done);
     attempt.next(next);
+
+    const route = new sfn.Choice(this, RETRY_STATES.route)
+      .when(sfn.Condition.isPresent('$.resume_at'), waitUntil)
+      .otherwise(pickCap);
 
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName,
       stateMachineType: sfn.StateMachineType.STANDARD,
-      comment: `Didit retries: up to ${props.maxAttempts} attempts, FULL-jitter waits capped at ${caps.join('/')} s, Retry-After honoured`,
-      definitionBody: sfn.DefinitionBody.fromChainable(backoff.next(honourRetryAfter)),
+      comment:
+        `Didit waits (until a reserved slot, a back-off's end or a probe) and retries (FULL-jitter waits capped at ` +
+        `${caps.join('/')} s, Retry-After honoured) until the processor ends the check`,
+      definitionBody: sfn.DefinitionBody.fromChainable(route),
       tracingEnabled: true,
       // Execution data stays out of the logs: inputs carry check ids only, but outputs are not ours to log.
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },

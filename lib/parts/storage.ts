@@ -4,7 +4,7 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { DIDIT_SESSION_INDEX_NAME, DUE_INDEX_NAME } from '../../lambdas/core/check';
+import { DIDIT_SESSION_INDEX_NAME, DUE_INDEX_NAME, WAITING_INDEX_NAME } from '../../lambdas/core/check';
 
 export interface StorageProps {
   /** Key prefix the client uploads under, e.g. `uploads/`. */
@@ -103,6 +103,13 @@ export class Storage extends Construct {
       partitionKey: CHECKS_TABLE_INDEXES[DIDIT_SESSION_INDEX_NAME].partitionKey,
       projectionType: dynamodb.ProjectionType.KEYS_ONLY,
     });
+    // Sparse: only WAITING checks carry waiting_shard; the sweeper counts them and reads the oldest wait from it.
+    table.addGlobalSecondaryIndex({
+      indexName: WAITING_INDEX_NAME,
+      partitionKey: CHECKS_TABLE_INDEXES[WAITING_INDEX_NAME].partitionKey,
+      sortKey: CHECKS_TABLE_INDEXES[WAITING_INDEX_NAME].sortKey,
+      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+    });
     this.table = table;
   }
 }
@@ -111,7 +118,10 @@ export class Storage extends Construct {
 export const CHECKS_TABLE_KEY: dynamodb.Attribute = { name: 'id', type: dynamodb.AttributeType.STRING };
 /** Epoch-seconds attribute DynamoDB TTL must be enabled on. */
 export const CHECKS_TABLE_TTL_ATTRIBUTE = 'expires_at';
-/** The indexes the sweeper (`by-due`, projection ALL) and the Didit webhook (`by-didit-session`) query. */
+/**
+ * The indexes the sweeper (`by-due`, projection ALL; `by-waiting`, keys only) and the Didit webhook
+ * (`by-didit-session`) query.
+ */
 export const CHECKS_TABLE_INDEXES = {
   [DUE_INDEX_NAME]: {
     partitionKey: { name: 'due_shard', type: dynamodb.AttributeType.STRING },
@@ -119,6 +129,10 @@ export const CHECKS_TABLE_INDEXES = {
   },
   [DIDIT_SESSION_INDEX_NAME]: {
     partitionKey: { name: 'didit_session_id', type: dynamodb.AttributeType.STRING },
+  },
+  [WAITING_INDEX_NAME]: {
+    partitionKey: { name: 'waiting_shard', type: dynamodb.AttributeType.STRING },
+    sortKey: { name: 'wait_since', type: dynamodb.AttributeType.STRING },
   },
 } as const satisfies Record<string, { partitionKey: dynamodb.Attribute; sortKey?: dynamodb.Attribute }>;
 

@@ -6,7 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { DUE_INDEX_NAME } from '../../lambdas/core/check';
+import { DUE_INDEX_NAME, WAITING_INDEX_NAME } from '../../lambdas/core/check';
 import { SETTINGS } from '../../lambdas/core/settings/schema';
 import { NodeFunction } from './node-function';
 import type { RetryWorkflow } from './retry-workflow';
@@ -54,7 +54,10 @@ export class Sweeper extends Construct {
     iam.Grant.addToPrincipal({
       grantee: fn,
       actions: ['dynamodb:Query'],
-      resourceArns: [`${props.table.tableArn}/index/${DUE_INDEX_NAME}`],
+      resourceArns: [
+        `${props.table.tableArn}/index/${DUE_INDEX_NAME}`,
+        `${props.table.tableArn}/index/${WAITING_INDEX_NAME}`,
+      ],
     });
     iam.Grant.addToPrincipal({
       grantee: fn,

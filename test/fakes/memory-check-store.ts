@@ -2,7 +2,7 @@ import { type CheckRecord, DUE_SHARD } from '../../lambdas/core/check';
 import { CheckConflictError, conflictFor } from '../../lambdas/core/lifecycle/conflicts';
 import { applyChanges, holds } from '../../lambdas/core/lifecycle/expressions';
 import { CREATION, epochSeconds, type Step } from '../../lambdas/core/lifecycle/transitions';
-import type { Attempted, CheckStorePort } from '../../lambdas/core/ports';
+import type { Attempted, CheckStorePort, WaitingSummary } from '../../lambdas/core/ports';
 
 /**
  * The check store in memory, with the meaning DynamoDB gives the same transitions (test/integration/check-store.test.ts
@@ -61,6 +61,14 @@ export class MemoryCheckStore implements CheckStorePort {
       .sort((a, b) => (a.due_at ?? 0) - (b.due_at ?? 0))
       .slice(0, limit)
       .map((r) => structuredClone(r));
+  }
+
+  async waitingSummary(countLimit: number): Promise<WaitingSummary> {
+    const waiting = [...this.items.values()]
+      .filter((r) => r.waiting_shard !== undefined && r.wait_since !== undefined)
+      .map((r) => r.wait_since as string)
+      .sort();
+    return { count: Math.min(waiting.length, countLimit), capped: waiting.length > countLimit, oldestSince: waiting[0] };
   }
 
   async findBySessionId(sessionId: string): Promise<string | undefined> {

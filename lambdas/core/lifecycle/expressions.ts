@@ -19,6 +19,8 @@ export type Condition =
 export interface Changes {
   /** Attributes given a value. */
   readonly set?: Readonly<Partial<Record<Field, unknown>>>;
+  /** Attributes given a value only when they have none yet. */
+  readonly setIfAbsent?: Readonly<Partial<Record<Field, unknown>>>;
   /** Attributes that become 1 more than they were (0 when absent). */
   readonly increment?: readonly Field[];
   /** Lists that get these items appended (created when absent). */
@@ -64,6 +66,7 @@ export function applyChanges(record: CheckRecord, changes: Changes): CheckRecord
   const next: Record<string, unknown> = { ...record };
   for (const [field, source] of Object.entries(changes.copy ?? {})) next[field] = record[source as Field];
   for (const [field, value] of Object.entries(changes.set ?? {})) next[field] = value;
+  for (const [field, value] of Object.entries(changes.setIfAbsent ?? {})) next[field] = record[field as Field] ?? value;
   for (const field of changes.increment ?? []) next[field] = ((record[field] as number | undefined) ?? 0) + 1;
   for (const [field, items] of Object.entries(changes.append ?? {})) {
     next[field] = [...((record[field as Field] as unknown[] | undefined) ?? []), ...(items as unknown[])];
@@ -76,6 +79,7 @@ export function applyChanges(record: CheckRecord, changes: Changes): CheckRecord
 export function changedFields(changes: Changes): Field[] {
   return [
     ...Object.keys(changes.set ?? {}),
+    ...Object.keys(changes.setIfAbsent ?? {}),
     ...(changes.increment ?? []),
     ...Object.keys(changes.append ?? {}),
     ...Object.keys(changes.copy ?? {}),

@@ -1,8 +1,9 @@
 import type { CheckError, CheckRecord, CheckResult, CheckStatus, DeliveryAttempt, HistoryEntry } from '../check';
-import { DUE_SHARD, TERMINAL_STATUSES } from '../check';
+import { DUE_SHARD, TERMINAL_STATUSES, WAITING_SHARD } from '../check';
 import { DETAIL_TYPES } from '../check-events';
+import type { Reservation, WaitReason } from '../pacing/pacer';
 import type { ConflictKind } from './conflicts';
-import { and, type Changes, type Condition, eq, exists, type Field, lt, notExists, or } from './expressions';
+import { and, type Changes, type Condition, eq, exists, type Field, isIn, lt, notExists, or } from './expressions';
 
 /**
  * A check's life, in one table. Each row is one transition: the statuses it may start from, the guard beyond the
@@ -43,8 +44,18 @@ export const PENDING_EVENT_DUE_SECONDS = 300;
 export const CLAIM_DUE_GRACE_SECONDS = 30;
 
 const RELEASE_CLAIM: Field[] = ['claim_token', 'claim_expires_at'];
-const CLAIM_FIELDS: Field[] = ['status', 'claim_token', 'claim_expires_at', 'updated_at', 'due_at'];
-const FINISH_FIELDS: Field[] = ['status', 'event_pending', 'due_at', 'updated_at', ...RELEASE_CLAIM, 'pending_result'];
+/** What only a WAITING check carries; `wait_since` and `outage_since` stay (the horizon and the API read them). */
+const WAIT_STATE: Field[] = ['wait_reason', 'resume_at', 'wait_slot_ms', 'wait_slot_epoch', 'waiting_shard'];
+const CLAIM_FIELDS: Field[] = ['status', 'claim_token', 'claim_expires_at', 'updated_at', 'due_at', 'waiting_shard'];
+const FINISH_FIELDS: Field[] = [
+  'status',
+  'event_pending',
+  'due_at',
+  'updated_at',
+  ...RELEASE_CLAIM,
+  'pending_result',
+  ...WAIT_STATE,
+];
 
 export function epochSeconds(date: Date): number {
   return Math.floor(date.getTime() / 1000);
@@ -64,6 +75,7 @@ function claimChanges(token: string, now: Date, leaseSeconds: number): Changes {
       updated_at: now.toISOString(),
       due_at: leaseEnd + CLAIM_DUE_GRACE_SECONDS,
     },
+    remove: ['waiting_shard'],
   };
 }
 
@@ -77,7 +89,7 @@ function finish(status: 'COMPLETED' | 'FAILED', now: Date, fields: Partial<Recor
       updated_at: now.toISOString(),
       ...fields,
     },
-    remove: [...RELEASE_CLAIM, 'pending_result'],
+    remove: [...RELEASE_CLAIM, 'pending_result', ...WAIT_STATE],
   };
 }
 
@@ -102,13 +114,13 @@ export const TRANSITIONS = {
   },
   /** The workflow path: an attempt of this round claims the check, or takes over this round's lapsed attempt. */
   claimRetry: {
-    from: ['RETRYING', 'PROCESSING'],
+    from: ['WAITING', 'RETRYING', 'PROCESSING'],
     to: 'PROCESSING',
     guard: "the check's retry round is this round; PROCESSING only once its claim has lapsed",
     fields: CLAIM_FIELDS,
     refusal: 'claim',
     step: ({ round, token, now, leaseSeconds }: Claim & { round: number }) => ({
-      condition: and(eq('retry_round', round), or(eq('status', 'RETRYING'), leaseLapsed(now))),
+      condition: and(eq('retry_round', round), or(isIn('status', ['WAITING', 'RETRYING']), leaseLapsed(now))),
       changes: claimChanges(token, now, leaseSeconds),
     }),
   },
@@ -128,13 +140,24 @@ export const TRANSITIONS = {
     from: ['PROCESSING'],
     to: 'COMPLETED',
     guard: 'this attempt holds the claim',
-    fields: [...FINISH_FIELDS, 'result', 'didit_session_id'],
+    fields: [...FINISH_FIELDS, 'result', 'didit_session_id', 'didit_raw_answer'],
     refusal: 'claim',
-    step: ({ token, result, now }: { token: string; result: CheckResult; now: Date }) => ({
+    step: ({
+      token,
+      result,
+      now,
+      rawAnswer,
+    }: {
+      token: string;
+      result: CheckResult;
+      now: Date;
+      rawAnswer?: string;
+    }) => ({
       condition: heldBy(token),
       changes: finish('COMPLETED', now, {
         result,
-        ...(result.request_id !== null ? { didit_session_id: result.request_id } : {}),
+        ...(result.request_id ? { didit_session_id: result.request_id } : {}),
+        ...(rawAnswer !== undefined ? { didit_raw_answer: rawAnswer } : {}),
       }),
     }),
   },
@@ -142,11 +165,11 @@ export const TRANSITIONS = {
     from: ['PROCESSING'],
     to: 'FAILED',
     guard: 'this attempt holds the claim',
-    fields: [...FINISH_FIELDS, 'error'],
+    fields: [...FINISH_FIELDS, 'error', 'didit_raw_answer'],
     refusal: 'claim',
-    step: ({ token, error, now }: { token: string; error: CheckError; now: Date }) => ({
+    step: ({ token, error, now, rawAnswer }: { token: string; error: CheckError; now: Date; rawAnswer?: string }) => ({
       condition: heldBy(token),
-      changes: finish('FAILED', now, { error }),
+      changes: finish('FAILED', now, { error, ...(rawAnswer !== undefined ? { didit_raw_answer: rawAnswer } : {}) }),
     }),
   },
   /**
@@ -166,7 +189,9 @@ export const TRANSITIONS = {
       'updated_at',
       'retry_round',
       'retry_attempt',
+      'outage_since',
       ...RELEASE_CLAIM,
+      ...WAIT_STATE,
     ],
     refusal: 'claim',
     step: (p: {
@@ -187,8 +212,64 @@ export const TRANSITIONS = {
           updated_at: p.now.toISOString(),
           ...(p.newRound ? { retry_attempt: 1 } : {}),
         },
+        setIfAbsent: { outage_since: p.now.toISOString() },
         increment: [p.newRound ? 'retry_round' : 'retry_attempt'],
-        remove: RELEASE_CLAIM,
+        remove: [...RELEASE_CLAIM, ...WAIT_STATE],
+      },
+    }),
+  },
+  /**
+   * Didit cannot take the check yet — the shared budget reserved it a later slot, Didit asked everyone to back off, the
+   * balance is empty, or an AWS dependency throttled — so it waits without calling Didit and without spending an
+   * attempt. `newRound` starts a workflow round (the S3 path); otherwise this round's execution waits until `resumeAt`.
+   * `outage` starts the failure horizon (out of credits, a throttled dependency); pacing never does.
+   */
+  wait: {
+    from: ['PROCESSING'],
+    to: 'WAITING',
+    guard: 'this attempt holds the claim',
+    fields: [
+      'status',
+      'wait_reason',
+      'resume_at',
+      'wait_since',
+      'wait_slot_ms',
+      'wait_slot_epoch',
+      'waiting_shard',
+      'outage_since',
+      'retry_round',
+      'due_at',
+      'updated_at',
+      ...RELEASE_CLAIM,
+    ],
+    refusal: 'claim',
+    step: (p: {
+      token: string;
+      reason: WaitReason;
+      resumeAt: Date;
+      reservation: Reservation | undefined;
+      outage: boolean;
+      newRound: boolean;
+      now: Date;
+      dueGraceSeconds: number;
+    }) => ({
+      condition: heldBy(p.token),
+      changes: {
+        set: {
+          status: 'WAITING',
+          wait_reason: p.reason,
+          resume_at: p.resumeAt.toISOString(),
+          waiting_shard: WAITING_SHARD,
+          due_at: epochSeconds(p.resumeAt) + p.dueGraceSeconds,
+          updated_at: p.now.toISOString(),
+          ...(p.reservation ? { wait_slot_ms: p.reservation.at_ms, wait_slot_epoch: p.reservation.epoch } : {}),
+        },
+        setIfAbsent: {
+          wait_since: p.now.toISOString(),
+          ...(p.outage ? { outage_since: p.now.toISOString() } : {}),
+        },
+        ...(p.newRound ? { increment: ['retry_round'] as Field[] } : {}),
+        remove: [...RELEASE_CLAIM, ...(p.reservation ? [] : (['wait_slot_ms', 'wait_slot_epoch'] as Field[]))],
       },
     }),
   },
@@ -272,6 +353,25 @@ export const TRANSITIONS = {
         },
         increment: ['retry_round'],
         remove: RELEASE_CLAIM,
+      },
+    }),
+  },
+  /** The sweeper: a WAITING check whose workflow round died past its resume time gets a new round (still WAITING). */
+  resumeWaiting: {
+    from: ['WAITING'],
+    to: 'WAITING',
+    guard: 'still in the round the sweeper saw and past its due time',
+    fields: ['retry_round', 'due_at', 'updated_at'],
+    refusal: 'changed',
+    step: ({ seen, now, dueInSeconds }: { seen: CheckRecord; now: Date; dueInSeconds: number }) => ({
+      condition: and(
+        eq('status', 'WAITING'),
+        lt('due_at', epochSeconds(now)),
+        seen.retry_round === undefined ? notExists('retry_round') : eq('retry_round', seen.retry_round),
+      ),
+      changes: {
+        set: { due_at: epochSeconds(now) + dueInSeconds, updated_at: now.toISOString() },
+        increment: ['retry_round'],
       },
     }),
   },

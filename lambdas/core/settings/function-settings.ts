@@ -103,6 +103,15 @@ export const FUNCTION_SETTINGS = {
     env: { name: 'RETRY_DUE_SECONDS', readBy: ['processUpload', 'sweepChecks'] },
     doc: 'how long a RETRYING check may stay quiet before the sweeper restarts its round',
   },
+  waitDueGraceSeconds: {
+    kind: 'integer',
+    default: 300,
+    min: 30,
+    max: 3600,
+    unit: 'seconds',
+    env: { name: 'WAIT_DUE_GRACE_SECONDS', readBy: ['processUpload'] },
+    doc: 'how long past its resume time a WAITING check may stay quiet before the sweeper restarts its round',
+  },
   sweepBatchSize: {
     kind: 'integer',
     default: 100,

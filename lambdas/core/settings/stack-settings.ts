@@ -137,14 +137,53 @@ export const STACK_SETTINGS = {
     prop: true,
     doc: 'memory of every other function',
   },
-  diditMaxAttempts: {
+  diditRequestsPerMinute: {
     kind: 'integer',
-    default: 5,
-    min: 2,
-    max: 20,
-    context: 'diditMaxAttempts',
+    default: 280,
+    min: 1,
+    max: 100_000,
+    unit: 'calls/min',
+    context: 'diditRequestsPerMinute',
     prop: true,
-    doc: 'Didit attempts per check, the first included, before it fails with DIDIT_UNAVAILABLE',
+    env: { name: 'DIDIT_REQUESTS_PER_MINUTE', readBy: ['processUpload'], setBy: 'stack' },
+    doc:
+      "the one budget every Didit call takes a permit from, all functions together; a little under Didit's 300 per " +
+      'minute per application (raise it after Didit raises your limit)',
+  },
+  diditFailureHorizon: {
+    kind: 'duration',
+    default: HOUR,
+    min: MINUTE,
+    max: DAY,
+    unit: 'minutes',
+    context: 'diditFailureHorizonMinutes',
+    prop: true,
+    env: { name: 'DIDIT_FAILURE_HORIZON_SECONDS', readBy: ['processUpload'], setBy: 'stack' },
+    doc:
+      'a check Didit keeps failing (5xx, timeouts, resets, no credits), or a throttled AWS dependency holds up, this ' +
+      'long ends FAILED; waiting for the budget or a 429 never fails a check',
+  },
+  diditCircuitProbeInterval: {
+    kind: 'duration',
+    default: MINUTE,
+    min: 1,
+    max: HOUR,
+    unit: 'seconds',
+    context: 'diditCircuitProbeIntervalSeconds',
+    prop: true,
+    env: { name: 'DIDIT_CIRCUIT_PROBE_SECONDS', readBy: ['processUpload'], setBy: 'stack' },
+    doc: 'while Didit is out of credits no check calls it but one probe per this interval; the others wait',
+  },
+  processorReservedConcurrency: {
+    kind: 'integer',
+    default: 0,
+    min: 0,
+    max: 10_000,
+    context: 'processorReservedConcurrency',
+    prop: true,
+    doc:
+      "reserved concurrency of the image processor, 0 for none: caps a burst's invocations (their S3 events wait in " +
+      "Lambda's async queue, up to 6 h) and guarantees the processor that much of the account's concurrency",
   },
   diditRetryBaseDelay: {
     kind: 'duration',
