@@ -6,6 +6,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CheckStore } from '../lambdas/adapters/check-store';
 import { DiditClient } from '../lambdas/adapters/didit-client';
 import { EventPublisher } from '../lambdas/adapters/event-publisher';
+import { PacerStateStore } from '../lambdas/adapters/pacer-state-store';
 import { cachedSecret } from '../lambdas/adapters/secret-value';
 import { UploadPresigner } from '../lambdas/adapters/upload-presigner';
 import { UploadReader } from '../lambdas/adapters/upload-reader';
@@ -17,6 +18,7 @@ import type { TransitionName } from '../lambdas/core/lifecycle/transitions';
 import type { CheckStorePort } from '../lambdas/core/ports';
 import { CheckCreator } from '../lambdas/services/check-creator';
 import { CheckProcessor, type ProcessorPorts } from '../lambdas/services/check-processor';
+import { DiditPacer } from '../lambdas/services/didit-pacer';
 import { emulatorClientConfig } from '../local/aws-env';
 import { provisionLocalResources } from '../local/provision';
 import type { DiditFloor } from './didit-floor';
@@ -147,6 +149,11 @@ async function harness(motoEndpoint: string, floor: DiditFloor): Promise<Harness
       uploads: new UploadReader(s3, config.bucketName),
       prepareImage: prepareImageForDidit,
       didit: diditClient,
+      // A budget far above the bench's calls: the bench measures the processor, not the pacing.
+      pacer: new DiditPacer(new PacerStateStore(dynamo, config.tableName), {
+        requestsPerMinute: 1_000_000,
+        probeIntervalMs: 60_000,
+      }),
       events: new EventPublisher(new EventBridgeClient(aws), config.eventBusName),
       retries: { startRound: async () => {} },
       clock: () => new Date(),
@@ -157,6 +164,9 @@ async function harness(motoEndpoint: string, floor: DiditFloor): Promise<Harness
       image: config.image,
       leaseSeconds: config.claimLeaseSeconds,
       retryDueSeconds: config.retryDueSeconds,
+      failureHorizonSeconds: config.pacing.failureHorizonSeconds,
+      probeIntervalMs: config.pacing.probeIntervalSeconds * 1000,
+      waitDueGraceSeconds: config.waitDueGraceSeconds,
     },
     diditClient,
     counts,
@@ -193,6 +203,7 @@ function byTransition(
     get: (id) => store.get(id),
     findDue: (now, limit) => store.findDue(now, limit),
     findBySessionId: (sessionId) => store.findBySessionId(sessionId),
+    waitingSummary: (limit) => store.waitingSummary(limit),
     execute: (id, step) => around(step.transition, () => store.execute(id, step)),
     attempt: (id, step) => around(step.transition, () => store.attempt(id, step)),
   };

@@ -45,7 +45,9 @@
  *   { type: 'timeout' }     — reads the request and never answers (the client's headers timeout fires)
  *   { type: 'reset' }       — reads the request and resets the TCP connection
  *   { type: 'garbage' }     — 200 application/json whose body is not JSON
- *   { type: 'wrong-shape' } — 200 JSON that is not the documented shape
+ *   { type: 'wrong-shape' } — 200 JSON that is not the documented shape (no liveness at all)
+ *   { type: 'partial-shape' } — 200 JSON with liveness.status Approved but a score that is not a number
+ *   { type: 'huge-body' }   — 200 JSON of about 200 KiB (a padded warning)
  *   { type: 'slow-body' }   — 200 headers and the first bytes of the body, then stalls (the client's body timeout fires)
  */
 import { createHash, randomUUID } from 'node:crypto';
@@ -68,6 +70,8 @@ export type DiditFault =
   | { readonly type: 'reset' }
   | { readonly type: 'garbage' }
   | { readonly type: 'wrong-shape' }
+  | { readonly type: 'partial-shape' }
+  | { readonly type: 'huge-body' }
   | { readonly type: 'slow-body' };
 
 /** What the simulator saw in the last request that got past authentication; the image is kept as a digest only. */
@@ -437,6 +441,21 @@ function applyFault(fault: DiditFault, req: IncomingMessage, res: ServerResponse
       return;
     case 'wrong-shape':
       sendJson(res, 200, { session_id: randomUUID(), status: 'Approved' });
+      return;
+    case 'partial-shape':
+      sendJson(res, 200, {
+        request_id: randomUUID(),
+        liveness: {
+          status: 'Approved',
+          method: 'PASSIVE',
+          score: 'high',
+          warnings: [{ risk: 'LOW_FACE_QUALITY', log_type: 'information' }],
+        },
+        created_at: new Date().toISOString(),
+      });
+      return;
+    case 'huge-body':
+      sendJson(res, 200, { request_id: randomUUID(), padding: 'x'.repeat(200 * 1024) });
       return;
     case 'slow-body':
       res.writeHead(200, { 'content-type': 'application/json' });

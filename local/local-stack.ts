@@ -5,6 +5,7 @@ import { generateWebhookSecret } from '../lambdas/core/standard-webhooks';
 import { type ApiHandler, createApiServer } from './api-server';
 import { fakeLambdaArn } from './asl-from-template';
 import { LOCAL_REGION } from './aws-env';
+import type { QuotaOptions } from './didit-quota';
 import { DiditSimulator } from './didit-simulator';
 import { type Moto, startMoto } from './moto';
 import { type LocalResources, provisionLocalResources, UPLOAD_PREFIX } from './provision';
@@ -29,6 +30,10 @@ export interface LocalStackOptions {
   readonly diditBaseUrl?: string;
   /** Run the Rekognition DetectFaces pre-screen (against the loopback simulator). @default false */
   readonly prescreen?: boolean;
+  /** The simulator's request limit and credit balance. @default 300 per 60 s, unlimited credits */
+  readonly diditQuota?: QuotaOptions;
+  /** What the simulator answers when out of credits. @default 402 */
+  readonly diditOutOfCreditsStatus?: 402 | 403;
   /** Reuse a running moto_server instead of starting one. */
   readonly motoEndpoint?: string;
   /** Prefix of every resource name in the emulator. @default 'liveness-local' */
@@ -112,7 +117,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     let diditBaseUrl = options.diditBaseUrl;
     if (!diditApiKey) {
       diditApiKey = `sim-${randomBytes(8).toString('hex')}`;
-      diditSimulator = new DiditSimulator({ apiKey: diditApiKey });
+      diditSimulator = new DiditSimulator({
+        apiKey: diditApiKey,
+        ...(options.diditQuota ? { quota: options.diditQuota } : {}),
+        ...(options.diditOutOfCreditsStatus ? { outOfCreditsStatus: options.diditOutOfCreditsStatus } : {}),
+      });
       const simulatorUrl = await diditSimulator.start();
       stops.push(() => diditSimulator?.stop() ?? Promise.resolve());
       diditBaseUrl ??= simulatorUrl;

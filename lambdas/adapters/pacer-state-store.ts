@@ -20,6 +20,8 @@ export class PacerStateStore implements PacerStatePort {
   constructor(
     client: DynamoDBClient,
     private readonly tableName: string,
+    /** The record's id; one budget per id. @default PACER_ITEM_ID */
+    private readonly itemId: string = PACER_ITEM_ID,
   ) {
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   }
@@ -27,7 +29,7 @@ export class PacerStateStore implements PacerStatePort {
   async read(): Promise<PacerState> {
     try {
       const out = await this.doc.send(
-        new GetCommand({ TableName: this.tableName, Key: { id: PACER_ITEM_ID }, ConsistentRead: true }),
+        new GetCommand({ TableName: this.tableName, Key: { id: this.itemId }, ConsistentRead: true }),
       );
       return out.Item ? toState(out.Item) : INITIAL_PACER_STATE;
     } catch (error) {
@@ -59,7 +61,7 @@ export class PacerStateStore implements PacerStatePort {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { id: PACER_ITEM_ID },
+          Key: { id: this.itemId },
           UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
           ConditionExpression:
             expectedVersion === 0 ? 'attribute_not_exists(#id) OR #version = :expected' : '#version = :expected',

@@ -68,7 +68,11 @@ export class MemoryCheckStore implements CheckStorePort {
       .filter((r) => r.waiting_shard !== undefined && r.wait_since !== undefined)
       .map((r) => r.wait_since as string)
       .sort();
-    return { count: Math.min(waiting.length, countLimit), capped: waiting.length > countLimit, oldestSince: waiting[0] };
+    return {
+      count: Math.min(waiting.length, countLimit),
+      capped: waiting.length > countLimit,
+      oldestSince: waiting[0],
+    };
   }
 
   async findBySessionId(sessionId: string): Promise<string | undefined> {

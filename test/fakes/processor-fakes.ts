@@ -1,5 +1,5 @@
 import type { CheckRecord } from '../../lambdas/core/check';
-import type { DiditLivenessRequest, DiditPassiveLivenessResponse } from '../../lambdas/core/didit-types';
+import type { DiditAnswer, DiditLivenessRequest, DiditPassiveLivenessResponse } from '../../lambdas/core/didit-types';
 import type { ImageConfig, PreparedImage } from '../../lambdas/core/image-pipeline';
 import type { DiditPort, FaceCounterPort, UploadReaderPort } from '../../lambdas/core/ports';
 import { ImageRejectedError } from '../../lambdas/errors';
@@ -53,17 +53,18 @@ export function diditAnswer(requestId: string, status = 'Approved', score = 91.5
 /** Didit scripted call by call: each entry answers or throws; past the script every call is approved. */
 export class ScriptedDidit implements DiditPort {
   readonly requests: DiditLivenessRequest[] = [];
-  private readonly script: Array<() => DiditPassiveLivenessResponse> = [];
+  private readonly script: Array<() => DiditPassiveLivenessResponse | DiditAnswer> = [];
 
-  answer(...answers: Array<() => DiditPassiveLivenessResponse>): this {
+  answer(...answers: Array<() => DiditPassiveLivenessResponse | DiditAnswer>): this {
     this.script.push(...answers);
     return this;
   }
 
-  async checkLiveness(request: DiditLivenessRequest): Promise<DiditPassiveLivenessResponse> {
+  async checkLiveness(request: DiditLivenessRequest): Promise<DiditAnswer> {
     this.requests.push(request);
     const next = this.script.shift();
-    return next ? next() : diditAnswer(`session-${this.requests.length}`);
+    const out = next ? next() : diditAnswer(`session-${this.requests.length}`);
+    return 'response' in out ? out : { response: out, rateLimit: undefined };
   }
 
   get calls(): number {

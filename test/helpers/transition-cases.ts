@@ -64,6 +64,29 @@ const claim = { token: 'new', now: NOW, leaseSeconds: 60 };
 const lapsed = { claim_token: 'dead', claim_expires_at: NOW_EPOCH - 1 };
 const failure = { code: 'DIDIT_UNAVAILABLE', message: 'HTTP 503' } as const;
 const defer = { token: 'mine', error: failure, retryAfterSeconds: 7, now: NOW, dueInSeconds: 900 };
+const wait = {
+  token: 'mine',
+  reason: 'PACED' as const,
+  resumeAt: new Date(NOW.getTime() + 5000),
+  reservation: undefined,
+  outage: false,
+  newRound: false,
+  now: NOW,
+  dueGraceSeconds: 300,
+};
+
+/** What a check WAITING in round `round` carries. */
+function waitingAt(round: number): Partial<CheckRecord> {
+  return {
+    retry_round: round,
+    wait_reason: 'PACED',
+    resume_at: NOW.toISOString(),
+    wait_since: EARLIER,
+    wait_slot_ms: NOW_EPOCH * 1000,
+    wait_slot_epoch: 0,
+    waiting_shard: 'waiting',
+  };
+}
 
 /** One accepted case per starting status the row names, and one refused case per guard. */
 export const TRANSITION_CASES: readonly TransitionCase[] = [
@@ -72,6 +95,7 @@ export const TRANSITION_CASES: readonly TransitionCase[] = [
   no('claimUpload', 'PROCESSING', {}, () => step('claimUpload', claim), 'held by a live claim'),
   no('claimUpload', undefined, {}, () => step('claimUpload', claim), 'of no stored check'),
   ok('claimRetry', 'RETRYING', {}, () => step('claimRetry', { ...claim, round: 1 })),
+  ok('claimRetry', 'WAITING', waitingAt(1), () => step('claimRetry', { ...claim, round: 1 })),
   ok(
     'claimRetry',
     'PROCESSING',
@@ -98,6 +122,13 @@ export const TRANSITION_CASES: readonly TransitionCase[] = [
   ok('complete', 'PROCESSING', { pending_result: RESULT }, () =>
     step('complete', { token: 'mine', result: RESULT, now: NOW }),
   ),
+  ok(
+    'complete',
+    'PROCESSING',
+    { ...waitingAt(1), status: 'PROCESSING', claim_token: 'mine' },
+    () => step('complete', { token: 'mine', result: RESULT, now: NOW, rawAnswer: '{"liveness":{}}' }),
+    'keeping a charged answer and dropping what waiting left',
+  ),
   no(
     'complete',
     'PROCESSING',
@@ -106,6 +137,13 @@ export const TRANSITION_CASES: readonly TransitionCase[] = [
     'claimed by another attempt',
   ),
   ok('fail', 'PROCESSING', {}, () => step('fail', { token: 'mine', error: failure, now: NOW })),
+  ok(
+    'fail',
+    'PROCESSING',
+    {},
+    () => step('fail', { token: 'mine', error: failure, now: NOW, rawAnswer: '<html>' }),
+    'keeping a charged answer',
+  ),
   no(
     'fail',
     'PROCESSING',
@@ -128,6 +166,21 @@ export const TRANSITION_CASES: readonly TransitionCase[] = [
     () => step('deferRetry', { ...defer, token: 'other', newRound: true }),
     'claimed by another attempt',
   ),
+  ok(
+    'wait',
+    'PROCESSING',
+    {},
+    () => step('wait', { ...wait, reservation: { at_ms: NOW_EPOCH * 1000 + 5000, epoch: 3 }, newRound: true }),
+    'for a paced slot, starting a round',
+  ),
+  ok(
+    'wait',
+    'PROCESSING',
+    { retry_round: 2, wait_since: EARLIER, wait_slot_ms: 1, wait_slot_epoch: 1 },
+    () => step('wait', { ...wait, reason: 'OUT_OF_CREDITS', outage: true }),
+    'for credits within its round, starting the horizon',
+  ),
+  no('wait', 'PROCESSING', {}, () => step('wait', { ...wait, token: 'other' }), 'claimed by another attempt'),
   ok('giveUp', 'RETRYING', {}, () => step('giveUp', { round: 1, now: NOW })),
   no('giveUp', 'RETRYING', {}, () => step('giveUp', { round: 2, now: NOW }), 'of another round'),
   ok('expire', 'AWAITING_UPLOAD', {}, () => step('expire', { now: NOW })),
@@ -164,6 +217,24 @@ export const TRANSITION_CASES: readonly TransitionCase[] = [
     'RETRYING',
     { retry_round: 2 },
     (seen) => step('handOff', { seen: { ...(seen as CheckRecord), retry_round: 1 }, now: NOW, dueInSeconds: 900 }),
+    'moved to another round since it was seen',
+  ),
+  ok('resumeWaiting', 'WAITING', waitingAt(1), (seen) =>
+    step('resumeWaiting', { seen: seen as CheckRecord, now: NOW, dueInSeconds: 900 }),
+  ),
+  no(
+    'resumeWaiting',
+    'WAITING',
+    { ...waitingAt(1), due_at: NOW_EPOCH + 60 },
+    (seen) => step('resumeWaiting', { seen: seen as CheckRecord, now: NOW, dueInSeconds: 900 }),
+    'not yet due',
+  ),
+  no(
+    'resumeWaiting',
+    'WAITING',
+    waitingAt(2),
+    (seen) =>
+      step('resumeWaiting', { seen: { ...(seen as CheckRecord), retry_round: 1 }, now: NOW, dueInSeconds: 900 }),
     'moved to another round since it was seen',
   ),
   ok('applyDiditUpdate', 'COMPLETED', {}, (seen) =>
@@ -233,8 +304,8 @@ export const TRANSITION_CASES: readonly TransitionCase[] = [
     () => step('markEventPublished', { status: 'FAILED' }),
     'that moved to another status',
   ),
-  ...(['AWAITING_UPLOAD', 'PROCESSING', 'RETRYING', 'COMPLETED', 'FAILED', 'EXPIRED'] as const).map((status) =>
-    ok('recordDelivery', status, {}, () => step('recordDelivery', { attempt: delivery() })),
+  ...(['AWAITING_UPLOAD', 'PROCESSING', 'WAITING', 'RETRYING', 'COMPLETED', 'FAILED', 'EXPIRED'] as const).map(
+    (status) => ok('recordDelivery', status, {}, () => step('recordDelivery', { attempt: delivery() })),
   ),
   no('recordDelivery', undefined, {}, () => step('recordDelivery', { attempt: delivery() }), 'of no stored check'),
 ];

@@ -25,12 +25,34 @@ describe('retry workflow', () => {
     });
   });
 
-  it('draws each wait with FULL jitter under doubling caps 5/10/20/40 s, in the definition itself', () => {
+  it('draws each wait after a failure with FULL jitter under doubling caps 5/10/20/40/60 s, in the definition itself', () => {
     expect(retry.States.Backoff?.Parameters).toMatchObject({
-      'delay_seconds.$':
-        'States.MathRandom(0, States.ArrayGetItem(States.Array(5, 10, 20, 40), States.MathAdd($.attempt, -1)))',
+      'delay_seconds.$': 'States.MathRandom(0, States.ArrayGetItem(States.Array(5, 5, 10, 20, 40, 60), $.attempt))',
     });
+    // Past the list every wait is capped at the maximum.
+    expect(retry.States.PickCap).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.attempt', NumericGreaterThanEquals: 6, Next: 'BackoffAtMax' }],
+      Default: 'Backoff',
+    });
+    expect(retry.States.BackoffAtMax?.Parameters).toMatchObject({ 'delay_seconds.$': 'States.MathRandom(0, 60)' });
     expect(retry.States.WaitBackoff).toMatchObject({ Type: 'Wait', SecondsPath: '$.delay_seconds' });
+  });
+
+  it('waits until the resume time the processor returns, without an attempt, and starts there when WAITING', () => {
+    expect(retry.States.WaitUntil).toMatchObject({ Type: 'Wait', TimestampPath: '$.resume_at', Next: 'Attempt' });
+    expect(retry.States.Route).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.resume_at', IsPresent: true, Next: 'WaitUntil' }],
+      Default: 'PickCap',
+    });
+    expect(retry.States.NextStep).toMatchObject({
+      Choices: [
+        { Variable: '$.outcome', StringEquals: 'WAIT', Next: 'WaitUntil' },
+        { Variable: '$.outcome', StringEquals: 'RETRY', Next: 'PickCap' },
+      ],
+      Default: 'Done',
+    });
   });
 
   it("waits Didit's Retry-After instead when it is longer", () => {
@@ -43,8 +65,8 @@ describe('retry workflow', () => {
     });
   });
 
-  it('gives up after five attempts, and on any attempt that keeps crashing', () => {
-    expect(JSON.stringify(retry.States.NextStep)).toContain('"NumericGreaterThanEquals":5');
+  it('leaves the end to the processor (the failure horizon), and gives up on any attempt that keeps crashing', () => {
+    expect(JSON.stringify(retry.States.NextStep)).not.toContain('NumericGreaterThanEquals');
     expect(retry.States.Attempt?.Catch).toEqual([
       { ErrorEquals: ['States.ALL'], ResultPath: '$.attempt_error', Next: 'GiveUp' },
     ]);
@@ -55,19 +77,20 @@ describe('retry workflow', () => {
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
     const stack = new Stack(app, 'Custom');
     new LivenessService(stack, 'Liveness', {
-      diditMaxAttempts: 3,
       diditRetryBaseDelay: Duration.seconds(2),
       diditRetryMaxDelay: Duration.seconds(3),
     });
     const defs = renderedDefinitions(Template.fromStack(stack).toJSON());
     const machine = Object.values(defs).find((d) => JSON.stringify(d).includes('"GiveUp"'));
-    expect(JSON.stringify(machine)).toContain('States.Array(2, 3)');
+    expect(JSON.stringify(machine)).toContain('States.Array(2, 2, 3)');
     expect(JSON.stringify(machine)).toContain('"NumericGreaterThanEquals":3');
   });
 
   it('refuses a schedule it cannot run', () => {
     const stack = new Stack(new App(), 'Bad');
-    expect(() => new LivenessService(stack, 'Liveness', { diditMaxAttempts: 1 })).toThrow(/diditMaxAttempts/);
+    expect(() => new LivenessService(stack, 'Liveness', { diditFailureHorizon: Duration.seconds(10) })).toThrow(
+      /diditFailureHorizon/,
+    );
     expect(
       () =>
         new LivenessService(new Stack(new App(), 'Bad2'), 'Liveness', {

@@ -11,6 +11,7 @@ import { CheckStore } from '../../lambdas/adapters/check-store';
 import { DiditClient } from '../../lambdas/adapters/didit-client';
 import { EventPublisher } from '../../lambdas/adapters/event-publisher';
 import { RekognitionFaceDetector } from '../../lambdas/adapters/face-detector';
+import { PacerStateStore } from '../../lambdas/adapters/pacer-state-store';
 import { UploadReader } from '../../lambdas/adapters/upload-reader';
 import { loadProcessorConfig } from '../../lambdas/config';
 import type { CheckRecord } from '../../lambdas/core/check';
@@ -22,6 +23,7 @@ import type { DomainEvent } from '../../lambdas/core/ports';
 import type { RetryRoundInput } from '../../lambdas/core/retry-round';
 import { MAX_UPLOAD_BYTES } from '../../lambdas/core/upload-rules';
 import { CheckProcessor, type ProcessorPorts } from '../../lambdas/services/check-processor';
+import { DiditPacer } from '../../lambdas/services/didit-pacer';
 import { emulatorClientConfig } from '../../local/aws-env';
 import { DiditSimulator } from '../../local/didit-simulator';
 import { type LocalResources, provisionLocalResources } from '../../local/provision';
@@ -34,6 +36,9 @@ const LEASE_SECONDS = 60;
 let resources: LocalResources;
 let s3: S3Client;
 let store: CheckStore;
+let dynamo: DynamoDBClient;
+/** Each test has its own Didit budget record: a 429 in one test must not pause the next. */
+let pacerId = '';
 let didit: DiditSimulator;
 let diditClient: DiditClient;
 let rekognition: RekognitionSimulator;
@@ -64,7 +69,8 @@ beforeAll(async () => {
   });
   const aws = emulatorClientConfig(endpoint);
   s3 = new S3Client({ ...aws, forcePathStyle: true });
-  store = new CheckStore(new DynamoDBClient(aws), resources.tableName);
+  dynamo = new DynamoDBClient(aws);
+  store = new CheckStore(dynamo, resources.tableName);
   publisher = new EventPublisher(new EventBridgeClient(aws), resources.eventBusName);
   diditClient = new DiditClient(config().didit, async () => 'processor-test-key');
   selfie = await sharp(readFileSync(new URL('../fixtures/astronaut.png', import.meta.url)))
@@ -80,6 +86,7 @@ afterAll(async () => {
 
 beforeEach(() => {
   clockOffsetMs = 0;
+  pacerId = `pacer#${randomUUID()}`;
   startedRounds = [];
   didit.clear();
 });
@@ -92,13 +99,25 @@ function processor(overrides: Partial<ProcessorPorts> = {}): CheckProcessor {
       uploads: new UploadReader(s3, resources.bucketName),
       prepareImage: prepareImageForDidit,
       didit: diditClient,
+      pacer: new DiditPacer(new PacerStateStore(dynamo, resources.tableName, pacerId), {
+        requestsPerMinute: 60_000,
+        probeIntervalMs: 60_000,
+      }),
       events: publisher,
       retries: { startRound: async (input) => void startedRounds.push(input) },
       clock: () => new Date(Date.now() + clockOffsetMs),
       newToken: randomUUID,
       ...overrides,
     },
-    { uploadPrefix: cfg.uploadPrefix, image: cfg.image, leaseSeconds: LEASE_SECONDS, retryDueSeconds: 900 },
+    {
+      uploadPrefix: cfg.uploadPrefix,
+      image: cfg.image,
+      leaseSeconds: LEASE_SECONDS,
+      retryDueSeconds: 900,
+      failureHorizonSeconds: 3600,
+      probeIntervalMs: 60_000,
+      waitDueGraceSeconds: 300,
+    },
   );
 }
 
@@ -212,9 +231,9 @@ describe('claims and crashes', () => {
     expect(didit.successfulCalls).toBe(1);
   });
 
-  it('a retryable failure hands the check to a workflow round, whose next attempt completes it', async () => {
+  it('a real failure hands the check to a workflow round, whose next attempt completes it', async () => {
     const id = await newCheck(selfie);
-    didit.injectFaults({ type: 'status', status: 429, retryAfter: '7' }, 1);
+    didit.injectFaults({ type: 'status', status: 503, retryAfter: '7' }, 1);
     expect(await processor().processUpload(`uploads/${id}`)).toBe('RETRYING');
     expect(await store.get(id)).toMatchObject({
       status: 'RETRYING',
@@ -222,6 +241,7 @@ describe('claims and crashes', () => {
       retry_attempt: 1,
       retry_after_seconds: 7,
       last_error: { code: 'DIDIT_UNAVAILABLE' },
+      outage_since: expect.any(String),
     });
     expect(startedRounds).toEqual([{ check_id: id, round: 1, attempt: 1, retry_after_seconds: 7 }]);
 
@@ -230,6 +250,37 @@ describe('claims and crashes', () => {
     const result = await processor().attempt({ check_id: id, round: 1, attempt: 1, retry_after_seconds: 7 });
     expect(result.outcome).toBe('COMPLETED');
     expect(await store.get(id)).toMatchObject({ status: 'COMPLETED', result: { decision: expect.any(String) } });
+    expect(didit.calls).toBe(2);
+    expect(didit.successfulCalls).toBe(1);
+  });
+
+  it('a 429 is not a failure: the check WAITS without spending an attempt and every caller backs off', async () => {
+    const id = await newCheck(selfie);
+    const other = await newCheck(selfie);
+    didit.injectFaults({ type: 'status', status: 429, retryAfter: '7' }, 1);
+    const refusedAt = Date.now();
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('WAITING');
+    const waiting = await store.get(id);
+    expect(waiting).toMatchObject({ status: 'WAITING', wait_reason: 'DIDIT_THROTTLED', retry_round: 1 });
+    expect(waiting?.retry_attempt).toBeUndefined();
+    expect(waiting?.outage_since).toBeUndefined();
+    expect(Date.parse(waiting?.resume_at ?? '')).toBeGreaterThanOrEqual(refusedAt + 7000);
+    expect(startedRounds).toEqual([
+      { check_id: id, round: 1, attempt: 0, retry_after_seconds: 0, resume_at: waiting?.resume_at },
+    ]);
+
+    // Another check uploaded meanwhile does not call Didit either: the back-off is global.
+    expect(await processor().processUpload(`uploads/${other}`)).toBe('WAITING');
+    expect(await store.get(other)).toMatchObject({ wait_reason: 'DIDIT_THROTTLED' });
+    expect(didit.calls).toBe(1);
+
+    // After the back-off, the round's attempt goes straight through.
+    clockOffsetMs = 8000;
+    const resumed = await processor().attempt({
+      ...startedRounds[0],
+      resume_at: waiting?.resume_at,
+    } as RetryRoundInput);
+    expect(resumed.outcome).toBe('COMPLETED');
     expect(didit.calls).toBe(2);
     expect(didit.successfulCalls).toBe(1);
   });
@@ -351,12 +402,15 @@ describe('metrics the processor emits (the alarms and dashboard read these names
     );
   });
 
-  it('a rate-limited Didit: a 429 call, a throttle and a check sent to the retry workflow', async () => {
+  it('a rate-limited Didit: a 429 call, a throttle and a check waiting (not retrying)', async () => {
     const id = await newCheck(selfie);
     didit.injectFaults({ type: 'status', status: 429, retryAfter: '3' }, 1);
     const { metrics, names } = recorder();
     expect(await processor({ metrics }).processUpload(`uploads/${id}`)).toBe('RETRYING');
-    expect(names()).toEqual(expect.arrayContaining(['DiditCalls:429', 'DiditThrottled', 'ChecksRetrying']));
+    expect(names()).toEqual(
+      expect.arrayContaining(['DiditCalls:429', 'DiditThrottled', 'ChecksWaiting:DIDIT_THROTTLED']),
+    );
+    expect(names()).not.toContain('ChecksRetrying');
     expect(names()).not.toContain('ChecksCompleted');
   });
 });

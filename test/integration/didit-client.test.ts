@@ -8,7 +8,9 @@ import type { DiditConfig } from '../../lambdas/config';
 import type { DiditLivenessRequest } from '../../lambdas/core/didit-types';
 import {
   DiditAuthError,
-  DiditBadResponseError,
+  DiditChargedAnswerError,
+  DiditOutOfCreditsError,
+  DiditRateLimitedError,
   DiditRejectedRequestError,
   DiditUnavailableError,
 } from '../../lambdas/errors';
@@ -82,12 +84,13 @@ afterAll(async () => {
 
 beforeEach(() => {
   sim.clear();
+  sim.quota.setCredits(undefined);
 });
 
 describe('DiditClient against the Didit simulator', () => {
   it('gets an approved answer in the documented shape', async () => {
     // Act
-    const response = await client.checkLiveness(request({ vendorData: 'user-123' }));
+    const { response } = await client.checkLiveness(request({ vendorData: 'user-123' }));
 
     // Assess
     expect(response.request_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
@@ -130,7 +133,7 @@ describe('DiditClient against the Didit simulator', () => {
   });
 
   it('omits vendor_data and metadata when they are not set, and reads their echo as null', async () => {
-    const response = await client.checkLiveness(request({ saveApiRequest: true }));
+    const { response } = await client.checkLiveness(request({ saveApiRequest: true }));
 
     expect(sim.lastRequest?.fields).toEqual({
       face_liveness_score_decline_threshold: '30',
@@ -141,21 +144,21 @@ describe('DiditClient against the Didit simulator', () => {
   });
 
   it('echoes metadata parsed back into an object', async () => {
-    const response = await client.checkLiveness(request({ metadata: { flow: 'withdrawal' } }));
+    const { response } = await client.checkLiveness(request({ metadata: { flow: 'withdrawal' } }));
 
     expect(response.metadata).toEqual({ flow: 'withdrawal' });
   });
 
   it('gets the same score for the same image (the simulator is deterministic)', async () => {
-    const first = await client.checkLiveness(request());
-    const second = await client.checkLiveness(request());
+    const { response: first } = await client.checkLiveness(request());
+    const { response: second } = await client.checkLiveness(request());
 
     expect(second.liveness.score).toBe(first.liveness.score);
     expect(second.request_id).not.toBe(first.request_id);
   });
 
   it('is declined with LOW_LIVENESS_SCORE when vendor_data starts with sim:declined', async () => {
-    const response = await client.checkLiveness(request({ vendorData: 'sim:declined user-1' }));
+    const { response } = await client.checkLiveness(request({ vendorData: 'sim:declined user-1' }));
 
     expect(response.liveness).toMatchObject({ status: 'Declined', score: 5 });
     expect(response.liveness.warnings).toEqual([
@@ -164,14 +167,14 @@ describe('DiditClient against the Didit simulator', () => {
   });
 
   it('is declined with NO_FACE_DETECTED and score 0 for an image without detail', async () => {
-    const response = await client.checkLiveness(request({ image: blank }));
+    const { response } = await client.checkLiveness(request({ image: blank }));
 
     expect(response.liveness).toMatchObject({ status: 'Declined', score: 0, user_image: null, face_quality: null });
     expect(response.liveness.warnings.map((w) => w.risk)).toEqual(['NO_FACE_DETECTED']);
   });
 
   it('reports two faces with MULTIPLE_FACES_DETECTED for a wide image, still approved', async () => {
-    const response = await client.checkLiveness(request({ image: twoFaces }));
+    const { response } = await client.checkLiveness(request({ image: twoFaces }));
 
     expect(response.liveness.status).toBe('Approved');
     expect(response.liveness.user_image?.entities).toHaveLength(2);
@@ -181,14 +184,14 @@ describe('DiditClient against the Didit simulator', () => {
   });
 
   it('forwards the threshold, which Didit enforces as "declined at or below"', async () => {
-    const atThreshold = await client.checkLiveness(
+    const { response: atThreshold } = await client.checkLiveness(
       request({ vendorData: 'sim:score=55', faceLivenessScoreDeclineThreshold: 55 }),
     );
     expect(sim.lastRequest?.fields.face_liveness_score_decline_threshold).toBe('55');
-    const belowThreshold = await client.checkLiveness(
+    const { response: belowThreshold } = await client.checkLiveness(
       request({ vendorData: 'sim:score=55', faceLivenessScoreDeclineThreshold: 54.9 }),
     );
-    const strictest = await client.checkLiveness(request({ faceLivenessScoreDeclineThreshold: 100 }));
+    const { response: strictest } = await client.checkLiveness(request({ faceLivenessScoreDeclineThreshold: 100 }));
 
     expect(atThreshold.liveness).toMatchObject({ status: 'Declined', score: 55 });
     expect(atThreshold.liveness.warnings.map((w) => w.risk)).toEqual(['LOW_LIVENESS_SCORE']);
@@ -289,22 +292,22 @@ describe('DiditClient under injected faults', () => {
     expect(error).toMatchObject({ httpStatus: status, retryAfterSeconds: undefined, code: 'DIDIT_UNAVAILABLE' });
   });
 
-  it('429 with Retry-After seconds → DiditUnavailableError carrying them', async () => {
+  it('429 with Retry-After seconds → DiditRateLimitedError carrying them', async () => {
     sim.injectFaults({ type: 'status', status: 429, retryAfter: '7' });
 
     const error = await rejection(client.checkLiveness(request()));
 
-    expect(error).toBeInstanceOf(DiditUnavailableError);
-    expect(error).toMatchObject({ httpStatus: 429, retryAfterSeconds: 7 });
+    expect(error).toBeInstanceOf(DiditRateLimitedError);
+    expect(error).toMatchObject({ httpStatus: 429, retryAfterSeconds: 7, rateLimit: { retryAfterSeconds: 7 } });
   });
 
-  it('429 with a Retry-After HTTP-date → DiditUnavailableError carrying the seconds until then', async () => {
+  it('429 with a Retry-After HTTP-date → DiditRateLimitedError carrying the seconds until then', async () => {
     const at = new Date(Date.now() + 90_000);
     sim.injectFaults({ type: 'status', status: 429, retryAfter: at.toUTCString() });
 
-    const error = (await rejection(client.checkLiveness(request()))) as DiditUnavailableError;
+    const error = (await rejection(client.checkLiveness(request()))) as DiditRateLimitedError;
 
-    expect(error).toBeInstanceOf(DiditUnavailableError);
+    expect(error).toBeInstanceOf(DiditRateLimitedError);
     expect(error.retryAfterSeconds).toBeGreaterThanOrEqual(88);
     expect(error.retryAfterSeconds).toBeLessThanOrEqual(90);
   });
@@ -329,31 +332,58 @@ describe('DiditClient under injected faults', () => {
     expect((error as DiditUnavailableError).httpStatus).toBeUndefined();
   });
 
-  it('a stalled body → DiditUnavailableError after the body timeout', async () => {
+  it('a stalled body after 200 → DiditChargedAnswerError: paid for, never retried', async () => {
     sim.injectFaults({ type: 'slow-body' });
 
     const error = await rejection(client.checkLiveness(request()));
 
-    expect(error).toBeInstanceOf(DiditUnavailableError);
+    expect(error).toBeInstanceOf(DiditChargedAnswerError);
+    expect(error).toMatchObject({ code: 'DIDIT_BAD_RESPONSE', retryable: false, usable: undefined });
     expect((error as Error).cause).toMatchObject({ code: 'UND_ERR_BODY_TIMEOUT' });
   });
 
-  it('200 with a body that is not JSON → DiditBadResponseError', async () => {
+  it('200 with a body that is not JSON → DiditChargedAnswerError keeping the body', async () => {
     sim.injectFaults({ type: 'garbage' });
 
-    const error = await rejection(client.checkLiveness(request()));
+    const error = (await rejection(client.checkLiveness(request()))) as DiditChargedAnswerError;
 
-    expect(error).toBeInstanceOf(DiditBadResponseError);
-    expect(error).toMatchObject({ code: 'DIDIT_BAD_RESPONSE', retryable: true });
+    expect(error).toBeInstanceOf(DiditChargedAnswerError);
+    expect(error).toMatchObject({ code: 'DIDIT_BAD_RESPONSE', retryable: false, usable: undefined });
+    expect(error.rawBody).toContain('502 Bad Gateway');
   });
 
-  it('200 JSON of the wrong shape → DiditBadResponseError', async () => {
+  it('200 JSON of the wrong shape without a liveness status → DiditChargedAnswerError, nothing usable', async () => {
     sim.injectFaults({ type: 'wrong-shape' });
 
-    const error = await rejection(client.checkLiveness(request()));
+    const error = (await rejection(client.checkLiveness(request()))) as DiditChargedAnswerError;
 
-    expect(error).toBeInstanceOf(DiditBadResponseError);
+    expect(error).toBeInstanceOf(DiditChargedAnswerError);
+    expect(error.usable).toBeUndefined();
+    expect(JSON.parse(error.rawBody)).toMatchObject({ status: 'Approved' });
     expect(sim.successfulCalls).toBe(0);
+  });
+
+  it('200 JSON failing strict parsing but with a liveness status → what is usable is kept', async () => {
+    sim.injectFaults({ type: 'partial-shape' });
+
+    const error = (await rejection(client.checkLiveness(request()))) as DiditChargedAnswerError;
+
+    expect(error).toBeInstanceOf(DiditChargedAnswerError);
+    expect(error.message).toContain('liveness.score');
+    expect(error.usable).toMatchObject({
+      request_id: expect.any(String),
+      liveness: { status: 'Approved', score: null, warnings: [{ risk: 'LOW_FACE_QUALITY' }] },
+    });
+  });
+
+  it('a body far over 64 KiB keeps the first 64 KiB', async () => {
+    sim.injectFaults({ type: 'huge-body' });
+
+    const error = (await rejection(client.checkLiveness(request()))) as DiditChargedAnswerError;
+
+    expect(error).toBeInstanceOf(DiditChargedAnswerError);
+    expect(error.message).toContain('larger than 65536 bytes');
+    expect(Buffer.byteLength(error.rawBody)).toBeLessThanOrEqual(64 * 1024);
   });
 
   it('recovers on the next call after every kind of fault', async () => {
@@ -363,10 +393,71 @@ describe('DiditClient under injected faults', () => {
     sim.injectFaults({ type: 'status', status: 502 }, 2);
 
     for (let i = 0; i < 5; i++) await rejection(client.checkLiveness(request()));
-    const response = await client.checkLiveness(request());
+    const { response } = await client.checkLiveness(request());
 
     expect(response.liveness.status).toBe('Approved');
     expect(sim.calls).toBe(6);
     expect(sim.successfulCalls).toBe(1);
+  });
+});
+
+describe("Didit's budget and balance, as the simulator enforces them", () => {
+  it('every answer carries the X-RateLimit headers, read into the answer', async () => {
+    const { rateLimit } = await client.checkLiveness(request());
+
+    expect(rateLimit).toMatchObject({ limit: 300, remaining: 299 });
+    expect(rateLimit?.resetAtMs).toBeGreaterThan(Date.now());
+  });
+
+  it('past the limit: 429 with all four headers, counting the refused requests too', async () => {
+    const limited = new DiditSimulator({ apiKey: API_KEY, quota: { limit: 2, windowSeconds: 30 } });
+    const url = await limited.start();
+    const limitedClient = new DiditClient(configFor(url), async () => API_KEY);
+    try {
+      await limitedClient.checkLiveness(request());
+      const second = await limitedClient.checkLiveness(request());
+      expect(second.rateLimit).toMatchObject({ limit: 2, remaining: 0 });
+
+      const refused = (await rejection(limitedClient.checkLiveness(request()))) as DiditRateLimitedError;
+      expect(refused).toBeInstanceOf(DiditRateLimitedError);
+      expect(refused.rateLimit).toMatchObject({ limit: 2, remaining: 0 });
+      expect(refused.rateLimit?.retryAfterSeconds).toBeGreaterThanOrEqual(29);
+      expect(refused.rateLimit?.resetAtMs).toBeGreaterThan(Date.now() + 28_000);
+      expect(await rejection(limitedClient.checkLiveness(request()))).toBeInstanceOf(DiditRateLimitedError);
+      expect(limited.quota.throttled).toBe(2);
+      expect(limited.successfulCalls).toBe(2);
+    } finally {
+      await limitedClient.close();
+      await limited.stop();
+    }
+  });
+
+  it('an empty balance answers 402 → DiditOutOfCreditsError; a top-up through the control route pays again', async () => {
+    sim.quota.setCredits(1);
+    await client.checkLiveness(request());
+
+    const refused = await rejection(client.checkLiveness(request()));
+    expect(refused).toBeInstanceOf(DiditOutOfCreditsError);
+    expect(refused).toMatchObject({ httpStatus: 402, code: 'DIDIT_OUT_OF_CREDITS', retryable: true });
+
+    const topUp = await fetch(`${baseUrl}/__simulator/credits`, { method: 'POST', body: '{"credits":5}' });
+    expect(await topUp.json()).toEqual({ credits: 5 });
+    await client.checkLiveness(request());
+    expect(sim.quota.credits).toBe(4);
+  });
+
+  it('a 403 whose body says the balance is insufficient is out of credits, not a bad key', async () => {
+    const broke = new DiditSimulator({ apiKey: API_KEY, quota: { credits: 0 }, outOfCreditsStatus: 403 });
+    const url = await broke.start();
+    const brokeClient = new DiditClient(configFor(url), async () => API_KEY);
+    const wrongKey = new DiditClient(configFor(url), async () => 'not-the-key');
+    try {
+      expect(await rejection(brokeClient.checkLiveness(request()))).toBeInstanceOf(DiditOutOfCreditsError);
+      expect(await rejection(wrongKey.checkLiveness(request()))).toBeInstanceOf(DiditAuthError);
+    } finally {
+      await brokeClient.close();
+      await wrongKey.close();
+      await broke.stop();
+    }
   });
 });

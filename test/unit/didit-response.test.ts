@@ -9,6 +9,8 @@ import {
 import {
   DiditAuthError,
   DiditBadResponseError,
+  DiditOutOfCreditsError,
+  DiditRateLimitedError,
   DiditRejectedRequestError,
   DiditUnavailableError,
   PermanentError,
@@ -196,7 +198,7 @@ describe('parseDiditResponse', () => {
     const error = thrown(() => parseDiditResponse(body));
 
     expect(error).toBeInstanceOf(DiditBadResponseError);
-    expect(error).toBeInstanceOf(RetryableError);
+    expect(error).toBeInstanceOf(PermanentError);
     expect((error as DiditBadResponseError).code).toBe('DIDIT_BAD_RESPONSE');
   });
 
@@ -227,7 +229,51 @@ describe('errorForDiditStatus', () => {
     expect(error).toMatchObject({ code: 'DIDIT_AUTH_FAILED', httpStatus: status, retryable: false });
   });
 
-  it.each([408, 429, 500, 501, 502, 503, 504, 599])('maps %i to DiditUnavailableError (retryable)', (status) => {
+  it('maps 429 to DiditRateLimitedError with the budget headers (retryable, and no failure of the check)', () => {
+    const now = new Date('2026-06-12T01:00:00Z');
+    const error = errorForDiditStatus(
+      429,
+      '{"detail":"Request was throttled."}',
+      {
+        'retry-after': '12',
+        'x-ratelimit-limit': '300',
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset': String(now.getTime() / 1000 + 30),
+      },
+      now,
+    );
+
+    expect(error).toBeInstanceOf(DiditRateLimitedError);
+    expect(error).toMatchObject({
+      httpStatus: 429,
+      retryable: true,
+      retryAfterSeconds: 12,
+      rateLimit: { limit: 300, remaining: 0, resetAtMs: now.getTime() + 30_000, retryAfterSeconds: 12 },
+    });
+  });
+
+  it.each([
+    [402, '{"detail":"Payment required"}'],
+    [402, ''],
+    [403, '{"detail":"Insufficient credits","code":"insufficient_credits"}'],
+    [403, '{"code":"INSUFFICIENT_BALANCE"}'],
+    [403, '{"detail":"Not enough credits to run this verification."}'],
+  ])('maps %i with body %s to DiditOutOfCreditsError (an outage until a top-up)', (status, body) => {
+    const error = errorForDiditStatus(status, body);
+
+    expect(error).toBeInstanceOf(DiditOutOfCreditsError);
+    expect(error).toMatchObject({ code: 'DIDIT_OUT_OF_CREDITS', httpStatus: status, retryable: true });
+  });
+
+  it.each([
+    '{"detail":"You do not have permission to perform this action."}',
+    '{"code":"permission_denied","detail":"insufficient credits"}',
+    'Forbidden',
+  ])('keeps a 403 whose body is about access (%s) a DiditAuthError', (body) => {
+    expect(errorForDiditStatus(403, body)).toBeInstanceOf(DiditAuthError);
+  });
+
+  it.each([408, 500, 501, 502, 503, 504, 599])('maps %i to DiditUnavailableError (retryable)', (status) => {
     const error = errorForDiditStatus(status, '');
 
     expect(error).toBeInstanceOf(DiditUnavailableError);
@@ -235,7 +281,7 @@ describe('errorForDiditStatus', () => {
     expect((error as DiditUnavailableError).retryAfterSeconds).toBeUndefined();
   });
 
-  it.each([402, 404, 405, 409, 410, 415, 451])('maps any other 4xx (%i) to DiditRejectedRequestError', (status) => {
+  it.each([404, 405, 409, 410, 415, 451])('maps any other 4xx (%i) to DiditRejectedRequestError', (status) => {
     expect(errorForDiditStatus(status, '')).toBeInstanceOf(DiditRejectedRequestError);
   });
 
@@ -248,7 +294,7 @@ describe('errorForDiditStatus', () => {
   });
 
   it.each([429, 503])('carries Retry-After seconds on %i', (status) => {
-    const error = errorForDiditStatus(status, '', '120');
+    const error = errorForDiditStatus(status, '', { 'retry-after': '120' });
 
     expect((error as DiditUnavailableError).retryAfterSeconds).toBe(120);
   });
@@ -256,7 +302,7 @@ describe('errorForDiditStatus', () => {
   it('carries a Retry-After HTTP-date as seconds from now', () => {
     const now = new Date('2026-06-12T01:00:00Z');
 
-    const error = errorForDiditStatus(429, '', 'Fri, 12 Jun 2026 01:00:45 GMT', now);
+    const error = errorForDiditStatus(429, '', { 'retry-after': 'Fri, 12 Jun 2026 01:00:45 GMT' }, now);
 
     expect((error as DiditUnavailableError).retryAfterSeconds).toBe(45);
   });

@@ -1,5 +1,5 @@
 import type { CheckError, CheckRecord, CheckResult, CheckStatus, DeliveryAttempt, HistoryEntry } from '../check';
-import { DUE_SHARD, TERMINAL_STATUSES, WAITING_SHARD } from '../check';
+import { CHECK_STATUSES, DUE_SHARD, TERMINAL_STATUSES, WAITING_SHARD } from '../check';
 import { DETAIL_TYPES } from '../check-events';
 import type { Reservation, WaitReason } from '../pacing/pacer';
 import type { ConflictKind } from './conflicts';
@@ -450,7 +450,7 @@ export const TRANSITIONS = {
   },
   /** One webhook delivery attempt, visible in GET. */
   recordDelivery: {
-    from: ['AWAITING_UPLOAD', 'PROCESSING', 'RETRYING', 'COMPLETED', 'FAILED', 'EXPIRED'],
+    from: CHECK_STATUSES,
     to: 'same',
     guard: 'the check exists',
     fields: ['deliveries'],

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ClaimLostError } from '../../../lambdas/core/lifecycle/conflicts';
-import { DiditAuthError, DiditUnavailableError } from '../../../lambdas/errors';
+import { DiditAuthError, DiditRateLimitedError, DiditUnavailableError } from '../../../lambdas/errors';
 import { CheckProcessor, type ProcessorPorts } from '../../../lambdas/services/check-processor';
+import type { DiditPacer } from '../../../lambdas/services/didit-pacer';
 import { MemoryCheckStore } from '../../fakes/memory-check-store';
+import { type MemoryPacerState, memoryPacer } from '../../fakes/memory-pacer';
 import {
   awaitingCheck,
   diditAnswer,
@@ -17,14 +19,18 @@ import { ManualClock, RecordingEvents, RecordingMetrics, RecordingRetries } from
 // The processor service over in-memory fakes of its ports: every rule of an attempt, in milliseconds. The same
 // service runs against moto and the loopback simulators in test/integration/check-processor.test.ts.
 const LEASE = 60;
+const HORIZON = 3600;
 let store: MemoryCheckStore;
 let uploads: MemoryUploads;
 let didit: ScriptedDidit;
 let events: RecordingEvents;
 let retries: RecordingRetries;
 let clock: ManualClock;
+let pacer: DiditPacer;
+let pacerState: MemoryPacerState;
 
 beforeEach(() => {
+  ({ pacer, state: pacerState } = memoryPacer());
   store = new MemoryCheckStore();
   uploads = new MemoryUploads();
   didit = new ScriptedDidit();
@@ -40,10 +46,12 @@ function processor(overrides: Partial<ProcessorPorts> = {}): CheckProcessor {
       uploads,
       prepareImage: fakePrepareImage,
       didit,
+      pacer,
       events,
       retries,
       clock: clock.now,
       newToken: randomUUID,
+      random: () => 0,
       ...overrides,
     },
     {
@@ -51,6 +59,9 @@ function processor(overrides: Partial<ProcessorPorts> = {}): CheckProcessor {
       image: { maxLongEdge: 1920, maxOutputBytes: 500_000, maxInputPixels: 40_000_000 },
       leaseSeconds: LEASE,
       retryDueSeconds: 900,
+      failureHorizonSeconds: HORIZON,
+      probeIntervalMs: 60_000,
+      waitDueGraceSeconds: 300,
     },
   );
 }
@@ -239,14 +250,17 @@ describe('metrics', () => {
     );
   });
 
-  it('a 429 counts a throttled call and a check sent to the retry workflow', async () => {
+  it('a 429 counts a refused call and a check waiting (not a retry)', async () => {
     const id = await uploaded();
     didit.answer(() => {
-      throw new DiditUnavailableError('Didit answered HTTP 429', 429);
+      throw new DiditRateLimitedError('Didit answered HTTP 429', { retryAfterSeconds: 3 });
     });
     const metrics = new RecordingMetrics();
     await processor({ metrics }).processUpload(`uploads/${id}`);
-    expect(metrics.names()).toEqual(expect.arrayContaining(['DiditCalls:429', 'DiditThrottled', 'ChecksRetrying']));
+    expect(metrics.names()).toEqual(
+      expect.arrayContaining(['DiditCalls:429', 'DiditThrottled', 'ChecksWaiting:DIDIT_THROTTLED']),
+    );
+    expect(metrics.names()).not.toContain('ChecksRetrying');
   });
 
   it('a declined decision counts as declined', async () => {
