@@ -71,7 +71,7 @@ export const waitStateSchema = z
   .strictObject({
     reason: z.enum(['PACED', 'DIDIT_THROTTLED', 'OUT_OF_CREDITS', 'DEPENDENCY_THROTTLED']).meta({
       description:
-        "PACED: queued for the shared Didit budget (in arrival order); DIDIT_THROTTLED: Didit asked every caller to back " +
+        'PACED: queued for the shared Didit budget (in arrival order); DIDIT_THROTTLED: Didit asked every caller to back ' +
         'off (429); OUT_OF_CREDITS: the Didit balance is empty and the service probes until a top-up; ' +
         'DEPENDENCY_THROTTLED: an AWS dependency (Rekognition, DynamoDB) throttled. None of these spends an attempt.',
     }),

@@ -95,10 +95,13 @@ export const checkResultSchema = z
       .optional()
       .meta({ description: 'Faces the Rekognition pre-screen counted; absent when the pre-screen is off.' }),
     didit_created_at: z.string().nullable().optional().meta({ description: 'When Didit created its session.' }),
-    parse_issue: z.string().optional().meta({
-      description:
-        "Present when Didit's (charged) answer did not match the documented shape and this result was read from it " +
-        'leniently; says what was wrong.',
-    }),
+    parse_issue: z
+      .string()
+      .optional()
+      .meta({
+        description:
+          "Present when Didit's (charged) answer did not match the documented shape and this result was read from it " +
+          'leniently; says what was wrong.',
+      }),
   })
   .meta({ description: 'The result of a COMPLETED check.' });

@@ -1,4 +1,4 @@
-import type { CheckError, CheckRecord, CheckResult } from '../core/check';
+import type { CheckError, CheckRecord } from '../core/check';
 import { checkIdFromKey, isTerminal } from '../core/check';
 import type { FailureCode } from '../core/failure-codes';
 import type { ImageConfig } from '../core/image-pipeline';

@@ -14,7 +14,6 @@ import {
   DiditRejectedRequestError,
   DiditUnavailableError,
   PermanentError,
-  RetryableError,
 } from '../../lambdas/errors';
 
 /** The example response from the seed contract, verbatim. */

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ClaimLostError } from '../../../lambdas/core/lifecycle/conflicts';
-import { DiditAuthError, DiditRateLimitedError, DiditUnavailableError } from '../../../lambdas/errors';
+import {
+  DependencyThrottledError,
+  DiditAuthError,
+  DiditChargedAnswerError,
+  DiditOutOfCreditsError,
+  DiditRateLimitedError,
+  DiditUnavailableError,
+} from '../../../lambdas/errors';
 import { CheckProcessor, type ProcessorPorts } from '../../../lambdas/services/check-processor';
 import type { DiditPacer } from '../../../lambdas/services/didit-pacer';
 import { MemoryCheckStore } from '../../fakes/memory-check-store';
@@ -236,18 +243,16 @@ describe('metrics', () => {
     const id = await uploaded();
     const metrics = new RecordingMetrics();
     await processor({ metrics }).processUpload(`uploads/${id}`);
-    expect(metrics.names()).toEqual(
-      [
-        'ChecksStarted',
-        'ImageBytesIn',
-        'ImageBytesOut',
-        'DiditCalls',
-        'DiditCalls:2xx',
-        'DiditLatency',
-        'ChecksCompleted',
-        'ChecksApproved',
-      ].filter((n) => n !== 'DiditCalls'),
-    );
+    expect(metrics.names()).toEqual([
+      'ChecksStarted',
+      'ImageBytesIn',
+      'ImageBytesOut',
+      'DiditPermits:paced',
+      'DiditCalls:2xx',
+      'DiditLatency',
+      'ChecksCompleted',
+      'ChecksApproved',
+    ]);
   });
 
   it('a 429 counts a refused call and a check waiting (not a retry)', async () => {
@@ -270,5 +275,185 @@ describe('metrics', () => {
     await processor({ metrics }).processUpload(`uploads/${id}`);
     expect(metrics.names()).toContain('ChecksDeclined');
     expect(metrics.names()).not.toContain('ChecksApproved');
+  });
+});
+
+describe('the shared Didit budget', () => {
+  const roundOf = (id: string) => {
+    const started = retries.started.find((r) => r.check_id === id);
+    if (!started) throw new Error(`no round started for ${id}`);
+    return started;
+  };
+
+  it('past the budget a check WAITS for its reserved slot, spending no attempt, and goes at that slot', async () => {
+    ({ pacer, state: pacerState } = memoryPacer({ requestsPerMinute: 60 }));
+    const first = await uploaded();
+    const second = await uploaded();
+    expect(await processor().processUpload(`uploads/${first}`)).toBe('COMPLETED');
+    expect(await processor().processUpload(`uploads/${second}`)).toBe('WAITING');
+    const waiting = await store.get(second);
+    expect(waiting).toMatchObject({ status: 'WAITING', wait_reason: 'PACED', wait_slot_epoch: 0 });
+    expect(waiting?.retry_attempt).toBeUndefined();
+    expect(Date.parse(waiting?.resume_at ?? '')).toBe(clock.now().getTime() + 1000);
+    expect(roundOf(second)).toMatchObject({ attempt: 0, resume_at: waiting?.resume_at });
+    expect(didit.calls).toBe(1);
+
+    clock.advance(1);
+    const version = pacerState.state.version;
+    expect((await processor().attempt(roundOf(second))).outcome).toBe('COMPLETED');
+    expect(pacerState.state.version).toBe(version);
+    expect(didit.calls).toBe(2);
+  });
+
+  it('checks that arrive together resume in the order they arrived', async () => {
+    ({ pacer, state: pacerState } = memoryPacer({ requestsPerMinute: 60 }));
+    const ids = [await uploaded(), await uploaded(), await uploaded(), await uploaded()];
+    for (const id of ids) await processor().processUpload(`uploads/${id}`);
+    const resumeAt = await Promise.all(ids.slice(1).map(async (id) => (await store.get(id))?.resume_at));
+    expect(resumeAt).toEqual([...resumeAt].sort());
+    expect(new Set(resumeAt).size).toBe(3);
+  });
+
+  it('a Didit 429 backs off every caller until Didit says, and costs the check no attempt', async () => {
+    const id = await uploaded();
+    const other = await uploaded();
+    didit.answer(() => {
+      throw new DiditRateLimitedError('Didit answered HTTP 429', { retryAfterSeconds: 20 });
+    });
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('WAITING');
+    expect(await processor().processUpload(`uploads/${other}`)).toBe('WAITING');
+    expect(await store.get(other)).toMatchObject({ wait_reason: 'DIDIT_THROTTLED' });
+    expect(didit.calls).toBe(1);
+    expect(pacerState.state.paused_until_ms).toBe(clock.now().getTime() + 20_000);
+
+    clock.advance(20);
+    expect((await processor().attempt(roundOf(id))).outcome).toBe('COMPLETED');
+    expect((await processor().attempt(roundOf(other))).outcome).toBe('COMPLETED');
+    expect(didit.calls).toBe(3);
+  });
+});
+
+describe('out of credits', () => {
+  const outOfCredits = () => {
+    throw new DiditOutOfCreditsError('Didit answered HTTP 402: insufficient credits', 402);
+  };
+
+  it('opens the circuit: checks wait, one probe per interval, and all resume after a top-up', async () => {
+    const id = await uploaded();
+    const other = await uploaded();
+    didit.answer(outOfCredits, outOfCredits);
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('WAITING');
+    expect(await store.get(id)).toMatchObject({
+      wait_reason: 'OUT_OF_CREDITS',
+      outage_since: clock.now().toISOString(),
+    });
+    expect(pacerState.state.circuit).toBe('open');
+    expect(await processor().processUpload(`uploads/${other}`)).toBe('WAITING');
+    expect(didit.calls).toBe(1);
+
+    // The probe interval later one check probes (still empty); the other keeps waiting without a call.
+    clock.advance(60);
+    const round = (checkId: string) => ({ check_id: checkId, round: 1, attempt: 0, retry_after_seconds: 0 });
+    expect((await processor().attempt(round(id))).outcome).toBe('WAIT');
+    expect((await processor().attempt(round(other))).outcome).toBe('WAIT');
+    expect(didit.calls).toBe(2);
+
+    // Topped up: the next probe is answered, the circuit closes, the other check goes at the paced rate.
+    clock.advance(60);
+    expect((await processor().attempt(round(other))).outcome).toBe('COMPLETED');
+    expect(pacerState.state.circuit).toBe('closed');
+    expect((await processor().attempt(round(id))).outcome).toBe('COMPLETED');
+    expect(didit.calls).toBe(4);
+  });
+
+  it('past the failure horizon the check ends FAILED DIDIT_OUT_OF_CREDITS', async () => {
+    const id = await uploaded();
+    didit.answer(outOfCredits, outOfCredits);
+    await processor().processUpload(`uploads/${id}`);
+    clock.advance(HORIZON);
+    expect((await processor().attempt({ check_id: id, round: 1, attempt: 0, retry_after_seconds: 0 })).outcome).toBe(
+      'FAILED',
+    );
+    const failed = await store.get(id);
+    expect(failed?.error?.code).toBe('DIDIT_OUT_OF_CREDITS');
+    expect(failed?.error?.message).toMatch(/out of credits\) for 60 minutes/);
+    expect(events.types(id)).toEqual(['Liveness Check Failed']);
+  });
+});
+
+describe('real failures, the horizon and charged answers', () => {
+  const unavailableFor = (n: number) =>
+    Array.from({ length: n }, () => () => {
+      throw new DiditUnavailableError('Didit answered HTTP 503', 503);
+    });
+
+  it('Didit failing for real is retried, however many attempts, until the horizon; then FAILED DIDIT_UNAVAILABLE', async () => {
+    const id = await uploaded();
+    didit.answer(...unavailableFor(12));
+    await processor().processUpload(`uploads/${id}`);
+    let input = { check_id: id, round: 1, attempt: 1, retry_after_seconds: 0 };
+    for (let i = 0; i < 10; i++) {
+      clock.advance(60);
+      const next = await processor().attempt(input);
+      expect(next.outcome).toBe('RETRY');
+      input = { ...input, attempt: next.attempt };
+    }
+    expect(await store.get(id)).toMatchObject({ status: 'RETRYING', retry_attempt: 11 });
+    clock.advance(HORIZON);
+    expect((await processor().attempt(input)).outcome).toBe('FAILED');
+    expect(await store.get(id)).toMatchObject({
+      status: 'FAILED',
+      error: { code: 'DIDIT_UNAVAILABLE', message: expect.stringMatching(/past the failure horizon/) },
+    });
+    expect(didit.calls).toBe(12);
+  });
+
+  it('a charged answer that cannot be read fails the check at once, keeps the body and is never retried', async () => {
+    const id = await uploaded();
+    didit.answer(() => {
+      throw new DiditChargedAnswerError('Didit answered HTTP 200 with a body that is not JSON', '<html>', undefined);
+    });
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('FAILED');
+    expect(await store.get(id)).toMatchObject({
+      status: 'FAILED',
+      error: { code: 'DIDIT_BAD_RESPONSE' },
+      didit_raw_answer: '<html>',
+    });
+    expect(retries.started).toEqual([]);
+    expect(didit.calls).toBe(1);
+  });
+
+  it('a charged answer with a usable liveness status completes the check with it, noting what was wrong', async () => {
+    const id = await uploaded();
+    const usable = diditAnswer('session-9', 'Declined', 12);
+    didit.answer(() => {
+      throw new DiditChargedAnswerError('Didit response field liveness.face_quality is not a number', '{…}', usable);
+    });
+    expect(await processor().processUpload(`uploads/${id}`)).toBe('COMPLETED');
+    expect(await store.get(id)).toMatchObject({
+      result: { decision: 'Declined', request_id: 'session-9', parse_issue: expect.stringContaining('face_quality') },
+      didit_raw_answer: '{…}',
+    });
+  });
+
+  it('a throttled AWS dependency (the Rekognition pre-screen) makes the check wait, not fail', async () => {
+    const id = await uploaded();
+    let throttle = true;
+    const faces = {
+      countFaces: async () => {
+        if (throttle)
+          throw new DependencyThrottledError('Rekognition DetectFaces is unavailable (ThrottlingException)');
+        return 1;
+      },
+    };
+    expect(await processor({ faces }).processUpload(`uploads/${id}`)).toBe('WAITING');
+    const waiting = await store.get(id);
+    expect(waiting).toMatchObject({ wait_reason: 'DEPENDENCY_THROTTLED', outage_since: expect.any(String) });
+    expect(waiting?.retry_attempt).toBeUndefined();
+    expect(didit.calls).toBe(0);
+    throttle = false;
+    clock.advance(60);
+    const round = { check_id: id, round: 1, attempt: 0, retry_after_seconds: 0 };
+    expect((await processor({ faces }).attempt(round)).outcome).toBe('COMPLETED');
   });
 });
