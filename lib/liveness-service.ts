@@ -76,7 +76,7 @@ export interface LivenessServiceProps {
   /** No wait before retrying Didit is capped above this (1 s–1 h; not below diditRetryBaseDelay). @default Duration.seconds(60) */
   readonly diditRetryMaxDelay?: Duration;
   /**
-   * The budget every Didit call takes a permit from, all functions together (1–100,000 calls per minute); raise it
+   * The budget every Didit call takes a permit from, all functions together (1–100000 calls per minute); raise it
    * after Didit raises your application's limit.
    * @default 280
    */
@@ -84,13 +84,13 @@ export interface LivenessServiceProps {
   /**
    * A check that Didit keeps failing (5xx, timeouts, resets, no credits), or a throttled AWS dependency holds up, for
    * this long ends FAILED (1 minute–24 hours). Waiting for the budget or a 429 never fails a check.
-   * @default Duration.hours(1)
+   * @default Duration.minutes(60)
    */
   readonly diditFailureHorizon?: Duration;
-  /** While Didit is out of credits, one probe call per this interval (1 s–1 h); the other checks wait. @default Duration.minutes(1) */
+  /** While Didit is out of credits, one probe call per this interval (1 s–1 h); the other checks wait. @default Duration.seconds(60) */
   readonly diditCircuitProbeInterval?: Duration;
   /**
-   * Reserved concurrency of the image processor (0–10,000; 0 reserves none): caps a burst's concurrent invocations,
+   * Reserved concurrency of the image processor (0–10000; 0 reserves none): caps a burst's concurrent invocations,
    * whose S3 events then wait in Lambda's async queue (up to 6 hours).
    * @default 0
    */

@@ -142,6 +142,8 @@ const WARNINGS = {
 export class DiditSimulator {
   /** Every request received, faults and errors included. */
   calls = 0;
+  /** When each request arrived (epoch ms), in order. */
+  readonly callTimes: number[] = [];
   /** Requests answered 200 with a documented-shape body. */
   successfulCalls = 0;
   lastRequest: SimulatedDiditRequest | undefined;
@@ -199,6 +201,7 @@ export class DiditSimulator {
   clear(): void {
     this.faults.length = 0;
     this.calls = 0;
+    this.callTimes.length = 0;
     this.successfulCalls = 0;
     this.http.resetConnections();
     this.quota.resetWindow();
@@ -208,6 +211,7 @@ export class DiditSimulator {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.calls++;
+    this.callTimes.push(Date.now());
     const body = await readBody(req, MAX_REQUEST_BYTES);
     const fault = this.faults.shift();
     if (fault) {

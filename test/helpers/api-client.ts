@@ -1,7 +1,6 @@
 import { expect } from 'vitest';
+import { isTerminal } from '../../lambdas/core/check';
 import { eventually } from './eventually';
-
-const PENDING_STATUSES: readonly string[] = ['AWAITING_UPLOAD', 'PROCESSING', 'RETRYING'];
 
 /** A minimal client for the liveness API as a client app would use it: JSON in, presigned POST upload, polling. */
 export class ApiClient {
@@ -45,16 +44,16 @@ export class ApiClient {
   }
 
   /**
-   * Polls until the check leaves AWAITING_UPLOAD/PROCESSING/RETRYING, or fails the test after `timeoutMs`. A terminal
+   * Polls until the check reaches COMPLETED, FAILED or EXPIRED, or fails the test after `timeoutMs`. A terminal
    * view is read twice and returned only when both reads agree: moto applies an UpdateItem to the stored item one
    * attribute at a time, so a read racing the write can see `status: FAILED` before its `error`.
    */
   async waitForTerminal(id: string, timeoutMs = 20_000) {
     return eventually(
-      `check ${id} to leave ${PENDING_STATUSES.join('/')}`,
+      `check ${id} to reach a terminal status`,
       async () => {
         const res = await this.getCheck(id);
-        if (PENDING_STATUSES.includes(res.body?.status)) throw new Error(`still ${res.body.status}`);
+        if (!isTerminal(res.body?.status)) throw new Error(`still ${res.body?.status}`);
         const again = await this.getCheck(id);
         if (JSON.stringify(again.body) !== JSON.stringify(res.body)) throw new Error('still being written');
         return again.body;

@@ -70,7 +70,7 @@ describe('the schema and the construct', () => {
       checkRetentionDays: { min: 1, max: 3650 },
       processorMemorySize: { min: 512, max: 10_240 },
       memorySize: { min: 128, max: 10_240 },
-      diditMaxAttempts: { min: 2, max: 20 },
+      diditRequestsPerMinute: { min: 1, max: 100_000 },
       throttlingRateLimit: { min: 1, max: 10_000 },
       throttlingBurstLimit: { min: 1, max: 5_000 },
       stuckCheckMinutes: { min: 5, max: 1440 },

@@ -406,7 +406,7 @@ describe('metrics the processor emits (the alarms and dashboard read these names
     const id = await newCheck(selfie);
     didit.injectFaults({ type: 'status', status: 429, retryAfter: '3' }, 1);
     const { metrics, names } = recorder();
-    expect(await processor({ metrics }).processUpload(`uploads/${id}`)).toBe('RETRYING');
+    expect(await processor({ metrics }).processUpload(`uploads/${id}`)).toBe('WAITING');
     expect(names()).toEqual(
       expect.arrayContaining(['DiditCalls:429', 'DiditThrottled', 'ChecksWaiting:DIDIT_THROTTLED']),
     );
