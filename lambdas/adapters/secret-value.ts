@@ -2,14 +2,26 @@ import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConfigError } from '../errors';
 
+/** A request for a fresh value within this many seconds of the last one is answered from the cache. */
+export const MIN_FRESH_INTERVAL_SECONDS = 30;
+
 /**
  * A secret string fetched from Secrets Manager and cached for `maxAgeSeconds` (Powertools Parameters), so a warm
- * container makes no call per check yet picks up a rotated value within minutes.
+ * container makes no call per check yet picks up a rotated value within minutes. `{ fresh: true }` bypasses the cache
+ * at most once per 30 s, so requests that ask for it (e.g. unsigned webhooks) cannot turn into a call each.
  */
-export function cachedSecret(client: SecretsManagerClient, secretId: string, maxAgeSeconds: number) {
+export function cachedSecret(
+  client: SecretsManagerClient,
+  secretId: string,
+  maxAgeSeconds: number,
+  clock: () => number = Date.now,
+) {
   const provider = new SecretsProvider({ awsSdkV3Client: client });
-  return async (): Promise<string> => {
-    const value = await provider.get(secretId, { maxAge: maxAgeSeconds });
+  let lastFreshAt = Number.NEGATIVE_INFINITY;
+  return async (options: { readonly fresh?: boolean } = {}): Promise<string> => {
+    const forceFetch = options.fresh === true && clock() - lastFreshAt >= MIN_FRESH_INTERVAL_SECONDS * 1000;
+    if (forceFetch) lastFreshAt = clock();
+    const value = await provider.get(secretId, { maxAge: maxAgeSeconds, forceFetch });
     if (typeof value !== 'string' || value.trim() === '') {
       throw new ConfigError('The secret has no string value; set it with `aws secretsmanager put-secret-value`');
     }
