@@ -19,11 +19,14 @@ import {
 export const checkEventWarningSchema = z
   .strictObject({
     risk: z.string().min(1).meta({ description: 'The risk code, e.g. LOW_LIVENESS_SCORE or NO_FACE_DETECTED.' }),
-    log_type: z.string().nullable().meta({
-      description:
-        "Didit's kind of warning: `error` (it declines), `warning` or `information` (it does not decline on its " +
-        'own); null when Didit gave none.',
-    }),
+    log_type: z
+      .string()
+      .nullable()
+      .meta({
+        description:
+          "Didit's kind of warning: `error` (it declines), `warning` or `information` (it does not decline on its " +
+          'own); null when Didit gave none.',
+      }),
   })
   .meta({ description: 'A warning Didit raised: its risk code and its kind.' });
 

@@ -63,7 +63,7 @@ export const diditWarningSchema = z
   })
   .meta({
     description:
-      "A warning Didit raised; `risk` is the stable code. Only these fields are kept, texts capped (codes at 100 " +
+      'A warning Didit raised; `risk` is the stable code. Only these fields are kept, texts capped (codes at 100 ' +
       'characters, descriptions at 1000), at most 20 warnings per result.',
   });
 

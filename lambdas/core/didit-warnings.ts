@@ -29,7 +29,8 @@ export function capText(text: string, max: number): string {
  * when they are strings, capped, and anything else is dropped. Undefined when there is no risk code to keep.
  */
 export function storedWarning(value: unknown): DiditWarning | undefined {
-  if (typeof value === 'string') return value.trim() ? { risk: capText(value, WARNING_LIMITS.maxCodeChars) } : undefined;
+  if (typeof value === 'string')
+    return value.trim() ? { risk: capText(value, WARNING_LIMITS.maxCodeChars) } : undefined;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   const item = value as Record<string, unknown>;
   if (typeof item.risk !== 'string' || item.risk.length === 0) return undefined;
