@@ -19,6 +19,13 @@ import { canonicalJson } from './canonical-json';
 
 export const DIDIT_WEBHOOK_TOLERANCE_SECONDS = 300;
 
+/**
+ * The static address Didit sends webhooks from (docs.didit.me, Webhooks: "Didit delivers webhooks from the static IP
+ * 18.203.201.92 with User-Agent: DiditWebhook/2.0"). Only a documented value: the `diditWebhookSourceIps` setting is
+ * what restricts the route, so a new address needs no release.
+ */
+export const DIDIT_WEBHOOK_SOURCE_IP = '18.203.201.92';
+
 const HEX_SHA256 = /^[0-9a-f]{64}$/i;
 
 /** What `POST /v1/webhooks/didit` did with a verified delivery (the `outcome` of its 200 answer). */
