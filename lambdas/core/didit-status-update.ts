@@ -51,8 +51,9 @@ export function updatedResult(previous: CheckResult, status: string, reported: R
 }
 
 /**
- * Whether `next` says something `current` does not: another status, another score, or other warnings (compared by
- * risk, log_type and feature, in any order; a reworded description is not a change).
+ * Whether `next` says something `current` does not: another status, another score, or other warnings, compared by
+ * what events carry (risk and log_type, in any order). A reworded description is not a change, nor is `feature`,
+ * which Didit's webhooks add to warnings its API answer gave without it.
  */
 export function changesResult(current: CheckResult, next: CheckResult): boolean {
   return (
@@ -63,5 +64,5 @@ export function changesResult(current: CheckResult, next: CheckResult): boolean 
 }
 
 function warningSet(warnings: readonly DiditWarning[]): string {
-  return JSON.stringify(warnings.map((w) => JSON.stringify([w.risk, w.log_type ?? null, w.feature ?? null])).sort());
+  return JSON.stringify(warnings.map((w) => JSON.stringify([w.risk, w.log_type ?? null])).sort());
 }

@@ -19,6 +19,7 @@ const receiver = new DiditWebhookReceiver({
     tracer.captureAWSv3Client(new SecretsManagerClient({})),
     config.diditWebhookSecretId,
     config.secretCacheSeconds,
+    config.secretRefreshSeconds,
   ),
   clock: () => new Date(),
 });

@@ -161,14 +161,16 @@ describe('only real, newer changes are applied', () => {
     expect(events.published).toEqual([]);
   });
 
-  it('warnings in another order, or reworded, are no change either', async () => {
+  it('warnings in another order, reworded, or naming their feature are no change either', async () => {
     const id = await completedCheck();
     await receiver().receive(...signed(v3Body('Declined', 12.5)));
     clock.advance(10);
     const reordered = v3Body('Declined', 12.5);
     const result = (reordered.decision as { liveness_checks: Array<{ warnings: Array<Record<string, unknown>> }> })
       .liveness_checks[0]!;
-    result.warnings = [...result.warnings].reverse().map((w) => ({ ...w, short_description: 'reworded' }));
+    result.warnings = [...result.warnings]
+      .reverse()
+      .map(({ feature: _feature, ...w }) => ({ ...w, short_description: 'reworded' }));
     expect(await receiver().receive(...signed(reordered))).toBe('UNCHANGED');
     expect(events.types(id)).toHaveLength(1);
   });
