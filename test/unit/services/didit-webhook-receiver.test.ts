@@ -43,8 +43,26 @@ function signed(
 
 const nowSeconds = () => Math.floor(clock.now().getTime() / 1000);
 
+const WARNINGS: ReadonlyArray<Record<string, unknown>> = [
+  {
+    risk: 'LIVENESS_FACE_ATTACK',
+    log_type: 'error',
+    short_description: 'Possible presentation attack',
+    long_description: 'A photo of a screen.',
+    feature: 'LIVENESS',
+    additional_data: { frames: [1, 2, 3] },
+    extra: 'dropped',
+  },
+  { risk: 'LOW_FACE_QUALITY', log_type: 'information', feature: 'LIVENESS' },
+];
+
 /** A status.updated body in webhook version v3: the liveness result in `decision.liveness_checks[]`. */
-function v3Body(status: string, score: number | null, extra: Record<string, unknown> = {}): Record<string, unknown> {
+function v3Body(
+  status: string,
+  score: number | null,
+  extra: Record<string, unknown> = {},
+  warnings: readonly unknown[] = WARNINGS,
+): Record<string, unknown> {
   return {
     webhook_type: 'status.updated',
     session_id: 'didit-session-1',
@@ -60,18 +78,7 @@ function v3Body(status: string, score: number | null, extra: Record<string, unkn
           status,
           method: 'PASSIVE',
           score,
-          warnings: [
-            {
-              risk: 'LIVENESS_FACE_ATTACK',
-              log_type: 'error',
-              short_description: 'Possible presentation attack',
-              long_description: 'A photo of a screen.',
-              feature: 'LIVENESS',
-              additional_data: { frames: [1, 2, 3] },
-              extra: 'dropped',
-            },
-            { risk: 'LOW_FACE_QUALITY', log_type: 'information', feature: 'LIVENESS' },
-          ],
+          warnings,
         },
       ],
     },
@@ -133,10 +140,8 @@ describe('a status.updated for a completed check', () => {
 
   it('caps what it stores from the webhook: at most 20 warnings, long texts cut', async () => {
     const id = await completedCheck();
-    const body = v3Body('Declined', 3);
     const warnings = Array.from({ length: 30 }, (_, i) => ({ risk: `R${i}`, long_description: 'x'.repeat(10_000) }));
-    (body.decision as { liveness_checks: Array<{ warnings: unknown }> }).liveness_checks[0]!.warnings = warnings;
-    await receiver().receive(...signed(body));
+    await receiver().receive(...signed(v3Body('Declined', 3, {}, warnings)));
     const stored = (await store.get(id))?.result?.liveness.warnings ?? [];
     expect(stored).toHaveLength(20);
     expect(stored[0]?.long_description).toHaveLength(1000);
@@ -165,14 +170,25 @@ describe('only real, newer changes are applied', () => {
     const id = await completedCheck();
     await receiver().receive(...signed(v3Body('Declined', 12.5)));
     clock.advance(10);
-    const reordered = v3Body('Declined', 12.5);
-    const result = (reordered.decision as { liveness_checks: Array<{ warnings: Array<Record<string, unknown>> }> })
-      .liveness_checks[0]!;
-    result.warnings = [...result.warnings]
-      .reverse()
-      .map(({ feature: _feature, ...w }) => ({ ...w, short_description: 'reworded' }));
+    const reworded = [...WARNINGS].reverse().map(({ feature: _feature, ...w }) => ({ ...w, short_description: 'x' }));
+    const reordered = v3Body('Declined', 12.5, {}, reworded);
     expect(await receiver().receive(...signed(reordered))).toBe('UNCHANGED');
     expect(events.types(id)).toHaveLength(1);
+  });
+
+  it('a warning whose log_type changed is a change: an information became an error', async () => {
+    const id = await completedCheck();
+    await receiver().receive(...signed(v3Body('Declined', 12.5)));
+    clock.advance(10);
+    const escalated = WARNINGS.map((w) => (w.risk === 'LOW_FACE_QUALITY' ? { ...w, log_type: 'error' } : w));
+    expect(await receiver().receive(...signed(v3Body('Declined', 12.5, {}, escalated)))).toBe('UPDATED');
+    expect(events.published.at(-1)?.detail).toMatchObject({
+      warnings: [
+        { risk: 'LIVENESS_FACE_ATTACK', log_type: 'error' },
+        { risk: 'LOW_FACE_QUALITY', log_type: 'error' },
+      ],
+    });
+    expect(events.types(id)).toHaveLength(2);
   });
 
   it('a score change alone is a change (one Updated event, even with the same decision)', async () => {
