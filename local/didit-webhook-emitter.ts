@@ -188,8 +188,10 @@ export class DiditWebhookEmitter {
       } catch {
         webhook.attempts.push({ status: null });
       }
+      const outcome = webhook.attempts.at(-1)?.outcome;
       this.options.log?.(
-        `didit-sim  status.updated ${item.status} for session ${request.sessionId}: HTTP ${status ?? 'no answer'}`,
+        `didit-sim  status.updated ${item.status} for session ${request.sessionId}: ` +
+          `HTTP ${status ?? 'no answer'}${outcome ? ` ${outcome}` : ''}`,
       );
       // Didit resends only after a 5xx or a 404; anything else (a 2xx, a 401, a 429) is final.
       if (status !== null && status !== 404 && status < 500) return;
