@@ -83,12 +83,13 @@ export class DiditWebhookReceiver {
         step('applyDiditUpdate', { seen: check, eventId: verified.dedupeKey, diditTimestamp: timestamp, result, now }),
       );
     } catch (error) {
-      // The check changed since it was read (another webhook), or a newer one was applied meanwhile: Didit's retry
-      // reads it again and finds the update applied, stale or still to apply.
-      if (error instanceof CheckChangedError) {
-        throw new DiditUpdateConflictError('The check changed concurrently; retry', { cause: error });
-      }
-      throw error;
+      if (!(error instanceof CheckChangedError)) throw error;
+      // Refused by the write's condition. When the check as refused (DynamoDB hands it back) already holds this event
+      // or a later one, the answer is final; otherwise it changed meanwhile, and Didit's retry reads it again.
+      const current = error.current;
+      if (current?.didit_event_ids?.includes(verified.dedupeKey)) return 'DUPLICATE';
+      if (current?.didit_updated_at !== undefined && timestamp <= current.didit_updated_at) return 'STALE';
+      throw new DiditUpdateConflictError('The check changed concurrently; retry', { cause: error });
     }
     logger.info('Didit status update applied', { checkId, decision: result.decision });
     // If this throws, the event stays pending on the check and Didit's retry (DUPLICATE) or the sweeper publishes it.

@@ -252,6 +252,24 @@ describe('what could pass on a retry is thrown (the handler answers 5xx, Didit r
     expect(events.published).toEqual([]);
   });
 
+  it('racing a later Didit update that won: the store refuses the older one, acknowledged as STALE', async () => {
+    const id = await completedCheck();
+    const late = v3Body('Approved', 97, { timestamp: nowSeconds() - 20 });
+    const winner = { didit_updated_at: nowSeconds() - 10, updated_at: '2026-11-26T12:00:01.000Z' };
+    const racing: MemoryCheckStore = Object.assign(Object.create(store), {
+      get: async (checkId: string) => {
+        const seen = await store.get(checkId);
+        const current = store.items.get(checkId);
+        if (current) store.items.set(checkId, { ...current, ...winner });
+        return seen;
+      },
+    });
+    expect(await receiver({ store: racing }).receive(...signed(late))).toBe('STALE');
+    expect(store.writes).toEqual(['create']);
+    expect((await store.get(id))?.result?.decision).toBe('Approved');
+    expect(events.published).toEqual([]);
+  });
+
   it('a throttled table: thrown as is, nothing written; the retry applies it', async () => {
     const id = await completedCheck();
     const delivery = signed(v3Body('Declined', 12.5));
