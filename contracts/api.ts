@@ -138,6 +138,8 @@ export const apiErrorSchema = z
 /** What `POST /v1/webhooks/didit` did with a verified delivery (ReceiveOutcome in the receiver). */
 export const DIDIT_WEBHOOK_OUTCOMES = [
   'UPDATED',
+  'UNCHANGED',
+  'STALE',
   'DUPLICATE',
   'UNKNOWN_SESSION',
   'IGNORED_TYPE',
@@ -149,17 +151,27 @@ export const diditWebhookAckSchema = z
     received: z.literal(true),
     outcome: z.enum(DIDIT_WEBHOOK_OUTCOMES).meta({
       description:
-        'UPDATED: the decision changed and "Liveness Check Updated" was published; DUPLICATE: this event was ' +
-        'already applied; UNKNOWN_SESSION: not one of our checks; IGNORED_TYPE: not a status.updated webhook; ' +
-        'NOT_COMPLETED: the check has no result to update yet.',
+        'UPDATED: the result changed (status, score or warnings) and "Liveness Check Updated" was published; ' +
+        'UNCHANGED: the event says what the check already says, nothing was written or published; STALE: Didit ' +
+        'sent it before (or in the same second as) the last update applied, so it is ignored; DUPLICATE: this ' +
+        'event was already applied; UNKNOWN_SESSION: not one of our checks; IGNORED_TYPE: not a status.updated ' +
+        'webhook; NOT_COMPLETED: the check has no result to update yet.',
     }),
   })
-  .meta({ description: 'Acknowledges a verified Didit webhook; every outcome is final, so Didit need not resend.' });
+  .meta({
+    description:
+      'Acknowledges a verified Didit webhook; every outcome is final, so Didit need not resend. A failure Didit ' +
+      'should retry (a concurrent update, a throttled table, the event bus down) is answered 503 or 500 instead.',
+  });
 
 const diditWebhookLivenessSchema = z.looseObject({
   status: z.string().optional(),
   score: z.number().nullable().optional(),
-  warnings: z.array(z.unknown()).nullable().optional(),
+  warnings: z
+    .array(z.unknown())
+    .nullable()
+    .optional()
+    .meta({ description: 'Risk codes, or objects with risk, log_type, short_description, long_description, feature.' }),
 });
 
 export const diditWebhookSchema = z
@@ -172,8 +184,14 @@ export const diditWebhookSchema = z
     vendor_data: z.string().nullable().optional(),
     decision: z
       .looseObject({
-        liveness: diditWebhookLivenessSchema.nullable().optional(),
-        passive_liveness: diditWebhookLivenessSchema.nullable().optional(),
+        liveness_checks: z.array(diditWebhookLivenessSchema).nullable().optional().meta({
+          description: 'Webhook version v3 (current): one result per liveness step; the first is read.',
+        }),
+        liveness: diditWebhookLivenessSchema.nullable().optional().meta({ description: 'Older webhook versions.' }),
+        passive_liveness: diditWebhookLivenessSchema
+          .nullable()
+          .optional()
+          .meta({ description: 'Older webhook versions.' }),
       })
       .nullable()
       .optional(),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DETAIL_TYPES, EVENT_SOURCE } from '../lambdas/core/check-events';
+import { CHECK_EVENT_SCHEMA_VERSION, DETAIL_TYPES, EVENT_SOURCE } from '../lambdas/core/check-events';
 import {
   checkErrorSchema,
   checkIdSchema,
@@ -15,13 +15,30 @@ import {
  * ties them to the types the publishers use (`CheckEventDetail`).
  */
 
+/** A Didit warning in an event: `CheckEventWarning` in ../check-events.ts. */
+export const checkEventWarningSchema = z
+  .strictObject({
+    risk: z.string().min(1).meta({ description: 'The risk code, e.g. LOW_LIVENESS_SCORE or NO_FACE_DETECTED.' }),
+    log_type: z
+      .string()
+      .nullable()
+      .meta({
+        description:
+          "Didit's kind of warning: `error` (it declines), `warning` or `information` (it does not decline on its " +
+          'own); null when Didit gave none.',
+      }),
+  })
+  .meta({ description: 'A warning Didit raised: its risk code and its kind.' });
+
 /** The `detail` of every check event, whatever its type: exactly `CheckEventDetail` in ../check-events.ts. */
 export const checkEventDetailSchema = z.strictObject({
   id: checkIdSchema,
   status: checkStatusSchema,
   decision: decisionSchema.nullable().meta({ description: 'Set when COMPLETED, null otherwise.' }),
   score: z.number().nullable().meta({ description: "Didit's liveness score 0–100; null without one." }),
-  warnings: z.array(z.string()).meta({ description: "The risk codes of Didit's warnings, e.g. LOW_LIVENESS_SCORE." }),
+  warnings: z.array(checkEventWarningSchema).meta({
+    description: "Didit's warnings, `{risk, log_type}` each (schema_version 2; version 1 had bare risk codes).",
+  }),
   vendor_data: z.string().nullable().meta({ description: 'The vendor_data the check was created with.' }),
   metadata: metadataSchema.nullable(),
   didit_request_id: z.string().nullable().meta({ description: "Didit's session id; null when Didit was not called." }),
@@ -30,6 +47,9 @@ export const checkEventDetailSchema = z.strictObject({
     description: 'True when the check has a callback_url, which the webhook echo matches on; the URL stays out.',
   }),
   occurred_at: timestampSchema.meta({ description: 'When the check reached the state this event reports.' }),
+  schema_version: z.literal(CHECK_EVENT_SCHEMA_VERSION).meta({
+    description: "Version of this detail's shape; it changes only with an incompatible change (docs/contracts.md).",
+  }),
 });
 
 /** What each check event type guarantees beyond the general detail: its status and which of decision/error is set. */

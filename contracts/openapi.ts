@@ -166,6 +166,7 @@ const completedDetail = {
   error: null,
   has_callback: true,
   occurred_at: '2026-11-25T17:00:03.512Z',
+  schema_version: 2,
 };
 
 /** Example responses and webhook bodies; the drift test validates each against its schema. */
@@ -240,7 +241,29 @@ export const RESPONSE_EXAMPLES = {
     webhook_type: 'status.updated',
     timestamp: 1795626000,
     vendor_data: 'user-123',
-    decision: { liveness: { status: 'Declined', score: 12, warnings: ['LIVENESS_FACE_ATTACK'] } },
+    decision: {
+      session_id: '9b2f6a0e-2d7c-4a51-8f3e-6c1d2b3a4e5f',
+      status: 'Declined',
+      features: ['LIVENESS'],
+      liveness_checks: [
+        {
+          node_id: 'feature_liveness',
+          status: 'Declined',
+          method: 'PASSIVE',
+          score: 12.5,
+          warnings: [
+            {
+              risk: 'LIVENESS_FACE_ATTACK',
+              log_type: 'error',
+              short_description: 'Possible presentation attack',
+              long_description: 'The face shows signs of a presentation attack (photo, screen or mask).',
+              feature: 'LIVENESS',
+              additional_data: null,
+            },
+          ],
+        },
+      ],
+    },
   },
 } as const;
 
@@ -390,11 +413,18 @@ export function buildOpenApiDocument(inputs: OpenApiInputs): JsonSchema {
           description:
             "Configure this URL as the webhook destination in Didit's console. No API key: the body must carry a " +
             "valid HMAC-SHA256 signature made with Didit's webhook secret (the stack's Didit webhook secret), " +
-            'checked as X-Signature-V2, then X-Signature, then X-Signature-Simple; at least one must be sent. A ' +
-            'status.updated webhook for a COMPLETED check replaces its result and publishes "Liveness Check Updated".',
+            'checked as X-Signature-V2, then X-Signature, then X-Signature-Simple, each with the current and (during ' +
+            'a rotation) the previous secret; at least one must be sent. A status.updated webhook that Didit sent ' +
+            'after the last one applied and that changes the status, score or warnings of a COMPLETED check replaces ' +
+            'its result and publishes one "Liveness Check Updated"; any other verified webhook changes nothing. ' +
+            'Didit retries only 5xx and 404 answers, so every transient failure is a 5xx.',
           security: [],
           parameters: [
-            signatureHeader('X-Signature-V2', 'HMAC-SHA256 (hex) of the canonical JSON of the body (sorted keys).'),
+            signatureHeader(
+              'X-Signature-V2',
+              'HMAC-SHA256 (hex) of the canonical JSON of the body (sorted keys, compact), Unicode kept or ' +
+                'ASCII-escaped (`\\uXXXX`): both are accepted.',
+            ),
             signatureHeader('X-Signature', 'HMAC-SHA256 (hex) of the raw body bytes.'),
             signatureHeader(
               'X-Signature-Simple',
@@ -405,7 +435,10 @@ export function buildOpenApiDocument(inputs: OpenApiInputs): JsonSchema {
           requestBody: {
             required: true,
             content: json(ref('DiditWebhook'), {
-              statusUpdated: { summary: 'Didit declined after review', value: RESPONSE_EXAMPLES.diditWebhook },
+              statusUpdated: {
+                summary: 'Didit declined after review (webhook version v3)',
+                value: RESPONSE_EXAMPLES.diditWebhook,
+              },
             }),
           },
           responses: {

@@ -56,12 +56,18 @@ export const diditFaceEntitySchema = z
 export const diditWarningSchema = z
   .strictObject({
     risk: z.string().min(1).meta({ description: 'The risk code, e.g. LOW_LIVENESS_SCORE or NO_FACE_DETECTED.' }),
-    log_type: z.string().optional(),
+    log_type: z.string().optional().meta({
+      description: '`error` (it declines), `warning` or `information` (it does not decline on its own).',
+    }),
     short_description: z.string().optional(),
     long_description: z.string().optional(),
-    additional_data: z.unknown().optional(),
+    feature: z.string().optional().meta({ description: 'The Didit feature that raised it, e.g. LIVENESS.' }),
   })
-  .meta({ description: 'A warning Didit raised; `risk` is the stable code.' });
+  .meta({
+    description:
+      'A warning Didit raised; `risk` is the stable code. Only these fields are kept, texts capped (codes at 100 ' +
+      'characters, descriptions at 1000), at most 20 warnings per result.',
+  });
 
 export const diditLivenessSchema = z
   .strictObject({

@@ -89,6 +89,8 @@ export interface DiditWebhookConfig {
   readonly eventBusName: string;
   readonly diditWebhookSecretId: string;
   readonly secretCacheSeconds: number;
+  /** Least time between two reads of the secret past its cache (a signature that matched no cached secret). */
+  readonly secretRefreshSeconds: number;
 }
 
 export function loadDiditWebhookConfig(env: Env = process.env): DiditWebhookConfig {
@@ -97,6 +99,7 @@ export function loadDiditWebhookConfig(env: Env = process.env): DiditWebhookConf
     eventBusName: read(env, SETTINGS.eventBusName),
     diditWebhookSecretId: read(env, SETTINGS.diditWebhookSecretId),
     secretCacheSeconds: read(env, SETTINGS.secretCacheSeconds),
+    secretRefreshSeconds: read(env, SETTINGS.secretRefreshSeconds),
   };
 }
 

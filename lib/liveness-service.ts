@@ -99,6 +99,12 @@ export interface LivenessServiceProps {
   readonly webhookRetryHorizon?: Duration;
   /** Existing secret with Didit's webhook secret_shared_key. @default - a new secret, to be set after deploy */
   readonly diditWebhookSecret?: secretsmanager.ISecret;
+  /**
+   * Source addresses (IPv4 or CIDR) allowed to call `POST /v1/webhooks/didit`, enforced by an API Gateway resource
+   * policy; Didit publishes 18.203.201.92. `['*']` alone leaves the route open (its HMAC signatures still decide).
+   * @default ['*']
+   */
+  readonly diditWebhookSourceIps?: string[];
   /** Existing secret with the whsec_ callback signing secret(s). @default - a new generated secret */
   readonly webhookSigningSecret?: secretsmanager.ISecret;
   /** Existing bus the check events go to (your rules stay yours). @default - a new bus for the service */
@@ -280,6 +286,8 @@ export class LivenessService extends Construct {
       horizon: config.webhookRetryHorizon,
       backoff: { baseSeconds: 30, maxDelaySeconds: 3600 },
       memorySize: config.memorySize,
+      diditWebhookSourceIps: config.diditWebhookSourceIps,
+      authorization: config.authorization,
       ...(props.diditWebhookSecret ? { diditWebhookSecret: props.diditWebhookSecret } : {}),
       ...(props.webhookSigningSecret ? { signingSecret: props.webhookSigningSecret } : {}),
     });

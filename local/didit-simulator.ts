@@ -39,6 +39,11 @@
  *     SHA-256, face_luminance the image's mean brightness (0–100).
  *   - request_id is a random UUID; vendor_data is echoed (null when not sent); metadata is echoed parsed (null when
  *     not sent); created_at is the current time like 2026-06-12T01:04:42.763000+00:00.
+ *   - `vendor_data` beginning `sim:review`: status In Review (a reviewer decides later, see below).
+ *
+ * Webhooks (when `webhooks` is set, e.g. by the local stack): every request answered 200 with `save_api_request` not
+ * false gets Didit's signed `status.updated` webhooks, and a `sim:review` one the reviewer's decision later; see
+ * local/didit-webhook-emitter.ts.
  *
  * Faults (injectFaults(fault, n) queues one fault for each of the next n requests, whatever they hold):
  *   { type: 'status', status, retryAfter? } — that HTTP status with a JSON error body, plus Retry-After when given
@@ -54,6 +59,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type SupportedImageType, sniffImageType } from '../lambdas/core/image-sniff';
 import { DiditQuota, type QuotaOptions } from './didit-quota';
+import { type DiditWebhookEmitter, type SimulatedWarning, simulatedReview } from './didit-webhook-emitter';
 import { LoopbackServer } from './loopback-server';
 import { analyseImage, type ImageTraits, readBody } from './rekognition-simulator';
 
@@ -151,6 +157,8 @@ export class DiditSimulator {
   keepLastImage: boolean;
   /** The last image's bytes, only while `keepLastImage` is on. */
   lastImage: Buffer | undefined;
+  /** Sends Didit's status.updated webhooks for saved requests when set (the local stack sets it to its API). */
+  webhooks: DiditWebhookEmitter | undefined;
 
   /** The request window and the credit balance (see DiditQuota); tests and `npm start` may change both live. */
   readonly quota: DiditQuota;
@@ -347,14 +355,26 @@ export class DiditSimulator {
     }
     this.quota.charge();
     const sha = createHash('sha256').update(image).digest();
+    const requestId = randomUUID();
+    const result = liveness(traits, sha, threshold, vendorData ?? '');
     sendJson(res, 200, {
-      request_id: randomUUID(),
-      liveness: liveness(traits, sha, threshold, vendorData ?? ''),
+      request_id: requestId,
+      liveness: result,
       vendor_data: vendorData,
       metadata,
       created_at: new Date().toISOString().replace('Z', '000+00:00'),
     });
     this.successfulCalls++;
+    if (!/^(false|0)$/i.test(fields.save_api_request ?? '')) {
+      this.webhooks?.schedule({
+        sessionId: requestId,
+        vendorData,
+        metadata,
+        status: result.status as string,
+        score: result.score as number | null,
+        warnings: result.warnings as SimulatedWarning[],
+      });
+    }
   }
 
   /** GET the balance, or POST {"credits": n | null} to set it; loopback callers only (the server binds 127.0.0.1). */
@@ -408,7 +428,7 @@ function liveness(traits: ImageTraits, sha: Buffer, threshold: number, vendorDat
   const box = (x1: number, x2: number) => [x1 * w, 0.15 * h, x2 * w, 0.85 * h].map(Math.round);
   const boxes = traits.faceCount === 2 ? [box(0.1, 0.45), box(0.6, 0.9)] : [box(0.25, 0.75)];
   return {
-    status: declined ? 'Declined' : 'Approved',
+    status: simulatedReview(vendorData) ? 'In Review' : declined ? 'Declined' : 'Approved',
     method: 'PASSIVE',
     score,
     user_image: {

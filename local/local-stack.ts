@@ -7,6 +7,7 @@ import { fakeLambdaArn } from './asl-from-template';
 import { LOCAL_REGION } from './aws-env';
 import type { QuotaOptions } from './didit-quota';
 import { DiditSimulator } from './didit-simulator';
+import { DiditWebhookEmitter, type DiditWebhookEmitterOptions } from './didit-webhook-emitter';
 import { type Moto, startMoto } from './moto';
 import { type LocalResources, provisionLocalResources, UPLOAD_PREFIX } from './provision';
 import { QueuePump } from './queue-pump';
@@ -52,6 +53,11 @@ export interface LocalStackOptions {
   readonly diditWebhookSecret?: string;
   /** The `whsec_…` secret that signs callbacks. @default a newly generated one */
   readonly webhookSigningSecret?: string;
+  /**
+   * The Didit simulator sends Didit's signed status.updated webhooks for saved requests to this stack's
+   * `/v1/webhooks/didit` (`diditSimulator.webhooks`); timing as given. Off when absent, or with a real Didit.
+   */
+  readonly diditWebhooks?: Omit<DiditWebhookEmitterOptions, 'url' | 'secret'>;
   readonly log?: (line: string) => void;
 }
 
@@ -222,6 +228,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     );
     const apiUrl = await listen(server, options.port ?? 3000);
     stops.push(() => close(server));
+    if (diditSimulator && options.diditWebhooks) {
+      const emitter = new DiditWebhookEmitter({
+        ...options.diditWebhooks,
+        url: `${apiUrl}/v1/webhooks/didit`,
+        secret: diditWebhookSecret,
+      });
+      diditSimulator.webhooks = emitter;
+      stops.push(async () => emitter.stop());
+    }
 
     const uploads = new QueuePump(
       motoEndpoint,

@@ -12,6 +12,8 @@ const stack = await startLocalStack({
   prescreen: process.env.PRESCREEN === 'true',
   diditWebhookSecret: process.env.DIDIT_WEBHOOK_SECRET || undefined,
   webhookSigningSecret: process.env.LIVENESS_WEBHOOK_SECRET || undefined,
+  // The simulator sends Didit's status.updated webhooks back to this API, as Didit would to a deployed one.
+  diditWebhooks: { log: (line) => console.log(line) },
   log: (line) => console.error(line),
   onEvent: (event) => {
     const d = event.detail;
@@ -31,6 +33,7 @@ Liveness service running on 127.0.0.1
   Retries    Step Functions (local runtime, the state machines cdk synth renders), sweeper every 5 s
   Webhooks   callbacks signed with ${process.env.LIVENESS_WEBHOOK_SECRET ? 'LIVENESS_WEBHOOK_SECRET' : stack.webhookSigningSecret}
              Didit webhooks: POST ${stack.apiUrl}/v1/webhooks/didit (secret: ${process.env.DIDIT_WEBHOOK_SECRET ? 'DIDIT_WEBHOOK_SECRET' : stack.diditWebhookSecret})
+             ${stack.diditSimulator ? 'the simulator sends them for saved requests; vendor_data "sim:review" → In Review, then Declined' : ''}
 
 Try it:
   npx liveness verify test/fixtures/astronaut.png

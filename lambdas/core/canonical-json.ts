@@ -1,7 +1,17 @@
 /**
  * The canonical JSON Didit's `X-Signature-V2` is computed over: Python's `json.dumps(body, sort_keys=True,
- * separators=(",", ":"), ensure_ascii=False)` after whole floats became ints. Pure, no Node built-ins.
+ * separators=(",", ":"), ensure_ascii=False)` after whole floats became ints, or the same with `ensure_ascii=True`
+ * (Didit's docs call the form "ASCII-escaped" while their samples keep Unicode as is). Pure, no Node built-ins.
  */
+
+export interface CanonicalJsonOptions {
+  /**
+   * Python's `ensure_ascii=True`: every character outside printable ASCII (U+007F and above; controls are escaped
+   * either way) is written as `\uXXXX` in lower-case hex, characters above U+FFFF as their UTF-16 surrogate pair.
+   * @default false
+   */
+  readonly ensureAscii?: boolean;
+}
 
 /** Python's recursion limit stops Didit long before this; the limit keeps a hostile body from exhausting the stack. */
 const MAX_CANONICAL_DEPTH = 256;
@@ -31,8 +41,18 @@ const PYTHON_MIN_DECIMAL_EXPONENT = -4;
  * @throws TypeError for anything JSON cannot hold (undefined, functions, non-finite numbers, class instances) or for
  * nesting deeper than 256 levels.
  */
-export function canonicalJson(value: unknown): string {
-  return write(value, 0);
+export function canonicalJson(value: unknown, options: CanonicalJsonOptions = {}): string {
+  const text = write(value, 0);
+  return options.ensureAscii ? asciiEscaped(text) : text;
+}
+
+/**
+ * Outside strings canonical JSON is ASCII already, and inside them `write` has escaped `"`, `\` and the controls;
+ * so escaping each remaining UTF-16 unit from U+007F up is exactly what Python's `ensure_ascii=True` writes (it walks
+ * the same units: an astral character becomes its two surrogates, and a lone surrogate is already `\udXXX`).
+ */
+function asciiEscaped(text: string): string {
+  return text.replace(/[\u007f-\uffff]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function write(value: unknown, depth: number): string {

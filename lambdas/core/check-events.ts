@@ -25,13 +25,25 @@ const TERMINAL_DETAIL_TYPES = {
   EXPIRED: DETAIL_TYPES.expired,
 } as const;
 
+/**
+ * Version of the check events' `detail` shape, carried in every detail as `schema_version`. 2: `warnings` are
+ * `{ risk, log_type }` objects (1, unversioned: bare risk codes). docs/contracts.md has the migration.
+ */
+export const CHECK_EVENT_SCHEMA_VERSION = 2;
+
+/** A Didit warning as events carry it: the risk code and its kind (`error`, `warning`, `information`, or null). */
+export interface CheckEventWarning {
+  readonly risk: string;
+  readonly log_type: string | null;
+}
+
 /** The `detail` of every check event: ids, the decision and codes; never image bytes or Didit's face entities. */
 export interface CheckEventDetail {
   readonly id: string;
   readonly status: CheckStatus;
   readonly decision: Decision | null;
   readonly score: number | null;
-  readonly warnings: readonly string[];
+  readonly warnings: readonly CheckEventWarning[];
   readonly vendor_data: string | null;
   readonly metadata: Record<string, unknown> | null;
   readonly didit_request_id: string | null;
@@ -39,6 +51,7 @@ export interface CheckEventDetail {
   /** True when the check has a callback_url: the webhook delivery rule matches on it (the URL itself stays out). */
   readonly has_callback: boolean;
   readonly occurred_at: string;
+  readonly schema_version: typeof CHECK_EVENT_SCHEMA_VERSION;
 }
 
 /** The terminal event for a check, or undefined when its status has none. */
@@ -58,12 +71,13 @@ export function checkEventDetail(record: CheckRecord): CheckEventDetail {
     status: record.status,
     decision: record.result?.decision ?? null,
     score: liveness?.score ?? null,
-    warnings: liveness?.warnings.map((w) => w.risk) ?? [],
+    warnings: liveness?.warnings.map((w) => ({ risk: w.risk, log_type: w.log_type ?? null })) ?? [],
     vendor_data: record.vendor_data ?? null,
     metadata: record.metadata ?? null,
     didit_request_id: record.result?.request_id ?? null,
     error: record.error ?? null,
     has_callback: Boolean(record.callback_url),
     occurred_at: record.updated_at,
+    schema_version: CHECK_EVENT_SCHEMA_VERSION,
   };
 }

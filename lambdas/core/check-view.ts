@@ -1,4 +1,6 @@
 import type { CheckError, CheckRecord, CheckResult, CheckStatus, DeliveryAttempt, HistoryEntry } from './check';
+import type { DiditWarning } from './didit-types';
+import { storedWarning } from './didit-warnings';
 import type { WaitReason } from './pacing/pacer';
 
 /** What the API hands out: the views of a check and of a new check's upload. Pure types and mapping. */
@@ -52,7 +54,7 @@ export function toCheckView(record: CheckRecord): CheckView {
     metadata: record.metadata ?? null,
     created_at: record.created_at,
     updated_at: record.updated_at,
-    ...(record.result ? { result: record.result } : {}),
+    ...(record.result ? { result: viewResult(record.result) } : {}),
     ...(record.error ? { error: record.error } : {}),
     ...(record.retry_attempt !== undefined
       ? {
@@ -73,6 +75,14 @@ export function toCheckView(record: CheckRecord): CheckView {
         }
       : {}),
     ...(record.deliveries?.length ? { deliveries: record.deliveries } : {}),
-    ...(record.history?.length ? { history: record.history } : {}),
+    ...(record.history?.length
+      ? { history: record.history.map((entry) => ({ ...entry, result: viewResult(entry.result) })) }
+      : {}),
   };
+}
+
+/** Results stored before warnings were trimmed to their documented fields may still hold Didit's `additional_data`. */
+function viewResult(result: CheckResult): CheckResult {
+  const warnings = result.liveness.warnings.map((w): DiditWarning => storedWarning(w) ?? { risk: w.risk });
+  return { ...result, liveness: { ...result.liveness, warnings } };
 }

@@ -105,6 +105,8 @@ export interface CheckRecord extends CheckOptions {
   readonly history?: readonly HistoryEntry[];
   /** Didit webhook event ids already applied (a redelivered webhook changes nothing). */
   readonly didit_event_ids?: readonly string[];
+  /** Didit's signed `timestamp` (unix seconds) of the last status.updated applied: an older or equal one is ignored. */
+  readonly didit_updated_at?: number;
   /** The detail-type of the pending event when it is not the status's own (a "Liveness Check Updated"). */
   readonly pending_event_type?: string;
 }

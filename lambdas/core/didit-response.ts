@@ -15,6 +15,7 @@ import type {
   DiditRateLimit,
   DiditWarning,
 } from './didit-types';
+import { storedWarning, WARNING_LIMITS } from './didit-warnings';
 
 /**
  * Reading Didit's answers: the response shape, HTTP error statuses and the decision. Pure, so every branch is
@@ -249,29 +250,26 @@ function faceEntity(value: unknown, path: string): DiditFaceEntity {
   };
 }
 
+/** The first `maxWarnings` warnings, each checked, then kept as didit-warnings.ts stores them (capped). */
 function warnings(value: unknown): DiditWarning[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) throw bad('liveness.warnings', 'an array');
-  return value.map((item, i) => warning(item, `liveness.warnings[${i}]`));
+  return value.slice(0, WARNING_LIMITS.maxWarnings).map((item, i) => warning(item, `liveness.warnings[${i}]`));
 }
 
-/** Older payloads list bare risk codes; everything downstream reads `risk`, so both become objects. */
+/**
+ * Older payloads list bare risk codes; everything downstream reads `risk`, so both become objects. A text field of
+ * the wrong type is a bad answer; `additional_data` and unknown fields are dropped.
+ */
 function warning(value: unknown, path: string): DiditWarning {
-  if (typeof value === 'string' && value.trim()) return { risk: value };
+  if (typeof value === 'string' && value.trim()) return storedWarning(value) as DiditWarning;
   const item = object(value, path);
-  const result: { -readonly [K in keyof DiditWarning]: DiditWarning[K] } = {
-    risk: nonEmptyString(item.risk, `${path}.risk`),
-  };
-  for (const key of ['log_type', 'short_description', 'long_description'] as const) {
+  nonEmptyString(item.risk, `${path}.risk`);
+  for (const key of ['log_type', 'short_description', 'long_description', 'feature'] as const) {
     const text = item[key];
-    if (text === undefined || text === null) continue;
-    if (typeof text !== 'string') throw bad(`${path}.${key}`, 'a string');
-    result[key] = text;
+    if (text !== undefined && text !== null && typeof text !== 'string') throw bad(`${path}.${key}`, 'a string');
   }
-  if (item.additional_data !== undefined && item.additional_data !== null) {
-    result.additional_data = item.additional_data;
-  }
-  return result;
+  return storedWarning(item) as DiditWarning;
 }
 
 function object(value: unknown, path: string): Json {

@@ -8,13 +8,18 @@ export interface DiditFaceEntity {
   readonly race?: string | null;
 }
 
-/** Didit warnings are objects with a `risk` code; older payloads may carry bare strings, normalised on read. */
+/**
+ * Didit warnings are objects with a `risk` code; older payloads may carry bare strings, normalised on read. Only these
+ * text fields are kept, each capped (didit-warnings.ts); Didit's `additional_data` is never stored.
+ */
 export interface DiditWarning {
   readonly risk: string;
+  /** `error`, `warning` or `information`: tells a warning that declines from one that only informs. */
   readonly log_type?: string;
   readonly short_description?: string;
   readonly long_description?: string;
-  readonly additional_data?: unknown;
+  /** The Didit feature that raised it, e.g. `LIVENESS` (webhook decisions). */
+  readonly feature?: string;
 }
 
 export interface DiditLiveness {

@@ -6,21 +6,40 @@ import { canonicalJson } from './canonical-json';
  * webhook `secret_shared_key` as UTF-8:
  *
  * - `X-Signature-V2`: over the canonical JSON of the parsed body (see {@link canonicalJson}), so it survives a proxy
- *   or framework that re-encodes the JSON;
+ *   or framework that re-encodes the JSON. Didit's docs call it "ASCII-escaped" while their samples keep Unicode as
+ *   is, so both forms are tried;
  * - `X-Signature`: over the raw body bytes;
  * - `X-Signature-Simple`: over `{timestamp}:{session_id}:{status}:{webhook_type}` only. When only this one matches,
- *   every other field (decision, vendor_data, event_id…) is unauthenticated and is not returned.
+ *   every other field (decision, vendor_data…) is unauthenticated and is not returned.
  *
- * Freshness is judged on the body's `timestamp`, which every method signs; the `X-Timestamp` header is signed by
- * none of them, so it is ignored.
+ * During a rotation of the secret, the current and the previous one are both tried (each method with every secret,
+ * before the next method). Freshness is judged on the body's `timestamp`, which every method signs; the
+ * `X-Timestamp` header is signed by none of them, so it is ignored.
  */
 
 export const DIDIT_WEBHOOK_TOLERANCE_SECONDS = 300;
 
+/**
+ * The static address Didit sends webhooks from (docs.didit.me, Webhooks: "Didit delivers webhooks from the static IP
+ * 18.203.201.92 with User-Agent: DiditWebhook/2.0"). Only a documented value: the `diditWebhookSourceIps` setting is
+ * what restricts the route, so a new address needs no release.
+ */
+export const DIDIT_WEBHOOK_SOURCE_IP = '18.203.201.92';
+
 const HEX_SHA256 = /^[0-9a-f]{64}$/i;
 
 /** What `POST /v1/webhooks/didit` did with a verified delivery (the `outcome` of its 200 answer). */
-export type ReceiveOutcome = 'UPDATED' | 'DUPLICATE' | 'UNKNOWN_SESSION' | 'IGNORED_TYPE' | 'NOT_COMPLETED';
+export type ReceiveOutcome =
+  | 'UPDATED'
+  | 'UNCHANGED'
+  | 'STALE'
+  | 'DUPLICATE'
+  | 'UNKNOWN_SESSION'
+  | 'IGNORED_TYPE'
+  | 'NOT_COMPLETED';
+
+/** Longest `event_id` used as the dedupe key; a longer one falls back to the signed session/status/timestamp. */
+const MAX_EVENT_ID_CHARS = 200;
 
 export type DiditWebhookMalformedReason = 'not_utf8' | 'not_json' | 'not_an_object' | 'invalid_field';
 export type DiditWebhookSignatureReason = 'missing_signature' | 'signature_mismatch' | 'stale_timestamp';
@@ -87,9 +106,19 @@ export interface DiditStatusUpdatedPayload extends DiditWebhookSignedCore {
  * What the signature proves. Read `trusted` only: after `simple`, it holds the four signed fields and nothing else,
  * so an unsigned `decision` or `vendor_data` cannot be used by mistake.
  */
-export type DiditWebhookVerification =
+export type DiditWebhookVerification = (
   | { readonly verifiedBy: 'v2' | 'raw'; readonly trusted: DiditStatusUpdatedPayload }
-  | { readonly verifiedBy: 'simple'; readonly trusted: DiditWebhookSignedCore };
+  | { readonly verifiedBy: 'simple'; readonly trusted: DiditWebhookSignedCore }
+) & {
+  /** Which of the secrets matched: 0 the current one, 1 the previous one (during a rotation). */
+  readonly secretIndex: number;
+  /**
+   * One key per Didit event, whichever signature verified it: the body's `event_id` when it has one, else
+   * `{session_id}:{status}:{timestamp}`. After a Simple-only verification the `event_id` is unsigned; it is used as a
+   * key and nothing else, and an event replayed under another id is still refused by its signed timestamp.
+   */
+  readonly dedupeKey: string;
+};
 
 export interface VerifyDiditWebhookOptions {
   /**
@@ -109,18 +138,22 @@ export interface VerifyDiditWebhookOptions {
  *
  * @param rawBody The body exactly as received (decode API Gateway's base64 first).
  * @param headers Request headers; names in any case.
- * @param secret Didit's `secret_shared_key` for the webhook destination.
+ * @param secrets Didit's `secret_shared_key` for the webhook destination, or the current one and then the previous
+ * one during a rotation (see {@link parseDiditWebhookSecrets}).
  * @throws DiditWebhookMalformedError (→ 400) when the body is not UTF-8 JSON of the documented shape.
  * @throws DiditWebhookSignatureError (→ 401) when no signature matches or the timestamp is stale.
  */
 export function verifyDiditWebhook(
   rawBody: string | Uint8Array,
   headers: Readonly<Record<string, string | undefined>>,
-  secret: string,
+  secrets: string | readonly string[],
   options: VerifyDiditWebhookOptions = {},
 ): DiditWebhookVerification {
   const { now = new Date(), toleranceSeconds = DIDIT_WEBHOOK_TOLERANCE_SECONDS } = options;
-  if (secret.length === 0) throw new TypeError('the Didit webhook secret is empty');
+  const keys = typeof secrets === 'string' ? [secrets] : secrets;
+  if (keys.length === 0 || keys.some((secret) => secret.length === 0)) {
+    throw new TypeError('the Didit webhook secret is empty');
+  }
 
   const bytes = typeof rawBody === 'string' ? Buffer.from(rawBody, 'utf8') : rawBody;
   const body = parseBody(bytes);
@@ -132,15 +165,22 @@ export function verifyDiditWebhook(
     throw new DiditWebhookSignatureError('missing_signature', 'no Didit signature header');
   }
 
+  // Each method with every secret before the next method: a V2 or raw match trusts more than a Simple one.
+  const candidates: Array<[DiditWebhookVerification['verifiedBy'], string | undefined, () => Uint8Array[]]> = [
+    ['v2', v2, () => canonicalForms(body)],
+    ['raw', raw, () => [bytes]],
+    ['simple', simple, () => simpleMessage(body)],
+  ];
   let verifiedBy: DiditWebhookVerification['verifiedBy'] | undefined;
-  if (v2 !== undefined) {
-    const canonical = canonicalOrUndefined(body);
-    if (canonical !== undefined && hmacMatches(secret, canonical, v2)) verifiedBy = 'v2';
-  }
-  if (verifiedBy === undefined && raw !== undefined && hmacMatches(secret, bytes, raw)) verifiedBy = 'raw';
-  if (verifiedBy === undefined && simple !== undefined) {
-    const message = simpleMessage(body);
-    if (message !== undefined && hmacMatches(secret, message, simple)) verifiedBy = 'simple';
+  let secretIndex = -1;
+  for (const [method, signature, messages] of candidates) {
+    if (signature === undefined) continue;
+    const signed = messages();
+    secretIndex = keys.findIndex((secret) => signed.some((message) => hmacMatches(secret, message, signature)));
+    if (secretIndex >= 0) {
+      verifiedBy = method;
+      break;
+    }
   }
   if (verifiedBy === undefined) {
     throw new DiditWebhookSignatureError('signature_mismatch', 'no Didit signature matches the body');
@@ -153,31 +193,52 @@ export function verifyDiditWebhook(
     throw new DiditWebhookSignatureError('stale_timestamp', 'Didit webhook timestamp is outside the tolerance');
   }
 
-  if (verifiedBy === 'simple') return { verifiedBy, trusted: core };
-  return { verifiedBy, trusted: statusUpdatedPayload(body) };
+  const dedupeKey = dedupeKeyOf(body, core);
+  if (verifiedBy === 'simple') return { verifiedBy, trusted: core, secretIndex, dedupeKey };
+  return { verifiedBy, trusted: statusUpdatedPayload(body), secretIndex, dedupeKey };
 }
 
-function canonicalOrUndefined(body: Record<string, unknown>): string | undefined {
+/**
+ * The secret value as stored: the current `secret_shared_key`, then during a rotation the previous one, separated by
+ * whitespace (a space or a newline), as the callback signing secret is.
+ */
+export function parseDiditWebhookSecrets(value: string): string[] {
+  return value.split(/\s+/).filter(Boolean);
+}
+
+function dedupeKeyOf(body: Record<string, unknown>, core: DiditWebhookSignedCore): string {
+  const eventId = body.event_id;
+  if (typeof eventId === 'string' && eventId.length > 0 && eventId.length <= MAX_EVENT_ID_CHARS) return eventId;
+  return `${core.session_id}:${core.status}:${core.timestamp}`;
+}
+
+/** The canonical JSON as UTF-8, Unicode kept and ASCII-escaped (the same bytes when the body is ASCII). */
+function canonicalForms(body: Record<string, unknown>): Uint8Array[] {
+  let unescaped: string;
   try {
-    return canonicalJson(body);
+    unescaped = canonicalJson(body);
   } catch {
-    return undefined;
+    return [];
   }
+  const escaped = canonicalJson(body, { ensureAscii: true });
+  const forms = [Buffer.from(unescaped, 'utf8')];
+  if (escaped !== unescaped) forms.push(Buffer.from(escaped, 'utf8'));
+  return forms;
 }
 
 /**
  * Didit's Simple string. Fields must be an integer and three strings without `:`: otherwise the string could be split
  * back into different fields than the ones Didit signed.
  */
-function simpleMessage(body: Record<string, unknown>): string | undefined {
+function simpleMessage(body: Record<string, unknown>): Uint8Array[] {
   const { timestamp, session_id, status, webhook_type } = body;
-  if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp)) return undefined;
+  if (typeof timestamp !== 'number' || !Number.isSafeInteger(timestamp)) return [];
   const fields = [session_id, status, webhook_type];
-  if (!fields.every((field): field is string => typeof field === 'string' && !field.includes(':'))) return undefined;
-  return [String(timestamp), ...fields].join(':');
+  if (!fields.every((field): field is string => typeof field === 'string' && !field.includes(':'))) return [];
+  return [Buffer.from([String(timestamp), ...fields].join(':'), 'utf8')];
 }
 
-function hmacMatches(secret: string, message: string | Uint8Array, signatureHex: string): boolean {
+function hmacMatches(secret: string, message: Uint8Array, signatureHex: string): boolean {
   if (!HEX_SHA256.test(signatureHex)) return false;
   const expected = createHmac('sha256', Buffer.from(secret, 'utf8')).update(message).digest();
   return timingSafeEqual(expected, Buffer.from(signatureHex, 'hex'));

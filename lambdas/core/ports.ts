@@ -107,5 +107,9 @@ export interface WebhookSenderPort {
   ): Promise<{ statusCode: number; latencyMs: number }>;
 }
 
-/** Reads a secret's current string value (cached by the adapter). */
-export type SecretSource = () => Promise<string>;
+/**
+ * Reads a secret's current string value (cached by the adapter). `fresh` asks the store again past the cache, for a
+ * caller that has reason to think the value changed (the adapter may still answer from its cache when it was asked
+ * for a fresh value moments ago).
+ */
+export type SecretSource = (options?: { readonly fresh?: boolean }) => Promise<string>;

@@ -7,8 +7,8 @@ import { EventPublisher } from '../adapters/event-publisher';
 import { cachedSecret } from '../adapters/secret-value';
 import { loadDiditWebhookConfig } from '../config';
 import { DiditWebhookMalformedError, DiditWebhookSignatureError } from '../core/didit-webhook';
-import { instrumented, tracer } from '../observability';
-import { DiditWebhookReceiver } from '../services/didit-webhook-receiver';
+import { instrumented, logger, tracer } from '../observability';
+import { DiditUpdateConflictError, DiditWebhookReceiver } from '../services/didit-webhook-receiver';
 import { bodyText, errorResponse, json, responseForError } from './http';
 
 const config = loadDiditWebhookConfig();
@@ -19,11 +19,16 @@ const receiver = new DiditWebhookReceiver({
     tracer.captureAWSv3Client(new SecretsManagerClient({})),
     config.diditWebhookSecretId,
     config.secretCacheSeconds,
+    config.secretRefreshSeconds,
   ),
   clock: () => new Date(),
 });
 
-/** POST /v1/webhooks/didit — no API key: Didit's HMAC signatures authenticate it. */
+/**
+ * POST /v1/webhooks/didit — no API key: Didit's HMAC signatures authenticate it. Didit resends a delivery only after a
+ * 5xx or a 404, so every failure that may pass (a concurrent update, throttling, the bus down, anything unexpected)
+ * is a 5xx; only a final outcome is a 2xx, and only a request that can never be right a 400/401.
+ */
 export const handler = instrumented(async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
   try {
     const outcome = await receiver.receive(bodyText(event) ?? '', event.headers ?? {});
@@ -34,6 +39,14 @@ export const handler = instrumented(async (event: APIGatewayProxyEvent): Promise
     }
     if (error instanceof DiditWebhookSignatureError) {
       return errorResponse(401, 'INVALID_SIGNATURE', 'The webhook signature or timestamp is invalid');
+    }
+    if (error instanceof DiditUpdateConflictError) {
+      logger.warn('Didit webhook raced another update; Didit will retry', { errorName: error.name });
+      return json(
+        503,
+        { error: { code: 'SERVICE_UNAVAILABLE', message: 'Please retry shortly' } },
+        { 'retry-after': '1' },
+      );
     }
     return responseForError(error);
   }

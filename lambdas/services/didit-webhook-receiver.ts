@@ -1,7 +1,13 @@
-import type { CheckResult } from '../core/check';
-import { decisionFrom } from '../core/didit-response';
-import type { DiditWarning } from '../core/didit-types';
-import { type DiditWebhookLivenessResult, type ReceiveOutcome, verifyDiditWebhook } from '../core/didit-webhook';
+import type { CheckRecord } from '../core/check';
+import { DETAIL_TYPES } from '../core/check-events';
+import { changesResult, reportedLiveness, updatedResult } from '../core/didit-status-update';
+import {
+  DiditWebhookSignatureError,
+  type DiditWebhookVerification,
+  parseDiditWebhookSecrets,
+  type ReceiveOutcome,
+  verifyDiditWebhook,
+} from '../core/didit-webhook';
 import { CheckChangedError } from '../core/lifecycle/conflicts';
 import { step } from '../core/lifecycle/transitions';
 import type { CheckStorePort, Clock, EventSinkPort, SecretSource } from '../core/ports';
@@ -11,7 +17,7 @@ import { EventOutbox } from './event-outbox';
 export interface ReceiverPorts {
   readonly store: CheckStorePort;
   readonly events: EventSinkPort;
-  /** Didit's webhook `secret_shared_key`. */
+  /** Didit's webhook `secret_shared_key`, then (during a rotation) the previous one, whitespace-separated. */
   readonly secret: SecretSource;
   readonly clock: Clock;
 }
@@ -23,8 +29,11 @@ export class DiditUpdateConflictError extends Error {
 
 /**
  * Didit's `status.updated` webhooks: verified first (signature + freshness; the verifier throws for 400/401 before
- * anything is read or written), then applied to the check that Didit session belongs to, keeping the replaced result
- * in the check's history, and announced as "Liveness Check Updated" (which the webhook echo delivers onward).
+ * anything is read or written), then applied to the check that Didit session belongs to when, and only when, Didit
+ * sent it after the last update applied and it changes the result; the replaced result goes to the check's history
+ * and one "Liveness Check Updated" goes out (which the webhook echo delivers onward). Every other verified event is
+ * acknowledged and changes nothing. Whatever could succeed on a retry (a concurrent update, a throttled table, the bus
+ * down) is thrown, so the handler answers 5xx and Didit, which retries only 5xx and 404, sends the event again.
  */
 export class DiditWebhookReceiver {
   private readonly outbox: EventOutbox;
@@ -36,7 +45,7 @@ export class DiditWebhookReceiver {
 
   async receive(rawBody: string, headers: Record<string, string | undefined>): Promise<ReceiveOutcome> {
     const now = this.ports.clock();
-    const verified = verifyDiditWebhook(rawBody, headers, await this.ports.secret(), { now });
+    const verified = await this.verify(rawBody, headers, now);
     const { session_id: sessionId, status, webhook_type: type, timestamp } = verified.trusted;
     if (type !== 'status.updated') {
       logger.info('Didit webhook type ignored', { webhookType: type });
@@ -49,65 +58,73 @@ export class DiditWebhookReceiver {
     }
     const check = await this.ports.store.get(checkId);
     if (!check?.result || check.status !== 'COMPLETED') return 'NOT_COMPLETED';
-    // Only what the signature covers is used: after a Simple-only verification that is the status alone.
-    const eventId =
-      verified.verifiedBy !== 'simple' && typeof verified.trusted.event_id === 'string'
-        ? verified.trusted.event_id
-        : `${sessionId}:${status}:${timestamp}`;
-    if (check.didit_event_ids?.includes(eventId)) {
-      if (check.event_pending) await this.outbox.publish(check);
+
+    if (check.didit_event_ids?.includes(verified.dedupeKey)) {
+      await this.finishPendingUpdate(check);
       return 'DUPLICATE';
     }
-    const liveness =
-      verified.verifiedBy === 'simple'
-        ? undefined
-        : (verified.trusted.decision?.liveness ?? verified.trusted.decision?.passive_liveness ?? undefined);
-    const result = updatedResult(check.result, status, liveness);
-    let updated: Awaited<ReturnType<CheckStorePort['execute']>>;
+    if (check.didit_updated_at !== undefined && timestamp <= check.didit_updated_at) {
+      logger.info('Didit webhook older than the last update applied', { checkId });
+      await this.finishPendingUpdate(check);
+      return 'STALE';
+    }
+    // Only what the signature covers is used: after a Simple-only verification that is the status alone.
+    const reported = verified.verifiedBy === 'simple' ? {} : reportedLiveness(verified.trusted.decision);
+    const result = updatedResult(check.result, status, reported);
+    if (!changesResult(check.result, result)) {
+      logger.info('Didit webhook changes nothing', { checkId });
+      return 'UNCHANGED';
+    }
+
+    let updated: CheckRecord;
     try {
       updated = await this.ports.store.execute(
         checkId,
-        step('applyDiditUpdate', { seen: check, eventId, result, now }),
+        step('applyDiditUpdate', { seen: check, eventId: verified.dedupeKey, diditTimestamp: timestamp, result, now }),
       );
     } catch (error) {
-      // The check changed since it was read (another webhook); Didit retries undelivered webhooks.
-      if (error instanceof CheckChangedError) {
-        throw new DiditUpdateConflictError('The check changed concurrently; retry', { cause: error });
-      }
-      throw error;
+      if (!(error instanceof CheckChangedError)) throw error;
+      // Refused by the write's condition. When the check as refused (DynamoDB hands it back) already holds this event
+      // or a later one, the answer is final; otherwise it changed meanwhile, and Didit's retry reads it again.
+      const current = error.current;
+      if (current?.didit_event_ids?.includes(verified.dedupeKey)) return 'DUPLICATE';
+      if (current?.didit_updated_at !== undefined && timestamp <= current.didit_updated_at) return 'STALE';
+      throw new DiditUpdateConflictError('The check changed concurrently; retry', { cause: error });
     }
     logger.info('Didit status update applied', { checkId, decision: result.decision });
+    // If this throws, the event stays pending on the check and Didit's retry (DUPLICATE) or the sweeper publishes it.
     await this.outbox.publish(updated);
     return 'UPDATED';
   }
-}
 
-function updatedResult(
-  previous: CheckResult,
-  status: string,
-  liveness: DiditWebhookLivenessResult | null | undefined,
-): CheckResult {
-  // Only the documented warning fields are kept: whatever else Didit adds stays out of the stored result and GET.
-  const warnings = Array.isArray(liveness?.warnings)
-    ? liveness.warnings.flatMap((w): DiditWarning[] => {
-        if (typeof w === 'string') return [{ risk: w }];
-        if (!w || typeof w !== 'object' || typeof (w as { risk?: unknown }).risk !== 'string') return [];
-        const { risk, log_type, short_description, long_description } = w as Record<string, unknown>;
-        return [
-          {
-            risk: risk as string,
-            ...(typeof log_type === 'string' ? { log_type } : {}),
-            ...(typeof short_description === 'string' ? { short_description } : {}),
-            ...(typeof long_description === 'string' ? { long_description } : {}),
-          },
-        ];
-      })
-    : previous.liveness.warnings;
-  const next = {
-    ...previous.liveness,
-    status,
-    score: typeof liveness?.score === 'number' ? liveness.score : previous.liveness.score,
-    warnings,
-  };
-  return { ...previous, liveness: next, decision: decisionFrom(next) };
+  /**
+   * Verifies with the secrets as cached; on a signature mismatch, once more with the secret read afresh, since Didit
+   * may have started signing with a secret put after this container cached the old one. A webhook answered 401 is
+   * never sent again.
+   */
+  private async verify(
+    rawBody: string,
+    headers: Record<string, string | undefined>,
+    now: Date,
+  ): Promise<DiditWebhookVerification> {
+    const attempt = async (fresh: boolean) => {
+      const secrets = parseDiditWebhookSecrets(await this.ports.secret(fresh ? { fresh } : undefined));
+      const verified = verifyDiditWebhook(rawBody, headers, secrets, { now });
+      if (verified.secretIndex > 0) {
+        logger.info('Didit webhook verified with the previous secret', { verifiedBy: verified.verifiedBy });
+      }
+      return verified;
+    };
+    try {
+      return await attempt(false);
+    } catch (error) {
+      if (!(error instanceof DiditWebhookSignatureError && error.reason === 'signature_mismatch')) throw error;
+      return attempt(true);
+    }
+  }
+
+  /** An Updated event whose publication failed after its write (the answer was a 5xx): Didit's retry publishes it. */
+  private async finishPendingUpdate(check: CheckRecord): Promise<void> {
+    if (check.event_pending && check.pending_event_type === DETAIL_TYPES.updated) await this.outbox.publish(check);
+  }
 }

@@ -14,12 +14,15 @@ import { type BackoffSchedule, capsForHorizon } from '../../lambdas/core/backoff
 import { DIDIT_SESSION_INDEX_NAME } from '../../lambdas/core/check';
 import { WEBHOOK_DELIVERY_PATTERN } from '../../lambdas/core/check-events';
 import { SETTINGS } from '../../lambdas/core/settings/schema';
+import type { LivenessAuthorization } from '../authorization';
 import { NodeFunction } from './node-function';
 import { acknowledgeTaskInvokeGrants } from './retry-workflow';
 import { grantKeyUse } from './storage';
 
 export const DELIVER_WEBHOOK_ENTRY = 'lambdas/handlers/deliver-webhook.ts';
 export const DIDIT_WEBHOOK_ENTRY = 'lambdas/handlers/didit-webhook.ts';
+/** The Didit route in a resource policy's short form (`execute-api:/<stage>/<method>/<path>`). */
+export const DIDIT_WEBHOOK_POLICY_RESOURCE = 'execute-api:/*/POST/v1/webhooks/didit';
 
 /** State names are part of the contract with the local runner and the tests. */
 export const DELIVERY_STATES = {
@@ -48,6 +51,10 @@ export interface WebhooksProps {
   readonly signingSecret?: secretsmanager.ISecret;
   /** Memory of both functions, in MiB. @default 256 */
   readonly memorySize?: number;
+  /** Source addresses allowed to call the Didit route; `*` alone: anyone. @default ['*'] */
+  readonly diditWebhookSourceIps?: readonly string[];
+  /** How the check routes authenticate: decides what else a resource policy must allow. @default - API key */
+  readonly authorization?: LivenessAuthorization;
 }
 
 /**
@@ -173,6 +180,8 @@ export class Webhooks extends Construct {
       id: 'AwsSolutions-COG4',
       reason: 'Server-to-server webhook from Didit, authenticated by HMAC signature, not by a user pool.',
     });
+    const sourceIps = props.diditWebhookSourceIps ?? ['*'];
+    if (!sourceIps.includes('*')) restrictDiditRoute(props.api, sourceIps, props.authorization?.mode === 'IAM');
   }
 
   private deliveryWorkflow(caps: number[], logRetention: logs.RetentionDays): sfn.StateMachine {
@@ -244,4 +253,47 @@ export class Webhooks extends Construct {
     acknowledgeTaskInvokeGrants(stateMachine, [this.deliverFunction]);
     return stateMachine;
   }
+}
+
+/**
+ * Only `sourceIps` may call the Didit route: an explicit deny for every other source. Once an API has a resource
+ * policy, API Gateway refuses what the policy does not allow (IAM-authorized calls excepted, which IAM policies may
+ * allow), so the policy also allows the Didit route from those sources and, unless the check routes use IAM, every
+ * route; with IAM it allows nothing more, so it grants no principal a route its IAM policies do not. A changed policy
+ * takes effect only with a new deployment of the stage, hence the addition to the deployment's logical id.
+ */
+function restrictDiditRoute(api: apigateway.RestApi, sourceIps: readonly string[], checkRoutesUseIam: boolean): void {
+  const anyone = [new iam.AnyPrincipal()];
+  api.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'DiditWebhookOnlyFromDidit',
+      effect: iam.Effect.DENY,
+      principals: anyone,
+      actions: ['execute-api:Invoke'],
+      resources: [DIDIT_WEBHOOK_POLICY_RESOURCE],
+      conditions: { NotIpAddress: { 'aws:SourceIp': [...sourceIps] } },
+    }),
+  );
+  api.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'DiditWebhook',
+      effect: iam.Effect.ALLOW,
+      principals: anyone,
+      actions: ['execute-api:Invoke'],
+      resources: [DIDIT_WEBHOOK_POLICY_RESOURCE],
+      conditions: { IpAddress: { 'aws:SourceIp': [...sourceIps] } },
+    }),
+  );
+  if (!checkRoutesUseIam) {
+    api.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CheckRoutes',
+        effect: iam.Effect.ALLOW,
+        principals: anyone,
+        actions: ['execute-api:Invoke'],
+        resources: ['execute-api:/*'],
+      }),
+    );
+  }
+  api.latestDeployment?.addToLogicalId({ diditWebhookSourceIps: [...sourceIps] });
 }

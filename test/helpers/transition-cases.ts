@@ -88,6 +88,9 @@ function waitingAt(round: number): Partial<CheckRecord> {
   };
 }
 
+/** Didit's signed timestamp of the update the applyDiditUpdate cases apply. */
+const DIDIT_SENT_AT = NOW_EPOCH - 5;
+
 /** One accepted case per starting status the row names, and one refused case per guard. */
 export const TRANSITION_CASES: readonly TransitionCase[] = [
   ok('claimUpload', 'AWAITING_UPLOAD', {}, () => step('claimUpload', claim)),
@@ -237,26 +240,34 @@ export const TRANSITION_CASES: readonly TransitionCase[] = [
       step('resumeWaiting', { seen: { ...(seen as CheckRecord), retry_round: 1 }, now: NOW, dueInSeconds: 900 }),
     'moved to another round since it was seen',
   ),
-  ok('applyDiditUpdate', 'COMPLETED', {}, (seen) =>
-    step('applyDiditUpdate', {
-      seen: seen as CheckRecord,
-      eventId: 'evt-1',
-      result: { ...RESULT, decision: 'Declined' },
-      now: NOW,
-    }),
+  ok('applyDiditUpdate', 'COMPLETED', {}, (seen) => step('applyDiditUpdate', diditUpdate(seen))),
+  ok(
+    'applyDiditUpdate',
+    'COMPLETED',
+    { didit_updated_at: DIDIT_SENT_AT - 1 },
+    (seen) => step('applyDiditUpdate', diditUpdate(seen)),
+    'after an older Didit update',
   ),
   no(
     'applyDiditUpdate',
     'COMPLETED',
     {},
-    (seen) =>
-      step('applyDiditUpdate', {
-        seen: { ...(seen as CheckRecord), updated_at: NOW.toISOString() },
-        eventId: 'evt-1',
-        result: RESULT,
-        now: NOW,
-      }),
+    (seen) => step('applyDiditUpdate', diditUpdate({ ...(seen as CheckRecord), updated_at: NOW.toISOString() })),
     'changed since it was read',
+  ),
+  no(
+    'applyDiditUpdate',
+    'COMPLETED',
+    { didit_updated_at: DIDIT_SENT_AT },
+    (seen) => step('applyDiditUpdate', diditUpdate(seen)),
+    'that applied a Didit update sent at the same second',
+  ),
+  no(
+    'applyDiditUpdate',
+    'COMPLETED',
+    { didit_updated_at: DIDIT_SENT_AT + 1 },
+    (seen) => step('applyDiditUpdate', diditUpdate(seen)),
+    'that applied a later Didit update',
   ),
   ok('claimPendingEvent', 'COMPLETED', { event_pending: true }, () =>
     step('claimPendingEvent', { status: 'COMPLETED', now: NOW, leaseSeconds: 60 }),
@@ -309,6 +320,16 @@ export const TRANSITION_CASES: readonly TransitionCase[] = [
   ),
   no('recordDelivery', undefined, {}, () => step('recordDelivery', { attempt: delivery() }), 'of no stored check'),
 ];
+
+function diditUpdate(seen: CheckRecord | undefined) {
+  return {
+    seen: seen as CheckRecord,
+    eventId: 'evt-1',
+    diditTimestamp: DIDIT_SENT_AT,
+    result: { ...RESULT, decision: 'Declined' as const },
+    now: NOW,
+  };
+}
 
 function delivery() {
   return {

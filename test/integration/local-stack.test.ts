@@ -80,7 +80,7 @@ describe('a selfie goes in and a Didit decision comes out', () => {
     expect(check.result.liveness.warnings.map((w: { risk: string }) => w.risk)).toContain('LOW_LIVENESS_SCORE');
     expect((await eventFor(created.id)).detail).toMatchObject({
       decision: 'Declined',
-      warnings: ['LOW_LIVENESS_SCORE'],
+      warnings: [{ risk: 'LOW_LIVENESS_SCORE', log_type: 'error' }],
     });
   });
 

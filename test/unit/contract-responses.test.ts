@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildOpenApiDocument } from '../../contracts/openapi';
 import type { CheckRecord } from '../../lambdas/core/check';
 import { toCheckView } from '../../lambdas/core/check-view';
+import type { DiditWarning } from '../../lambdas/core/didit-types';
 import { DependencyThrottledError, RequestValidationError } from '../../lambdas/errors';
 import { errorResponse, responseForError } from '../../lambdas/handlers/http';
 import { logger } from '../../lambdas/observability';
@@ -36,7 +37,8 @@ const result = {
     method: 'PASSIVE',
     score: 12,
     user_image: { entities: [{ bbox: [1, 2, 3, 4], confidence: 0.9, age: null, gender: null, race: null }] },
-    warnings: [{ risk: 'LIVENESS_FACE_ATTACK', additional_data: { x: 1 } }],
+    // Stored before warnings were trimmed to their documented fields: the view drops additional_data.
+    warnings: [{ risk: 'LIVENESS_FACE_ATTACK', log_type: 'error', additional_data: { x: 1 } } as DiditWarning],
     face_quality: 80,
     face_luminance: null,
   },
@@ -110,6 +112,12 @@ describe('handler response bodies against the OpenAPI schemas', () => {
     const bare: CheckRecord = { ...rest, status: 'AWAITING_UPLOAD' };
     const minimal = validate('CheckView', toCheckView(bare));
     expect(minimal.valid, minimal.errors).toBe(true);
+  });
+
+  it("drops Didit's additional_data from warnings stored before it was trimmed, in the result and in history", () => {
+    const view = toCheckView(everything);
+    expect(view.result?.liveness.warnings).toEqual([{ risk: 'LIVENESS_FACE_ATTACK', log_type: 'error' }]);
+    expect(view.history?.[0]?.result.liveness.warnings).toEqual([{ risk: 'LIVENESS_FACE_ATTACK', log_type: 'error' }]);
   });
 
   it('refuses a view that leaks an internal field', () => {

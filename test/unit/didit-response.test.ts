@@ -99,7 +99,7 @@ describe('parseDiditResponse', () => {
     });
   });
 
-  it('normalises bare-string warnings to {risk} objects and keeps warning objects', () => {
+  it('normalises bare-string warnings to {risk} objects and keeps the documented fields of warning objects', () => {
     const input = withLiveness('warnings', [
       'LOW_LIVENESS_SCORE',
       {
@@ -107,6 +107,7 @@ describe('parseDiditResponse', () => {
         log_type: 'warning',
         short_description: 'Multiple faces',
         long_description: 'The largest face was evaluated.',
+        feature: 'LIVENESS',
         additional_data: { faces: 2 },
         unexpected: true,
       },
@@ -121,9 +122,26 @@ describe('parseDiditResponse', () => {
         log_type: 'warning',
         short_description: 'Multiple faces',
         long_description: 'The largest face was evaluated.',
-        additional_data: { faces: 2 },
+        feature: 'LIVENESS',
       },
     ]);
+  });
+
+  it('caps what it keeps: 20 warnings, codes at 100 characters, descriptions at 1000', () => {
+    const many = Array.from({ length: 25 }, (_, i) => ({
+      risk: `${'R'.repeat(150)}${i}`,
+      log_type: 'e'.repeat(120),
+      long_description: 'd'.repeat(5000),
+    }));
+
+    const warnings = parseDiditResponse(withLiveness('warnings', many)).liveness.warnings;
+
+    expect(warnings).toHaveLength(20);
+    expect(warnings[0]).toEqual({
+      risk: 'R'.repeat(100),
+      log_type: 'e'.repeat(100),
+      long_description: 'd'.repeat(1000),
+    });
   });
 
   it('reads nullable fields given as null', () => {

@@ -321,7 +321,7 @@ describe('canonicalJson', () => {
     );
   });
 
-  it("matches Python's json.dumps(sort_keys, compact separators, ensure_ascii=False) with whole floats as ints", () => {
+  it("matches Python's json.dumps(sort_keys, compact separators, ensure_ascii=False and True) with whole floats as ints", () => {
     // One Python process for a batch of samples: what Didit's V2 signature is computed over.
     const samples = fc.sample(jsonObject, { numRuns: 400 });
     const script = [
@@ -332,7 +332,8 @@ describe('canonicalJson', () => {
       '    if isinstance(v, list): return [shorten(x) for x in v]',
       '    return v',
       'values = json.loads(sys.stdin.read())',
-      'out = [json.dumps(shorten(v), sort_keys=True, separators=(",", ":"), ensure_ascii=False) for v in values]',
+      'dump = lambda v, a: json.dumps(shorten(v), sort_keys=True, separators=(",", ":"), ensure_ascii=a)',
+      'out = [[dump(v, False), dump(v, True)] for v in values]',
       'sys.stdout.write(json.dumps(out))',
     ].join('\n');
     const python = spawnSync('python3', ['-c', script], {
@@ -342,10 +343,12 @@ describe('canonicalJson', () => {
       maxBuffer: 64 * 1024 * 1024,
     });
     expect(python.status, python.stderr).toBe(0);
-    const expected = JSON.parse(python.stdout) as string[];
+    const expected = JSON.parse(python.stdout) as Array<[string, string]>;
     expect(expected).toHaveLength(samples.length);
     samples.forEach((sample, i) => {
-      expect(canonicalJson(JSON.parse(JSON.stringify(sample))), JSON.stringify(sample)).toBe(expected[i]);
+      const value = JSON.parse(JSON.stringify(sample));
+      expect(canonicalJson(value), JSON.stringify(sample)).toBe(expected[i]?.[0]);
+      expect(canonicalJson(value, { ensureAscii: true }), JSON.stringify(sample)).toBe(expected[i]?.[1]);
     });
   });
 });

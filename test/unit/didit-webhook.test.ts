@@ -4,6 +4,7 @@ import {
   canonicalJson,
   DiditWebhookMalformedError,
   DiditWebhookSignatureError,
+  parseDiditWebhookSecrets,
   verifyDiditWebhook,
 } from '../../lambdas/core/didit-webhook';
 
@@ -186,6 +187,8 @@ describe('verifyDiditWebhook', () => {
         status: 'Approved',
         webhook_type: 'status.updated',
       },
+      secretIndex: 0,
+      dedupeKey: 'evt-0001',
     });
   });
 
@@ -348,5 +351,126 @@ describe('verifyDiditWebhook', () => {
 
   it('refuses an empty secret as a programming error', () => {
     expect(() => verifyDiditWebhook(RAW_BODY, ALL_HEADERS, '', { now: NOW })).toThrow(TypeError);
+    expect(() => verifyDiditWebhook(RAW_BODY, ALL_HEADERS, [], { now: NOW })).toThrow(TypeError);
+  });
+});
+
+/**
+ * Didit's docs call X-Signature-V2 "ASCII-escaped" while their samples keep Unicode as is. Both canonical forms below
+ * are what Python prints for this body with `json.dumps(body, sort_keys=True, separators=(",", ":"),
+ * ensure_ascii=False)` and `ensure_ascii=True`, written out literally (computed once with python3, not by the code
+ * under test): accents, CJK, a check mark, DEL (U+007F, escaped only in the ASCII form) and an emoji beyond U+FFFF,
+ * which the ASCII form writes as its surrogate pair.
+ */
+describe('X-Signature-V2 over Unicode: both canonical forms', () => {
+  const RAW_UNICODE = `{"webhook_type": "status.updated", "session_id": "11111111-2222-3333-4444-555555555555",
+  "status": "Declined", "timestamp": 1750000000, "event_id": "evt-0002", "vendor_data": "Zo\u00eb 北京 😀",
+  "decision": {"liveness_checks": [{"status": "Declined", "score": 12.5, "warnings": [{"risk": "LIVENESS_FACE_ATTACK",
+  "log_type": "error", "short_description": "Ataque de presentación", "feature": "LIVENESS"}]}],
+  "reviewer": {"name": "José Müller", "note": "\u65e5本 ✓ \u007f"}, "ñ": 1}}`;
+  const UNESCAPED =
+    '{"decision":{"liveness_checks":[{"score":12.5,"status":"Declined","warnings":[{"feature":"LIVENESS",' +
+    '"log_type":"error","risk":"LIVENESS_FACE_ATTACK","short_description":"Ataque de presentación"}]}],' +
+    '"reviewer":{"name":"José Müller","note":"日本 ✓ \u007f"},"ñ":1},"event_id":"evt-0002",' +
+    '"session_id":"11111111-2222-3333-4444-555555555555","status":"Declined","timestamp":1750000000,' +
+    '"vendor_data":"Zoë 北京 😀","webhook_type":"status.updated"}';
+  const ESCAPED = String.raw`{"decision":{"liveness_checks":[{"score":12.5,"status":"Declined","warnings":[{"feature":"LIVENESS","log_type":"error","risk":"LIVENESS_FACE_ATTACK","short_description":"Ataque de presentaci\u00f3n"}]}],"reviewer":{"name":"Jos\u00e9 M\u00fcller","note":"\u65e5\u672c \u2713 \u007f"},"\u00f1":1},"event_id":"evt-0002","session_id":"11111111-2222-3333-4444-555555555555","status":"Declined","timestamp":1750000000,"vendor_data":"Zo\u00eb \u5317\u4eac \ud83d\ude00","webhook_type":"status.updated"}`;
+
+  it('writes both forms exactly as Python does', () => {
+    const body = JSON.parse(RAW_UNICODE);
+
+    expect(canonicalJson(body)).toBe(UNESCAPED);
+    expect(canonicalJson(body, { ensureAscii: true })).toBe(ESCAPED);
+  });
+
+  it.each([
+    ['Unicode kept (as in Didit’s samples)', UNESCAPED],
+    ['ASCII-escaped (as Didit’s docs say)', ESCAPED],
+  ])('accepts a signature over the canonical JSON with %s', (_form, canonical) => {
+    const result = verifyDiditWebhook(RAW_UNICODE, headers({ v2: hmacHex(canonical) }), SECRET, { now: NOW });
+
+    expect(result.verifiedBy).toBe('v2');
+    if (result.verifiedBy === 'simple') throw new Error('unreachable');
+    expect(result.trusted.vendor_data).toBe('Zoë 北京 😀');
+  });
+
+  it.each([
+    ['upper-case escapes', ESCAPED.replaceAll('\\u00f3', '\\u00F3')],
+    ['the emoji escaped as one code point', ESCAPED.replace('\\ud83d\\ude00', '\\u{1f600}')],
+    ['DEL escaped in the Unicode form', UNESCAPED.replace('\u007f', '\\u007f')],
+  ])('refuses a signature over any other form (%s)', (_form, canonical) => {
+    expect(canonical).not.toBe(UNESCAPED);
+    expect(canonical).not.toBe(ESCAPED);
+
+    expect(
+      signatureFailure(() =>
+        verifyDiditWebhook(RAW_UNICODE, headers({ v2: hmacHex(canonical) }), SECRET, { now: NOW }),
+      ),
+    ).toBe('signature_mismatch');
+  });
+});
+
+describe('during a secret rotation', () => {
+  const PREVIOUS = 'didit-previous-secret';
+
+  it.each(['v2', 'raw', 'simple'] as const)('accepts %s signed with the previous secret, and says so', (method) => {
+    const signatures = {
+      v2: hmacHex(CANONICAL, PREVIOUS),
+      raw: hmacHex(RAW_BODY, PREVIOUS),
+      simple: hmacHex(SIMPLE, PREVIOUS),
+    };
+
+    const result = verifyDiditWebhook(RAW_BODY, headers({ [method]: signatures[method] }), [SECRET, PREVIOUS], {
+      now: NOW,
+    });
+
+    expect(result).toMatchObject({ verifiedBy: method, secretIndex: 1 });
+  });
+
+  it('prefers V2 with either secret over Simple with the current one', () => {
+    const result = verifyDiditWebhook(
+      RAW_BODY,
+      headers({ v2: hmacHex(CANONICAL, PREVIOUS), simple: SIGNATURES.simple }),
+      [SECRET, PREVIOUS],
+      { now: NOW },
+    );
+
+    expect(result).toMatchObject({ verifiedBy: 'v2', secretIndex: 1 });
+  });
+
+  it('still refuses a signature made with neither secret', () => {
+    const forged = headers({ v2: hmacHex(CANONICAL, 'older-still'), raw: hmacHex(RAW_BODY, 'older-still') });
+
+    expect(signatureFailure(() => verifyDiditWebhook(RAW_BODY, forged, [SECRET, PREVIOUS], { now: NOW }))).toBe(
+      'signature_mismatch',
+    );
+  });
+
+  it.each([
+    ['one secret', 'current', ['current']],
+    ['current and previous on one line', 'current previous', ['current', 'previous']],
+    ['current and previous on two lines, padded', '  current\nprevious\n', ['current', 'previous']],
+  ])('reads the stored secret value: %s', (_case, value, expected) => {
+    expect(parseDiditWebhookSecrets(value)).toEqual(expected);
+  });
+});
+
+describe('one dedupe key per event, whichever signature verified it', () => {
+  it('is the event_id whether V2, the raw body or Simple verified it', () => {
+    const keys = (['v2', 'raw', 'simple'] as const).map(
+      (method) =>
+        verifyDiditWebhook(RAW_BODY, headers({ [method]: SIGNATURES[method] }), SECRET, { now: NOW }).dedupeKey,
+    );
+
+    expect(keys).toEqual(['evt-0001', 'evt-0001', 'evt-0001']);
+  });
+
+  it('is the signed session, status and timestamp when the event has no event_id', () => {
+    const body = JSON.stringify({ timestamp: TIMESTAMP, session_id: 's-1', status: 'Declined', webhook_type: 'w' });
+    const simple = hmacHex(`${TIMESTAMP}:s-1:Declined:w`);
+
+    for (const signature of [headers({ raw: hmacHex(body) }), headers({ simple })]) {
+      expect(verifyDiditWebhook(body, signature, SECRET, { now: NOW }).dedupeKey).toBe(`s-1:Declined:${TIMESTAMP}`);
+    }
   });
 });

@@ -141,7 +141,11 @@ describe('what the writes leave behind', () => {
     expect(next.history).toEqual([
       { replaced_at: NOW.toISOString(), replaced_by: 'didit:status.updated', result: RESULT },
     ]);
-    expect(next).toMatchObject({ didit_event_ids: ['evt-1'], pending_event_type: 'Liveness Check Updated' });
+    expect(next).toMatchObject({
+      didit_event_ids: ['evt-1'],
+      didit_updated_at: Math.floor(NOW.getTime() / 1000) - 5,
+      pending_event_type: 'Liveness Check Updated',
+    });
   });
 
   it('publishing takes the check out of the due index', () => {

@@ -376,17 +376,19 @@ export const TRANSITIONS = {
     }),
   },
   /**
-   * Didit's `status.updated` replaces a COMPLETED check's result; the replaced one goes to history. Applied at most
-   * once per Didit event id, and only onto the version of the check it was computed from.
+   * Didit's `status.updated` replaces a COMPLETED check's result; the replaced one goes to history. Applied only onto
+   * the version of the check it was computed from, and only when Didit sent it after the last update applied (its
+   * signed timestamp), so a redelivered or late event can never roll the result back.
    */
   applyDiditUpdate: {
     from: ['COMPLETED'],
     to: 'same',
-    guard: 'unchanged since it was read (updated_at)',
+    guard: 'unchanged since it was read (updated_at); sent after the last Didit update applied (didit_updated_at)',
     fields: [
       'result',
       'history',
       'didit_event_ids',
+      'didit_updated_at',
       'event_pending',
       'pending_event_type',
       'due_shard',
@@ -394,24 +396,30 @@ export const TRANSITIONS = {
       'updated_at',
     ],
     refusal: 'changed',
-    step: ({ seen, eventId, result, now }: { seen: CheckRecord; eventId: string; result: CheckResult; now: Date }) => {
+    step: (p: { seen: CheckRecord; eventId: string; diditTimestamp: number; result: CheckResult; now: Date }) => {
+      const { seen, now } = p;
       const replaced: HistoryEntry = {
         replaced_at: now.toISOString(),
         replaced_by: 'didit:status.updated',
         result: seen.result as CheckResult,
       };
       return {
-        condition: and(eq('status', 'COMPLETED'), eq('updated_at', seen.updated_at)),
+        condition: and(
+          eq('status', 'COMPLETED'),
+          eq('updated_at', seen.updated_at),
+          or(notExists('didit_updated_at'), lt('didit_updated_at', p.diditTimestamp)),
+        ),
         changes: {
           set: {
-            result,
+            result: p.result,
+            didit_updated_at: p.diditTimestamp,
             event_pending: true,
             pending_event_type: DETAIL_TYPES.updated,
             due_shard: DUE_SHARD,
             due_at: epochSeconds(now) + PENDING_EVENT_DUE_SECONDS,
             updated_at: now.toISOString(),
           },
-          append: { history: [replaced], didit_event_ids: [eventId] },
+          append: { history: [replaced], didit_event_ids: [p.eventId] },
         },
       };
     },

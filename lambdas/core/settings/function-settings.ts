@@ -130,6 +130,15 @@ export const FUNCTION_SETTINGS = {
     env: { name: 'SECRET_CACHE_SECONDS', readBy: ['processUpload', 'deliverWebhook', 'diditWebhook'] },
     doc: 'how long a secret is cached before Secrets Manager is asked again (rotation pick-up)',
   },
+  secretRefreshSeconds: {
+    kind: 'integer',
+    default: 30,
+    min: 0,
+    max: 3600,
+    unit: 'seconds',
+    env: { name: 'SECRET_REFRESH_SECONDS', readBy: ['diditWebhook'] },
+    doc: "least time between two reads of Didit's webhook secret past its cache, on a signature that does not match",
+  },
   webhookConnectTimeoutMs: {
     kind: 'integer',
     default: 5_000,

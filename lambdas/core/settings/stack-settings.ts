@@ -91,6 +91,21 @@ export const STACK_SETTINGS = {
     prop: true,
     doc: 'origins allowed to POST uploads from a browser (`-c` takes `a,b` or a JSON array)',
   },
+  diditWebhookSourceIps: {
+    kind: 'list',
+    default: ['*'],
+    of: 'IPv4 addresses',
+    item: {
+      pattern: /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\/(?:3[0-2]|[12]?\d))?$/,
+      what: 'an IPv4 address or CIDR block like "18.203.201.92" or "18.203.201.0/24"',
+    },
+    wildcard: '*',
+    context: 'diditWebhookSourceIps',
+    prop: true,
+    doc:
+      'who may call `POST /v1/webhooks/didit` (an API Gateway resource policy); `18.203.201.92` is the address ' +
+      'Didit publishes, `*` lets anyone try (signatures still decide)',
+  },
   authorization: {
     kind: 'choice',
     choices: ['apiKey', 'iam', 'cognito'],
