@@ -1,5 +1,5 @@
 import { App, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { LivenessStack } from '../lib/liveness-stack';
 import { type DeploymentTarget, readDeploymentTarget, readSettings, SettingsError } from '../lib/settings';
 
@@ -31,5 +31,6 @@ new LivenessStack(app, target.name ? `DiditLiveness-${target.name}` : 'DiditLive
   },
 });
 
-// cdk-nag's AWS Solutions rules run as a policy-validation plugin: any unacknowledged finding fails the synth.
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+// cdk-nag's AWS Solutions and Serverless rules run as policy-validation plugins: any unacknowledged finding fails the
+// synth.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));

@@ -14,6 +14,7 @@ import { Construct, type IConstruct } from 'constructs';
 import { DEFAULT_METRICS_NAMESPACE } from '../lambdas/core/metrics';
 import { SETTINGS } from '../lambdas/core/settings/schema';
 import type { LivenessAuthorization } from './authorization';
+import { deadLetterQueue } from './parts/dead-letter-queue';
 import { EventSchemas } from './parts/event-schemas';
 import { CheckEvents } from './parts/events';
 import type { NodeFunction } from './parts/node-function';
@@ -179,8 +180,10 @@ export class LivenessService extends Construct {
   public readonly functions: LivenessFunctions;
   public readonly retryWorkflow: RetryWorkflow;
   public readonly webhooks: Webhooks;
-  /** Failed S3-triggered processor invocations. */
+  /** Asynchronous invocations of any function that failed after Lambda's retries (an S3 event, a sweeper tick). */
   public readonly deadLetterQueue: sqs.IQueue;
+  /** Events EventBridge could not deliver to a target (the delivery workflow, the sweeper) within 24 hours. */
+  public readonly undeliveredEvents: sqs.IQueue;
   public readonly alarms: LivenessAlarms;
   public readonly dashboard: cloudwatch.Dashboard;
   /** The `service` dimension of this deployment's metrics. */
@@ -268,8 +271,12 @@ export class LivenessService extends Construct {
     processor.function.addEnvironment(SETTINGS.retryStateMachineArn.env.name, this.retryWorkflow.stateMachineArn);
     this.retryWorkflow.grantStartRound(processor.function);
 
+    // EventBridge keeps retrying a target for up to 24 h; what it still cannot deliver lands here, never dropped.
+    const undeliveredEvents = deadLetterQueue(this, 'UndeliveredEvents', 'events EventBridge could not deliver');
+
     const sweeper = new Sweeper(this, 'Sweeper', {
       table: storage.table,
+      undeliveredEvents,
       eventBus,
       retryWorkflow: this.retryWorkflow,
       architecture: config.architecture,
@@ -279,6 +286,7 @@ export class LivenessService extends Construct {
 
     this.webhooks = new Webhooks(this, 'Webhooks', {
       table: storage.table,
+      undeliveredEvents,
       eventBus,
       api: api.api,
       architecture: config.architecture,
@@ -306,6 +314,7 @@ export class LivenessService extends Construct {
     this.diditWebhookSecret = this.webhooks.diditWebhookSecret;
     this.webhookSigningSecret = this.webhooks.signingSecret;
     this.deadLetterQueue = processor.deadLetterQueue;
+    this.undeliveredEvents = undeliveredEvents;
     this.functions = {
       createCheck: api.createCheckFunction,
       getCheck: api.getCheckFunction,
@@ -318,6 +327,9 @@ export class LivenessService extends Construct {
       // Read by lambdas/observability.ts: log `service` key, metrics namespace and `service` dimension.
       fn.addEnvironment('POWERTOOLS_SERVICE_NAME', this.serviceName);
       fn.addEnvironment('POWERTOOLS_METRICS_NAMESPACE', this.metricsNamespace);
+      // Every function gets the one dead-letter queue: an asynchronous invocation that still fails after Lambda's
+      // retries (an S3 event, a sweeper tick) is kept there. API and workflow calls are synchronous and never do.
+      if (fn !== processor.function) useDeadLetterQueue(fn, processor.deadLetterQueue);
     }
 
     const observability = new Observability(this, 'Observability', {
@@ -329,7 +341,9 @@ export class LivenessService extends Construct {
       retryStateMachine: this.retryWorkflow.stateMachine,
       deliveryStateMachine: this.webhooks.deliveryStateMachine,
       deadLetterQueue: processor.deadLetterQueue,
+      undeliveredEvents,
       stuckCheckThreshold: config.stuckCheckThreshold,
+      failureHorizon: config.diditFailureHorizon,
       ...(props.alarmTopic ? { alarmTopic: props.alarmTopic } : {}),
     });
     this.alarms = observability.alarms;
@@ -359,6 +373,12 @@ export class LivenessService extends Construct {
     }
     return grant;
   }
+}
+
+/** The function's DeadLetterConfig, as the `deadLetterQueue` prop would have set it, for a function built already. */
+function useDeadLetterQueue(fn: lambda.Function, queue: sqs.IQueue): void {
+  (fn.node.defaultChild as lambda.CfnFunction).deadLetterConfig = { targetArn: queue.queueArn };
+  queue.grantSendMessages(fn);
 }
 
 /** How cdk-nag prints a resolved ARN in a finding id: tokens as `<LogicalId>`, `<LogicalId.Attr>`, `<AWS::Region>`. */

@@ -7,6 +7,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { LivenessAuthorization } from './authorization';
 import { LivenessService } from './liveness-service';
+import { deadLetterQueue } from './parts/dead-letter-queue';
 import { propsFromSettings } from './prop-settings';
 import type { LivenessSettings } from './settings';
 
@@ -139,7 +140,9 @@ export class LivenessStack extends Stack {
       masterKey: key,
       enforceSSL: true,
     });
-    topic.addSubscription(new subscriptions.EmailSubscription(email));
+    // An alarm e-mail SNS cannot deliver is kept (and visible) rather than dropped.
+    const undelivered = deadLetterQueue(this, 'AlarmTopicUndelivered', 'alarm notifications SNS could not deliver');
+    topic.addSubscription(new subscriptions.EmailSubscription(email, { deadLetterQueue: undelivered }));
     return topic;
   }
 }

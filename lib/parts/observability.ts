@@ -15,6 +15,9 @@ export const ALARM_PERIOD = Duration.minutes(5);
 /** Share of Didit calls answered 429, in percent, at or above which the throttling alarm fires. */
 export const DIDIT_THROTTLE_PERCENT = 10;
 
+/** Share of the failure horizon a check may wait before the waits-near-the-horizon alarm fires. */
+export const WAIT_ALARM_SHARE = 0.8;
+
 /** Processor invocation errors per period at or above which its alarm fires (single errors are retried). */
 export const PROCESSOR_ERRORS_THRESHOLD = 5;
 
@@ -33,10 +36,14 @@ export interface ObservabilityProps {
   readonly retryStateMachine: sfn.IStateMachine;
   /** The webhook delivery state machine: failed executions are alarmed on. */
   readonly deliveryStateMachine: sfn.IStateMachine;
-  /** The processor's dead-letter queue. */
+  /** The functions' dead-letter queue (failed asynchronous invocations). */
   readonly deadLetterQueue: sqs.IQueue;
+  /** Events EventBridge could not deliver to a target. */
+  readonly undeliveredEvents: sqs.IQueue;
   /** How far past its due time a check may be before the stuck-checks alarm fires. */
   readonly stuckCheckThreshold: Duration;
+  /** The Didit failure horizon: the waits-near-the-horizon alarm fires at 80 % of it. */
+  readonly failureHorizon: Duration;
   /** Where alarm and OK notifications go. @default - alarms only change state */
   readonly alarmTopic?: sns.ITopic;
 }
@@ -50,8 +57,11 @@ export interface LivenessAlarms {
   readonly stuckChecks: cloudwatch.Alarm;
   readonly diditAuthFailures: cloudwatch.Alarm;
   readonly diditThrottling: cloudwatch.Alarm;
+  readonly diditOutOfCredits: cloudwatch.Alarm;
+  readonly waitsNearHorizon: cloudwatch.Alarm;
   readonly webhookDeliveryFailures: cloudwatch.Alarm;
   readonly deadLetterQueue: cloudwatch.Alarm;
+  readonly undeliveredEvents: cloudwatch.Alarm;
 }
 
 /**
@@ -129,10 +139,25 @@ export class Observability extends Construct {
           evaluationPeriods: 3,
           datapointsToAlarm: 2,
           description:
-            `At least ${DIDIT_THROTTLE_PERCENT}% of Didit calls were rate limited (429) in 2 of the last 3 periods. ` +
-            'Checks are retried with backoff, but slowly; ask Didit for a higher limit or lower the API throttling.',
+            `At least ${DIDIT_THROTTLE_PERCENT}% of Didit calls were refused (429) in 2 of the last 3 periods although ` +
+            'every call is paced: something else spends the same Didit application limit, or the budget ' +
+            '(diditRequestsPerMinute) is above it. Checks wait, they do not fail; lower the budget or ask Didit for more.',
         },
       ),
+      diditOutOfCredits: this.alarm('DiditOutOfCredits', this.metric(METRICS.diditCircuitOpen, 'Maximum'), {
+        threshold: 1,
+        description:
+          'Didit cannot charge checks (402: the prepaid balance is empty). No check calls Didit but one probe per ' +
+          'interval; every check waits and resumes by itself once a probe succeeds, until the failure horizon ' +
+          'fails it DIDIT_OUT_OF_CREDITS. Top up the Didit balance (console → Billing) now.',
+      }),
+      waitsNearHorizon: this.alarm('WaitsNearHorizon', this.metric(METRICS.oldestWaitAge, 'Maximum'), {
+        threshold: Math.round(props.failureHorizon.toSeconds() * WAIT_ALARM_SHARE),
+        description:
+          `A check has waited ${Math.round(WAIT_ALARM_SHARE * 100)}% of the failure horizon ` +
+          `(${props.failureHorizon.toHumanString()}) for Didit: out of credits, Didit failing, or a backlog above ` +
+          'the budget (WaitingChecks on the dashboard). Past the horizon, checks held up by an outage fail.',
+      }),
       webhookDeliveryFailures: this.alarm('WebhookDeliveryFailures', sum(METRICS.webhookDeliveryFailures), {
         threshold: 1,
         description:
@@ -145,8 +170,23 @@ export class Observability extends Construct {
         {
           threshold: 1,
           description:
-            'An S3-triggered processor invocation failed after its retries and is in the dead-letter queue; the ' +
-            'sweeper still expires or retries its check. Inspect the message (S3 event and error), then purge it.',
+            'An asynchronous invocation (an S3 upload event, a sweeper tick) failed after its retries and is in the ' +
+            'dead-letter queue; the sweeper still expires or retries the check. Inspect the message (event, error ' +
+            'in its attributes), then purge it (docs/operations.md, dead letters).',
+        },
+      ),
+      undeliveredEvents: this.alarm(
+        'UndeliveredEvents',
+        props.undeliveredEvents.metricApproximateNumberOfMessagesVisible({
+          period: ALARM_PERIOD,
+          statistic: 'Maximum',
+        }),
+        {
+          threshold: 1,
+          description:
+            'EventBridge could not hand an event to its target for 24 hours: a check event never started its ' +
+            'webhook delivery (the receiver missed a result), or a sweeper tick was lost. Replay it from the queue ' +
+            '(docs/operations.md, dead letters).',
         },
       ),
     };
@@ -223,7 +263,8 @@ export class Observability extends Construct {
   }
 
   private dashboardRows(): cloudwatch.IWidget[][] {
-    const { api, processor, functions, retryStateMachine, deliveryStateMachine, deadLetterQueue } = this.props;
+    const { api, processor, functions, retryStateMachine, deliveryStateMachine, deadLetterQueue, undeliveredEvents } =
+      this.props;
     const sum = (definition: MetricDefinition, label: string) => this.metric(definition, 'Sum', label);
     const graph = (title: string, left: cloudwatch.IMetric[], extra: Partial<cloudwatch.GraphWidgetProps> = {}) =>
       new cloudwatch.GraphWidget({ title, left, width: 8, height: 6, ...extra });
@@ -300,7 +341,12 @@ export class Observability extends Construct {
               deadLetterQueue.metricApproximateNumberOfMessagesVisible({
                 period: ALARM_PERIOD,
                 statistic: 'Maximum',
-                label: 'dead letters',
+                label: 'failed invocations',
+              }),
+              undeliveredEvents.metricApproximateNumberOfMessagesVisible({
+                period: ALARM_PERIOD,
+                statistic: 'Maximum',
+                label: 'undelivered events',
               }),
             ],
           },
@@ -310,6 +356,19 @@ export class Observability extends Construct {
           byFunction((fn) => fn.metricDuration({ period: ALARM_PERIOD, statistic: 'p99' })),
           { right: [this.search(COLD_START_METRIC, 'function_name', 'cold starts')] },
         ),
+      ],
+      [
+        graph('Didit budget: permits and refusals', [
+          this.search(METRICS.diditPermits.name, METRICS.diditPermits.breakdown, ''),
+          sum(METRICS.diditThrottled, 'refused (429)'),
+          sum(METRICS.diditOutOfCredits, 'out of credits (402)'),
+        ]),
+        graph('Waiting checks', [this.metric(METRICS.waitingChecks, 'Maximum', 'waiting now')], {
+          right: [this.metric(METRICS.oldestWaitAge, 'Maximum', 'oldest wait (s)')],
+        }),
+        graph('Why checks wait', [this.search(METRICS.checksWaiting.name, METRICS.checksWaiting.breakdown, '')], {
+          right: [this.metric(METRICS.diditCircuitOpen, 'Maximum', 'out-of-credits circuit open')],
+        }),
       ],
       [
         graph('Retry workflow', [

@@ -8,9 +8,10 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { SETTINGS } from '../../lambdas/core/settings/schema';
+import { deadLetterQueue } from './dead-letter-queue';
 import { NodeFunction } from './node-function';
 import { bucketPrefixWildcardFinding, grantKeyUse } from './storage';
 
@@ -59,25 +60,16 @@ export interface ProcessorProps {
 export class Processor extends Construct {
   public readonly function: NodeFunction;
   /**
-   * Where S3-triggered invocations land after Lambda's retries failed (the on-failure destination): the S3 event and
-   * the error, never the image. Workflow attempts are synchronous and fail into the state machine instead.
+   * Where asynchronous invocations land after Lambda's retries failed (the functions' dead-letter queue): the event
+   * (an S3 event, a sweeper tick) with the error in the message attributes, never an image. Every function of the
+   * service uses it; API and workflow invocations are synchronous and never reach it.
    */
   public readonly deadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: ProcessorProps) {
     super(scope, id);
 
-    this.deadLetterQueue = new sqs.Queue(this, 'FailedInvocations', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself the dead-letter destination of the processor; its depth is alarmed on and its ' +
-        'messages are inspected by an operator, not consumed.',
-    });
+    this.deadLetterQueue = deadLetterQueue(this, 'FailedInvocations', 'failed asynchronous function invocations');
 
     this.function = new NodeFunction(this, 'ProcessUpload', {
       entry: PROCESS_UPLOAD_ENTRY,
@@ -87,7 +79,10 @@ export class Processor extends Construct {
       memorySize: props.memorySize ?? PROCESSOR_MEMORY_MIB,
       timeout: PROCESSOR_TIMEOUT,
       retryAttempts: PROCESSOR_ASYNC_RETRIES,
+      // Both, to the same queue: the destination's record carries the error with the event; the dead-letter config
+      // covers what the destination cannot (and is what every other function of the service uses).
       onFailure: new destinations.SqsDestination(this.deadLetterQueue),
+      deadLetterQueue: this.deadLetterQueue,
       logRetention: props.logRetention,
       ...(props.reservedConcurrency ? { reservedConcurrentExecutions: props.reservedConcurrency } : {}),
       environment: {

@@ -5,6 +5,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DUE_INDEX_NAME, WAITING_INDEX_NAME } from '../../lambdas/core/check';
 import { SETTINGS } from '../../lambdas/core/settings/schema';
@@ -16,6 +17,8 @@ export const SWEEP_CHECKS_ENTRY = 'lambdas/handlers/sweep-checks.ts';
 
 export interface SweeperProps {
   readonly table: dynamodb.ITable;
+  /** Where a schedule tick EventBridge could not deliver to the function (after 24 h of retries) is kept. */
+  readonly undeliveredEvents: sqs.IQueue;
   readonly eventBus: events.IEventBus;
   readonly retryWorkflow: RetryWorkflow;
   readonly architecture: lambda.Architecture;
@@ -71,7 +74,13 @@ export class Sweeper extends Construct {
     new events.Rule(this, 'Schedule', {
       description: 'Runs the liveness check sweeper',
       schedule: events.Schedule.rate(props.interval ?? Duration.minutes(1)),
-      targets: [new targets.LambdaFunction(fn, { retryAttempts: 2 })],
+      targets: [
+        new targets.LambdaFunction(fn, {
+          retryAttempts: 2,
+          maxEventAge: Duration.hours(1),
+          deadLetterQueue: props.undeliveredEvents,
+        }),
+      ],
     });
   }
 }

@@ -7,6 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
@@ -38,6 +39,11 @@ export const DELIVERY_STATES = {
 
 export interface WebhooksProps {
   readonly table: dynamodb.ITable;
+  /**
+   * Where a check event EventBridge could not hand to the delivery workflow (Step Functions refused it for 24 h) is
+   * kept, instead of being dropped.
+   */
+  readonly undeliveredEvents: sqs.IQueue;
   readonly eventBus: events.IEventBus;
   readonly api: apigateway.RestApi;
   readonly architecture: lambda.Architecture;
@@ -133,7 +139,13 @@ export class Webhooks extends Construct {
         detailType: WEBHOOK_DELIVERY_PATTERN['detail-type'],
         detail: WEBHOOK_DELIVERY_PATTERN.detail,
       },
-      targets: [new targets.SfnStateMachine(this.deliveryStateMachine, { retryAttempts: 10 })],
+      targets: [
+        new targets.SfnStateMachine(this.deliveryStateMachine, {
+          retryAttempts: 185,
+          maxEventAge: Duration.hours(24),
+          deadLetterQueue: props.undeliveredEvents,
+        }),
+      ],
     });
 
     this.diditWebhookFunction = new NodeFunction(this, 'DiditWebhook', {

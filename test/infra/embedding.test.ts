@@ -25,7 +25,7 @@ function embed(extras: (stack: Stack) => LivenessServiceProps = () => ({})) {
 /** A table shaped the way the service needs (what docs/operations.md tells a customer to create). */
 function checksTable(
   stack: Stack,
-  indexes: { due?: boolean; session?: boolean } = {},
+  indexes: { due?: boolean; session?: boolean; waiting?: boolean } = {},
   encryptionKey?: kms.IKey,
 ): dynamodb.Table {
   const table = new dynamodb.Table(stack, 'ExistingChecks', {
@@ -45,6 +45,14 @@ function checksTable(
     table.addGlobalSecondaryIndex({
       indexName: 'by-didit-session',
       partitionKey: { name: 'didit_session_id', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+    });
+  }
+  if (indexes.waiting ?? true) {
+    table.addGlobalSecondaryIndex({
+      indexName: 'by-waiting',
+      partitionKey: { name: 'waiting_shard', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'wait_since', type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.KEYS_ONLY,
     });
   }
@@ -92,7 +100,7 @@ describe('an existing event bus', () => {
 });
 
 describe('an existing checks table', () => {
-  it('is used as is when it has the key and both indexes', () => {
+  it('is used as is when it has the key and the three indexes', () => {
     const built = embed((stack) => ({ table: checksTable(stack) }));
     expect(Object.values(built.resources).filter((r) => r.Type === 'AWS::DynamoDB::Table')).toHaveLength(1);
     expect(environmentOf(built.template, functionLogicalId(built.service.functions.getCheck)).TABLE_NAME).toEqual({
@@ -112,6 +120,12 @@ describe('an existing checks table', () => {
     );
   });
 
+  it('throws when it lacks the by-waiting index', () => {
+    expect(() => embed((stack) => ({ table: checksTable(stack, { waiting: false }) }))).toThrow(
+      /no global secondary index "by-waiting"/,
+    );
+  });
+
   it('throws when its key is not id (S)', () => {
     expect(() =>
       embed((stack) => ({
@@ -126,7 +140,7 @@ describe('an existing checks table', () => {
     const built = embed((stack) => ({
       table: dynamodb.Table.fromTableAttributes(stack, 'Imported', {
         tableName: 'liveness-checks',
-        globalIndexes: ['by-due', 'by-didit-session'],
+        globalIndexes: ['by-due', 'by-didit-session', 'by-waiting'],
       }),
     }));
     expect(Object.values(built.resources).filter((r) => r.Type === 'AWS::DynamoDB::Table')).toHaveLength(0);

@@ -97,6 +97,9 @@ describe('functions', () => {
       PRESCREEN_ENABLED: 'false',
       DIDIT_BASE_URL: 'https://verification.didit.me',
       DIDIT_API_KEY_SECRET_ID: { Ref: expect.stringMatching(/DiditApiKey/) },
+      DIDIT_REQUESTS_PER_MINUTE: '280',
+      DIDIT_FAILURE_HORIZON_SECONDS: '3600',
+      DIDIT_CIRCUIT_PROBE_SECONDS: '60',
       RETRY_STATE_MACHINE_ARN: {
         'Fn::Join': ['', expect.arrayContaining([expect.stringMatching(/:stateMachine:.*RetryWorkflow/)])],
       },

@@ -27,19 +27,54 @@ const PAGE_ON_FIRST = {
 };
 
 describe('alarms', () => {
-  it('are exactly the nine operators need', () => {
+  it('are exactly the twelve operators need', () => {
     expect(Object.keys(service.alarms).sort()).toEqual([
       'deadLetterQueue',
       'deliveryWorkflowFailed',
       'diditAuthFailures',
+      'diditOutOfCredits',
       'diditThrottling',
       'processorErrors',
       'processorThrottles',
       'retryWorkflowFailed',
       'stuckChecks',
+      'undeliveredEvents',
+      'waitsNearHorizon',
       'webhookDeliveryFailures',
     ]);
-    expect(Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm')).toHaveLength(9);
+    expect(Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm')).toHaveLength(12);
+  });
+
+  it('page while Didit is out of credits (the circuit is open) on the first period', () => {
+    expect(alarmProperties('diditOutOfCredits')).toMatchObject({
+      ...PAGE_ON_FIRST,
+      Namespace: 'Liveness',
+      MetricName: 'DiditCircuitOpen',
+      Statistic: 'Maximum',
+      Threshold: 1,
+    });
+  });
+
+  it('fire when a check has waited 80 % of the failure horizon', () => {
+    expect(alarmProperties('waitsNearHorizon')).toMatchObject({
+      ...PAGE_ON_FIRST,
+      Namespace: 'Liveness',
+      MetricName: 'OldestWaitAge',
+      Statistic: 'Maximum',
+      Threshold: 2880,
+    });
+  });
+
+  it('fire on any event EventBridge could not deliver', () => {
+    expect(alarmProperties('undeliveredEvents')).toMatchObject({
+      ...PAGE_ON_FIRST,
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [
+        { Name: 'QueueName', Value: { 'Fn::GetAtt': [expect.stringMatching(/UndeliveredEvents/), 'QueueName'] } },
+      ],
+      Threshold: 1,
+    });
   });
 
   it('fire on 5 processor errors in 5 minutes', () => {
