@@ -327,10 +327,14 @@ export class LivenessService extends Construct {
       // Read by lambdas/observability.ts: log `service` key, metrics namespace and `service` dimension.
       fn.addEnvironment('POWERTOOLS_SERVICE_NAME', this.serviceName);
       fn.addEnvironment('POWERTOOLS_METRICS_NAMESPACE', this.metricsNamespace);
-      // Every function gets the one dead-letter queue: an asynchronous invocation that still fails after Lambda's
-      // retries (an S3 event, a sweeper tick) is kept there. API and workflow calls are synchronous and never do.
-      if (fn !== processor.function) useDeadLetterQueue(fn, processor.deadLetterQueue);
     }
+    // The functions invoked asynchronously (S3 → processor, EventBridge → sweeper) keep an invocation that still
+    // fails after Lambda's retries in the one dead-letter queue; the others are only ever invoked synchronously.
+    useDeadLetterQueue(sweeper.function, processor.deadLetterQueue);
+    for (const fn of [api.createCheckFunction, api.getCheckFunction, this.webhooks.diditWebhookFunction]) {
+      acknowledgeSynchronousOnly(fn, 'API Gateway (a Lambda proxy integration)');
+    }
+    acknowledgeSynchronousOnly(this.webhooks.deliverFunction, 'the webhook delivery workflow (a Step Functions task)');
 
     const observability = new Observability(this, 'Observability', {
       namespace: this.metricsNamespace,
@@ -379,6 +383,16 @@ export class LivenessService extends Construct {
 function useDeadLetterQueue(fn: lambda.Function, queue: sqs.IQueue): void {
   (fn.node.defaultChild as lambda.CfnFunction).deadLetterConfig = { targetArn: queue.queueArn };
   queue.grantSendMessages(fn);
+}
+
+/** A function nothing invokes asynchronously has no use for a dead-letter queue (nor for the right to send to one). */
+function acknowledgeSynchronousOnly(fn: lambda.Function, caller: string): void {
+  Validations.of(fn).acknowledge({
+    id: 'Serverless-LambdaDLQ',
+    reason:
+      `Invoked only synchronously, by ${caller}: a failure goes back to the caller, which retries or answers. A ` +
+      'Lambda dead-letter queue only receives failed asynchronous invocations, which this function never gets.',
+  });
 }
 
 /** How cdk-nag prints a resolved ARN in a finding id: tokens as `<LogicalId>`, `<LogicalId.Attr>`, `<AWS::Region>`. */
