@@ -1,0 +1,76 @@
+import { Validations } from 'aws-cdk-lib';
+import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type { IConstruct } from 'constructs';
+
+/**
+ * The findings this service acknowledges instead of fixing, each with the id every cdk-nag pack that checks the same
+ * thing gives it. One call acknowledges the finding in all of them with one reason, so a reason is written once, in
+ * code, next to the resource it is about; cdk-nag matches ids exactly (no prefixes), hence the full list.
+ */
+export const PACK_FINDINGS = {
+  /** A second copy of the bucket in another region. */
+  bucketReplication: [
+    'HIPAA.Security-S3BucketReplicationEnabled',
+    'NIST.800.53.R5-S3BucketReplicationEnabled',
+    'PCI.DSS.321-S3BucketReplicationEnabled',
+  ],
+  /** Secrets Manager rotating the secret with a Lambda function. */
+  secretRotation: [
+    'AwsSolutions-SMG4',
+    'HIPAA.Security-SecretsManagerRotationEnabled',
+    'NIST.800.53.R5-SecretsManagerRotationEnabled',
+  ],
+  /** An API Gateway cache cluster on the stage, encrypted. */
+  apiStageCache: [
+    'HIPAA.Security-APIGWCacheEnabledAndEncrypted',
+    'NIST.800.53.R5-APIGWCacheEnabledAndEncrypted',
+    'PCI.DSS.321-APIGWCacheEnabledAndEncrypted',
+  ],
+  /** A client certificate API Gateway presents to the back end. */
+  apiClientCertificate: [
+    'HIPAA.Security-APIGWSSLEnabled',
+    'NIST.800.53.R5-APIGWSSLEnabled',
+    'PCI.DSS.321-APIGWSSLEnabled',
+  ],
+} as const satisfies Record<string, readonly string[]>;
+
+export type PackFinding = keyof typeof PACK_FINDINGS;
+
+/** Acknowledges `finding` on `scope` (and everything under it) in every pack that reports it, with one reason. */
+export function acknowledgeFinding(scope: IConstruct, finding: PackFinding, reason: string): void {
+  for (const id of PACK_FINDINGS[finding]) Validations.of(scope).acknowledge({ id, reason });
+}
+
+/**
+ * The findings that contradict what this service is for, acknowledged on the resources the service created under
+ * `owner`. (Secret rotation is acknowledged where each secret is created.)
+ */
+export function acknowledgePurposeConflicts(owner: IConstruct, stage: apigateway.Stage): void {
+  for (const node of owner.node.findAll()) {
+    if (!(node instanceof s3.Bucket)) continue;
+    acknowledgeFinding(
+      node,
+      'bucketReplication',
+      'The uploads bucket holds face images for a day and the access-log bucket the uploaders’ IP addresses; ' +
+        'SECURITY.md promises both stay in the deployment region and are deleted on schedule. Replication would ' +
+        'keep a copy in another region that the lifecycle expiry here does not delete (S3 does not replicate ' +
+        'lifecycle deletions). S3 already stores each object across availability zones; a lost upload fails one ' +
+        'check, which the client repeats.',
+    );
+  }
+  acknowledgeFinding(
+    stage,
+    'apiStageCache',
+    'Responses are per check and change within seconds while a client polls GET /v1/liveness-checks/{id} for its ' +
+      'decision: a stage cache would answer with a stale status, and would hold vendor_data, metadata and results in ' +
+      'one more store outside checkRetentionDays and the erasure promises. The POST routes are not cacheable.',
+  );
+  acknowledgeFinding(
+    stage,
+    'apiClientCertificate',
+    'A stage client certificate authenticates API Gateway to HTTP back ends. Every integration here is a Lambda ' +
+      'proxy integration, which API Gateway calls through the Lambda API (IAM-signed, over TLS), so no back end is ' +
+      'ever shown the certificate: it would protect nothing and add a yearly expiry to manage.',
+  );
+}
