@@ -33,6 +33,18 @@ export const PACK_FINDINGS = {
     'NIST.800.53.R5-APIGWSSLEnabled',
     'PCI.DSS.321-APIGWSSLEnabled',
   ],
+  /** A Lambda function without reserved concurrency. */
+  functionConcurrency: ['HIPAA.Security-LambdaConcurrency', 'NIST.800.53.R5-LambdaConcurrency'],
+  /** A Lambda function without a dead-letter queue. */
+  functionDeadLetterQueue: ['HIPAA.Security-LambdaDLQ', 'NIST.800.53.R5-LambdaDLQ'],
+  /** A Lambda function outside a VPC. */
+  functionOutsideVpc: [
+    'HIPAA.Security-LambdaInsideVPC',
+    'NIST.800.53.R5-LambdaInsideVPC',
+    'PCI.DSS.321-LambdaInsideVPC',
+  ],
+  /** A Lambda function on a runtime that is not the newest. */
+  functionRuntime: ['AwsSolutions-L1'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type PackFinding = keyof typeof PACK_FINDINGS;
