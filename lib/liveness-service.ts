@@ -107,7 +107,10 @@ export interface LivenessServiceProps {
   readonly processorMemorySize?: number;
   /** Memory of every other function in MiB (128–10240). @default 256 */
   readonly memorySize?: number;
-  /** Topic every alarm notifies (alarm and OK). @default - alarms are created without actions */
+  /**
+   * Topic every alarm notifies (alarm and OK).
+   * @default - alarms are created without actions; with `regulated`, a new encrypted topic to subscribe to
+   */
   readonly alarmTopic?: sns.ITopic;
   /**
    * What happens to the buckets, table, secrets, bus, queue and log groups this construct creates when they leave the

@@ -35,7 +35,7 @@ export const CONSTRUCT_PROPS = {
   alarmTopic: {
     kind: 'opaque',
     prop: true,
-    defaultText: '— (alarms without actions)',
+    defaultText: '— (alarms without actions; with `regulated`, a new topic)',
     doc: 'topic every alarm notifies (alarm and OK)',
   },
   eventBus: {
