@@ -23,10 +23,10 @@ export function findings(pack: NagPack, scope: IConstruct): string[] {
     .validateScope(scope)
     .violations.flatMap((violation) =>
       violation.violatingResources.map((resource) => {
-        const path = resource.constructPath ?? '';
-        const node = byPath.get(path) as CfnElement | undefined;
+        const constructPath = resource.constructPath ?? '';
+        const node = byPath.get(constructPath) as CfnElement | undefined;
         // The resolved logical id: an included template's resources keep theirs (an override of the allocated one).
-        return `${violation.ruleName} ${node ? stack.resolve(node.logicalId) : path}`;
+        return `${violation.ruleName} ${node ? stack.resolve(node.logicalId) : constructPath}`;
       }),
     )
     .sort();
