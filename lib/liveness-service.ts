@@ -26,7 +26,11 @@ import { Storage } from './parts/storage';
 import { Sweeper } from './parts/sweeper';
 import { STAGE_NAME, UploadApi } from './parts/upload-api';
 import { Webhooks } from './parts/webhooks';
-import { acknowledgeFinding, acknowledgePurposeConflicts } from './profile/acknowledgements';
+import {
+  acknowledgeDeployTimeFunctions,
+  acknowledgeFinding,
+  acknowledgePurposeConflicts,
+} from './profile/acknowledgements';
 import { writeAcknowledgementsToTemplate } from './profile/nag-metadata';
 import { LivenessProfile } from './profile/regulated-profile';
 import { resolveProps } from './prop-settings';
@@ -395,6 +399,7 @@ export class LivenessService extends Construct {
       table: storage.table,
     });
     acknowledgePurposeConflicts(this, this.api.deploymentStage);
+    acknowledgeDeployTimeFunctions(Stack.of(this));
     writeAcknowledgementsToTemplate(this);
     applyRemovalPolicy(this, config.removalPolicy);
   }

@@ -11,7 +11,6 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { SETTINGS } from '../../lambdas/core/settings/schema';
-import { acknowledgeFinding } from '../profile/acknowledgements';
 import { NodeFunction } from './node-function';
 import { bucketPrefixWildcardFinding, grantKeyUse } from './storage';
 
@@ -156,29 +155,4 @@ function acknowledgeBucketNotificationsHandler(stack: Stack): void {
       "CDK's bucket-notifications custom resource creates its own role with the basic execution policy (log " +
       'writing only); the role is not configurable and the function runs only during deployments.',
   });
-  // At synth the handler is a plain CfnResource, which cdk-nag's Lambda rules skip; read back from the template it
-  // is an AWS::Lambda::Function they check. These hold for it in either form.
-  const deployTimeOnly = "CDK's bucket-notifications handler runs only while CloudFormation deploys the stack";
-  acknowledgeFinding(
-    handler,
-    'functionOutsideVpc',
-    `${deployTimeOnly}, to call S3's PutBucketNotificationConfiguration and answer CloudFormation; it touches no ` +
-      "check data, and in the functions' subnets it would need routes to both or hang the deployment.",
-  );
-  acknowledgeFinding(
-    handler,
-    'functionConcurrency',
-    `${deployTimeOnly}, once per deployment: a concurrency limit would protect nothing.`,
-  );
-  acknowledgeFinding(
-    handler,
-    'functionDeadLetterQueue',
-    `${deployTimeOnly}, invoked synchronously: a failure fails the deployment, and a dead-letter queue would never ` +
-      'receive anything.',
-  );
-  acknowledgeFinding(
-    handler,
-    'functionRuntime',
-    `${deployTimeOnly}; CDK picks its Python runtime and it cannot be configured from here.`,
-  );
 }

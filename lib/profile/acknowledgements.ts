@@ -1,4 +1,4 @@
-import { Validations } from 'aws-cdk-lib';
+import { type Stack, Validations } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
@@ -85,4 +85,45 @@ export function acknowledgePurposeConflicts(owner: IConstruct, stage: apigateway
       'proxy integration, which API Gateway calls through the Lambda API (IAM-signed, over TLS), so no back end is ' +
       'ever shown the certificate: it would protect nothing and add a yearly expiry to manage.',
   );
+}
+
+/**
+ * Functions CDK creates once per stack for its own custom resources, by construct id, and what each does. At synth
+ * they are plain CfnResources, which cdk-nag's Lambda and IAM rules skip; read back from the template they are an
+ * AWS::Lambda::Function and an AWS::IAM::Role those rules check. What is acknowledged here holds in either form.
+ */
+export const CDK_DEPLOY_TIME_FUNCTIONS: Readonly<Record<string, string>> = {
+  BucketNotificationsHandler050a0587b7544547bf325f094a3db834:
+    "CDK's bucket-notifications handler writes the uploads bucket's notification configuration",
+  'Custom::S3AutoDeleteObjectsCustomResourceProvider':
+    "CDK's auto-delete provider empties the buckets before CloudFormation deletes them (removalPolicy destroy only)",
+};
+
+/** Acknowledges, on each of CDK's deploy-time functions the stack has, what does not apply to such a function. */
+export function acknowledgeDeployTimeFunctions(stack: Stack): void {
+  for (const [id, what] of Object.entries(CDK_DEPLOY_TIME_FUNCTIONS)) {
+    const fn = stack.node.tryFindChild(id);
+    if (!fn) continue;
+    const only = `${what}; CloudFormation invokes it only while the stack deploys`;
+    acknowledgeFinding(
+      fn,
+      'functionOutsideVpc',
+      `${only}, and it calls the S3 API and answers CloudFormation: it touches no check data, and in the ` +
+        "functions' subnets it would need routes to both or hang the deployment.",
+    );
+    acknowledgeFinding(fn, 'functionConcurrency', `${only}, once per change: a concurrency limit protects nothing.`);
+    acknowledgeFinding(
+      fn,
+      'functionDeadLetterQueue',
+      `${only}, synchronously: a failure fails the deployment, and a dead-letter queue would never receive anything.`,
+    );
+    acknowledgeFinding(fn, 'functionRuntime', `${only}; CDK picks its runtime, which cannot be configured from here.`);
+    // The bucket-notifications handler's role is acknowledged where the processor creates the notification.
+    if (id.startsWith('Custom::')) {
+      Validations.of(fn).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: `${only}; CDK gives its role the basic execution policy (log writing only) and it is not configurable.`,
+      });
+    }
+  }
 }

@@ -40,6 +40,20 @@ describe('regulated without VPC subnets', () => {
   });
 });
 
+describe('regulated dev (removal policy destroy: CDK adds its auto-delete function)', () => {
+  const { stack, template } = buildLivenessStack({
+    env: 'dev',
+    regulated: 'true',
+    vpcSubnetIds: 'subnet-0123456789abcdef0',
+    securityGroupIds: 'sg-0123456789abcdef0',
+  });
+
+  it.each(PACKS)('%s reports nothing, at synth and from the template alone', (_name, pack) => {
+    expect(findings(pack(), stack)).toEqual([]);
+    expect(findings(pack(), includeTemplate(template.toJSON()).stack)).toEqual([]);
+  });
+});
+
 describe('the default stack', () => {
   const { stack, template } = buildLivenessStack();
   const types = new Set(Object.values(template.toJSON().Resources as Resources).map((resource) => resource.Type));

@@ -56,7 +56,7 @@ describe('the regulated profile with VPC subnets: compliance packs', () => {
     ]);
     expect(where('apiStageCache')).toEqual([`${service}/Api/Api/DeploymentStage.prod`]);
     expect(where('apiClientCertificate')).toEqual([`${service}/Api/Api/DeploymentStage.prod`]);
-    // CDK's deploy-time handler is a Lambda function only in the template (see the template test below).
+    // CDK's deploy-time handler is a Lambda function only in the template (see the template tests below).
     for (const finding of ['functionOutsideVpc', 'functionConcurrency', 'functionDeadLetterQueue'] as const) {
       expect(where(finding)).toEqual(['TestLiveness/BucketNotificationsHandler050a0587b7544547bf325f094a3db834']);
     }
