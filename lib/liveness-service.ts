@@ -279,7 +279,7 @@ export class LivenessService extends Construct {
         secret,
         'secretRotation',
         'The value is an API key issued by Didit; only Didit can mint a new one, so Secrets Manager cannot ' +
-          'rotate it. It is rotated by hand: docs/operations.md, "Rotating the Didit API key".',
+          'rotate it. It is rotated by hand: docs/operations.md, "Rotating secrets by hand".',
       );
       this.diditApiKeySecret = secret;
     }

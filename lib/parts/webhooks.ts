@@ -89,7 +89,7 @@ export class Webhooks extends Construct {
           secret,
           'secretRotation',
           'Rotation is a two-party change (Didit or the callback receivers must take the new value), which a ' +
-            'rotation function cannot make; it is rotated by hand: docs/operations.md, "Secrets".',
+            'rotation function cannot make; it is rotated by hand: docs/operations.md, "Rotating secrets by hand".',
         );
       }
     }
