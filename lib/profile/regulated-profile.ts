@@ -60,8 +60,8 @@ export interface ProfileTargets {
  * customer-managed key on everything that holds data, a WAF web ACL on the API stage, a daily AWS Backup plan for the
  * tables, VPC placement of the functions; and, with `regulated`, an alarm topic for every alarm, versioned buckets
  * whose old versions expire after a day, reserved concurrency, a dead-letter queue on every function and managed
- * instead of inline IAM policies. Created before the service's parts (the key and the topic are handed to them);
- * `apply` then changes what the parts created.
+ * instead of inline IAM policies. Created before the service's parts (the alarms are given its topic); `apply` then
+ * changes what the parts created.
  */
 export class LivenessProfile extends Construct {
   /** True when any part of the profile was asked for; the service creates no profile otherwise. */
@@ -87,6 +87,7 @@ export class LivenessProfile extends Construct {
   public readonly encryptionKey: kms.IKey | undefined;
   /** Created with `regulated` when no `alarmTopic` was given; subscribe to it. */
   public readonly createdAlarmTopic: sns.Topic | undefined;
+  /** Set by `apply`, like the three below, when that part is on. */
   public webAcl: ApiWebAcl | undefined;
   public backup: TableBackup | undefined;
   public vpcPolicy: iam.ManagedPolicy | undefined;
