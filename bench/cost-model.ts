@@ -10,11 +10,14 @@
  *   --prescreen              include Rekognition DetectFaces
  *   --input=<name>           which benchmark input stands for a typical upload (default jpeg-12mp-exif6)
  *   --json                   print the model as JSON instead of tables
+ *
+ * It ends with what the regulated profile (`regulated: true`) adds per month at that traffic (bench/regulated-cost.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SETTINGS } from '../lambdas/core/settings/schema';
 import { strongReadUnits, writeUnits } from './dynamo-size';
+import { PROFILE_ASSUMPTIONS, PROFILE_DEFAULTS, PROFILE_PRICES, regulatedMonthly } from './regulated-cost';
 import { table } from './stats';
 
 /**
@@ -397,8 +400,27 @@ function main() {
     prescreen: process.argv.includes('--prescreen'),
     input: arg('input') ?? 'jpeg-12mp-exif6',
   });
+  const checksPerMonth = model.options.checksPerHour * PROFILE_ASSUMPTIONS.hoursPerMonth;
+  const regulated = regulatedMonthly({
+    checksPerMonth,
+    apiRequestsPerCheck: 1 + model.options.polls,
+    uploadBytes: model.measured.uploadBytes,
+    checkRetentionDays: PROFILE_DEFAULTS.checkRetentionDays,
+    backupRetentionDays: PROFILE_DEFAULTS.backupRetentionDays,
+  });
   if (process.argv.includes('--json')) {
-    process.stdout.write(`${JSON.stringify({ prices: PRICES, assumptions: ASSUMPTIONS, ...model }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          prices: PRICES,
+          assumptions: ASSUMPTIONS,
+          ...model,
+          regulated: { prices: PROFILE_PRICES, assumptions: PROFILE_ASSUMPTIONS, checksPerMonth, ...regulated },
+        },
+        null,
+        2,
+      )}\n`,
+    );
     return;
   }
   const source = bench
@@ -426,6 +448,21 @@ function main() {
     ]),
   ];
   const fixed = [['fixed per month', 'cost'], ...model.fixedMonthly.map((f) => [f.what, dollars(f.cost)])];
+  const sum = (rows: readonly { monthly: number }[]) => rows.reduce((total, row) => total + row.monthly, 0);
+  const perCheckMonthly = (model.totals.aws / 1000) * checksPerMonth;
+  const defaultMonthly = perCheckMonthly + model.fixedMonthly.reduce((total, f) => total + f.cost, 0);
+  const profile = [
+    ['regulated profile', 'what', 'per month'],
+    ...regulated.always.map((row) => [row.part, row.what, dollars(row.monthly)]),
+    ['', 'profile without VPC placement', dollars(sum(regulated.always))],
+    ...regulated.vpc.map((row) => [row.part, row.what, dollars(row.monthly)]),
+    [
+      '',
+      'profile with VPC placement (NAT, no endpoints)',
+      dollars(sum(regulated.always) + sum(regulated.vpc.slice(0, 2))),
+    ],
+    ['default stack', `${checksPerMonth.toLocaleString('en-US')} checks (AWS only) + fixed`, dollars(defaultMonthly)],
+  ];
   process.stdout.write(
     [
       `AWS cost per 1,000 checks — ${PRICES.region} list prices (${PRICES.asOf}), ${model.options.arch}, ${source}`,
@@ -440,6 +477,10 @@ function main() {
       table(sweep),
       '',
       table(fixed),
+      '',
+      `What the regulated profile adds per month at ${model.options.checksPerHour} checks/h (${PRICES.region} list prices; Didit not included):`,
+      '',
+      table(profile),
       '',
     ].join('\n'),
   );

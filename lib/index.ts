@@ -14,6 +14,9 @@ export {
 } from './liveness-service';
 export { LivenessStack, type LivenessStackProps } from './liveness-stack';
 export type { LivenessAlarms } from './parts/observability';
+export { PACK_FINDINGS } from './profile/acknowledgements';
+export { acknowledgeFromTemplateMetadata, writeAcknowledgementsToTemplate } from './profile/nag-metadata';
+export { LivenessProfile } from './profile/regulated-profile';
 export {
   DEFAULT_SETTINGS,
   type DeploymentTarget,

@@ -2,8 +2,10 @@ import { CfnResource, type Duration, Names, type RemovalPolicy, Stack, Validatio
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -25,6 +27,13 @@ import { Storage } from './parts/storage';
 import { Sweeper } from './parts/sweeper';
 import { STAGE_NAME, UploadApi } from './parts/upload-api';
 import { Webhooks } from './parts/webhooks';
+import {
+  acknowledgeDeployTimeFunctions,
+  acknowledgeFinding,
+  acknowledgePurposeConflicts,
+} from './profile/acknowledgements';
+import { writeAcknowledgementsToTemplate } from './profile/nag-metadata';
+import { LivenessProfile } from './profile/regulated-profile';
 import { resolveProps } from './prop-settings';
 
 /** Objects under this prefix are uploads: the presigned POST allows it, the trigger and the lifecycle rule match it. */
@@ -127,7 +136,10 @@ export interface LivenessServiceProps {
   readonly processorMemorySize?: number;
   /** Memory of every other function in MiB (128–10240). @default 256 */
   readonly memorySize?: number;
-  /** Topic every alarm notifies (alarm and OK). @default - alarms are created without actions */
+  /**
+   * Topic every alarm notifies (alarm and OK).
+   * @default - alarms are created without actions; with `regulated`, a new encrypted topic to subscribe to
+   */
   readonly alarmTopic?: sns.ITopic;
   /**
    * What happens to the buckets, table, secrets, bus, queue and log groups this construct creates when they leave the
@@ -148,6 +160,50 @@ export interface LivenessServiceProps {
    * @default false
    */
   readonly eventSchemaRegistry?: boolean;
+  /**
+   * The profile for regulated customers: turns on `encryptionKey` (a new key), `webAcl` and `backupPlan`, requires
+   * alarm actions (creates a topic without `alarmTopic`), versions the buckets (non-current versions expire after a
+   * day), reserves concurrency, gives every function a dead-letter queue and replaces inline IAM policies with
+   * managed ones. VPC placement stays opt-in (`vpcSubnets`). docs/operations.md, "Regulated profile".
+   * @default false
+   */
+  readonly regulated?: boolean;
+  /**
+   * Customer-managed KMS key for the bucket(s), table, secrets, queues, log groups, bus, backups and alarm topic the
+   * service creates. A key of this app gets a key policy naming the functions' roles and the services that use it; an
+   * imported key's policy is yours to write (docs/operations.md).
+   * @default - a new key with `regulated`, else AWS-owned and AWS-managed keys
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Associate a WAFv2 web ACL with the API stage: the one `webAclArn` names, else a new one (AWS managed common and
+   * known-bad-inputs rules, `wafRateLimit`, stricter rules for the Didit webhook route).
+   * @default - the value of `regulated`
+   */
+  readonly webAcl?: boolean;
+  /**
+   * Existing regional web ACL to associate with the API stage instead of creating one.
+   * @default - a new web ACL when `webAcl` (or `regulated`) is on
+   */
+  readonly webAclArn?: string;
+  /** Requests one IP may send in 5 minutes before the created web ACL blocks it (10–2000000000). @default 3000 */
+  readonly wafRateLimit?: number;
+  /** The same limit for `POST /v1/webhooks/didit`, per source IP (10–2000000000). @default 300 */
+  readonly diditWebhookRateLimit?: number;
+  /** A daily AWS Backup plan for the service's tables. @default - the value of `regulated` */
+  readonly backupPlan?: boolean;
+  /** Days AWS Backup keeps each daily recovery point (1–35: not past the PITR window). @default 35 */
+  readonly backupRetentionDays?: number;
+  /** With `regulated`: reserved concurrency of every other function but the sweeper (1–1000). @default 20 */
+  readonly reservedConcurrency?: number;
+  /**
+   * Subnets every function runs in (private, with a route to Didit and to callback URLs through NAT or an egress
+   * proxy, and to the AWS APIs). Needs `securityGroups`.
+   * @default - the functions run outside a VPC
+   */
+  readonly vpcSubnets?: ec2.ISubnet[];
+  /** Security groups of the functions placed in `vpcSubnets` (1–5); they need outbound HTTPS. @default - none */
+  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 /** The functions the service runs, by role. */
@@ -191,6 +247,12 @@ export class LivenessService extends Construct {
   public readonly metricsNamespace: string;
   /** Present when `eventSchemaRegistry` is on. */
   public readonly eventSchemas?: EventSchemas;
+  /** The regulated profile and its parts; present when `regulated` or any of its parts is on. */
+  public readonly profile: LivenessProfile | undefined;
+  /** The customer-managed key the service's data is encrypted with, if any: grant your readers `kms:Decrypt` on it. */
+  public readonly encryptionKey: kms.IKey | undefined;
+  /** The topic every alarm notifies, if any (with `regulated` and no `alarmTopic`, one the service created). */
+  public readonly alarmTopic: sns.ITopic | undefined;
 
   constructor(scope: Construct, id: string, props: LivenessServiceProps = {}) {
     super(scope, id);
@@ -198,6 +260,22 @@ export class LivenessService extends Construct {
     this.authorization = config.authorization;
     this.serviceName = props.serviceName ?? Names.uniqueResourceName(this, { maxLength: 64, separator: '-' });
     this.metricsNamespace = config.metricsNamespace;
+    this.profile = LivenessProfile.isWanted({ ...props, regulated: config.regulated })
+      ? new LivenessProfile(this, 'Profile', {
+          ...props,
+          regulated: config.regulated,
+          wafRateLimit: config.wafRateLimit,
+          diditWebhookRateLimit: config.diditWebhookRateLimit,
+          diditWebhookSourceIps: config.diditWebhookSourceIps,
+          backupRetentionDays: config.backupRetentionDays,
+          processorReservedConcurrency: config.processorReservedConcurrency,
+          reservedConcurrency: config.reservedConcurrency,
+          logRetention: config.logRetention,
+          removalPolicy: config.removalPolicy,
+        })
+      : undefined;
+    this.encryptionKey = this.profile?.encryptionKey;
+    this.alarmTopic = props.alarmTopic ?? this.profile?.alarmTopic;
 
     const storage = new Storage(this, 'Storage', {
       uploadPrefix: UPLOAD_PREFIX,
@@ -217,12 +295,12 @@ export class LivenessService extends Construct {
           'Didit API key used by the liveness processor. Replace the generated placeholder after deploying: ' +
           'aws secretsmanager put-secret-value --secret-id <this secret ARN> --secret-string <your Didit API key>',
       });
-      Validations.of(secret).acknowledge({
-        id: 'AwsSolutions-SMG4',
-        reason:
-          'The value is an API key issued by Didit; only Didit can mint a new one, so Secrets Manager cannot ' +
-          'rotate it. Rotate it in the Didit console and put the new value here.',
-      });
+      acknowledgeFinding(
+        secret,
+        'secretRotation',
+        'The value is an API key issued by Didit; only Didit can mint a new one, so Secrets Manager cannot ' +
+          'rotate it. It is rotated by hand: docs/operations.md, "Rotating secrets by hand".',
+      );
       this.diditApiKeySecret = secret;
     }
 
@@ -348,11 +426,21 @@ export class LivenessService extends Construct {
       undeliveredEvents,
       stuckCheckThreshold: config.stuckCheckThreshold,
       failureHorizon: config.diditFailureHorizon,
-      ...(props.alarmTopic ? { alarmTopic: props.alarmTopic } : {}),
+      ...(this.alarmTopic ? { alarmTopic: this.alarmTopic } : {}),
     });
     this.alarms = observability.alarms;
     this.dashboard = observability.dashboard;
 
+    this.profile?.apply({
+      owner: this,
+      api: this.api,
+      processor: processor.function,
+      deadLetterQueue: processor.deadLetterQueue,
+      table: storage.table,
+    });
+    acknowledgePurposeConflicts(this, this.api.deploymentStage);
+    acknowledgeDeployTimeFunctions(Stack.of(this));
+    writeAcknowledgementsToTemplate(this);
     applyRemovalPolicy(this, config.removalPolicy);
   }
 

@@ -1,12 +1,13 @@
-import { Aws, CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, Aws, CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { LivenessAuthorization } from './authorization';
-import { LivenessService } from './liveness-service';
+import { LivenessService, type LivenessServiceProps } from './liveness-service';
 import { deadLetterQueue } from './parts/dead-letter-queue';
 import { propsFromSettings } from './prop-settings';
 import type { LivenessSettings } from './settings';
@@ -33,6 +34,7 @@ export class LivenessStack extends Stack {
       ...propsFromSettings(settings),
       authorization: this.authorizationFor(settings),
       ...(this.alarmTopic ? { alarmTopic: this.alarmTopic } : {}),
+      ...this.vpcPlacementFor(settings),
     });
 
     const service = this.service;
@@ -78,6 +80,12 @@ export class LivenessStack extends Stack {
       description: 'DynamoDB table holding the checks',
       value: service.table.tableName,
     });
+    if (service.alarmTopic && !this.alarmTopic) {
+      new CfnOutput(this, 'AlarmTopicArn', {
+        description: 'Topic every alarm notifies (regulated profile); subscribe your on-call to it, or set alarmEmail',
+        value: service.alarmTopic.topicArn,
+      });
+    }
     new CfnOutput(this, 'DashboardUrl', {
       description: 'CloudWatch dashboard of the service',
       value:
@@ -101,6 +109,25 @@ export class LivenessStack extends Stack {
       description: `Sets the secret ${names.arn} names; run it once after the first deploy, and to rotate`,
       value: `aws secretsmanager put-secret-value --secret-id ${secretArn} --secret-string ${valueExpression}`,
     });
+  }
+
+  /** The subnets and security groups `vpcSubnetIds` / `securityGroupIds` name (readSettings checks they come together). */
+  private vpcPlacementFor(settings: LivenessSettings): Pick<LivenessServiceProps, 'vpcSubnets' | 'securityGroups'> {
+    if (!settings.vpcSubnetIds || !settings.securityGroupIds) return {};
+    return {
+      vpcSubnets: settings.vpcSubnetIds.split(',').map((id, index) => {
+        const subnet = ec2.Subnet.fromSubnetId(this, `Subnet${index}`, id);
+        // The functions only need the subnet id; nothing here reads its route table.
+        Annotations.of(subnet).acknowledgeWarning(
+          '@aws-cdk/aws-ec2:noSubnetRouteTableId',
+          'Lambda placement needs only the subnet id',
+        );
+        return subnet;
+      }),
+      securityGroups: settings.securityGroupIds
+        .split(',')
+        .map((id, index) => ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${index}`, id)),
+    };
   }
 
   private authorizationFor(settings: LivenessSettings): LivenessAuthorization {

@@ -11,7 +11,8 @@ import { LivenessAuthorization, LivenessService } from 'didit-liveness-service';
 /**
  * A customer's own stack that embeds the liveness service next to what it already has: its event bus (the service
  * publishes there, next to the app's other events), its pager topic, and a back-end role that calls the API with IAM
- * (SigV4) instead of an API key. Everything else about the service is configured through props.
+ * (SigV4) instead of an API key. Everything else about the service is configured through props, the regulated profile
+ * included.
  */
 export class EmbedExampleStack extends Stack {
   public readonly liveness: LivenessService;
@@ -56,6 +57,14 @@ export class EmbedExampleStack extends Stack {
       webhookRetryHorizon: Duration.hours(6),
       stuckCheckThreshold: Duration.minutes(30),
       metricsNamespace: 'Example/Liveness',
+      // The profile for regulated customers: a customer-managed key on all of the service's data, a WAF web ACL on
+      // the API (here letting only Didit's published address call the webhook route), a daily AWS Backup plan,
+      // versioned uploads, reserved concurrency and managed IAM policies. Alarms go to the pager topic above. To run
+      // the functions in your VPC as well, add `vpcSubnets: vpc.privateSubnets` and `securityGroups: [functionsSg]`
+      // (with egress to Didit through NAT or a proxy).
+      regulated: true,
+      diditWebhookSourceIps: ['18.203.201.92/32'],
+      backupRetentionDays: 14,
     });
 
     this.backendRole = new iam.Role(this, 'BackendRole', {

@@ -16,6 +16,7 @@ import { DIDIT_SESSION_INDEX_NAME } from '../../lambdas/core/check';
 import { WEBHOOK_DELIVERY_PATTERN } from '../../lambdas/core/check-events';
 import { SETTINGS } from '../../lambdas/core/settings/schema';
 import type { LivenessAuthorization } from '../authorization';
+import { acknowledgeFinding } from '../profile/acknowledgements';
 import { NodeFunction } from './node-function';
 import { acknowledgeTaskInvokeGrants } from './retry-workflow';
 import { grantKeyUse } from './storage';
@@ -97,12 +98,12 @@ export class Webhooks extends Construct {
       });
     for (const secret of [this.signingSecret, this.diditWebhookSecret]) {
       if (secret instanceof secretsmanager.Secret) {
-        Validations.of(secret).acknowledge({
-          id: 'AwsSolutions-SMG4',
-          reason:
-            'Rotation is a two-party change (Didit or the callback receivers must take the new value); the secret ' +
-            'holds current and previous values so it is rotated by hand without downtime (see README).',
-        });
+        acknowledgeFinding(
+          secret,
+          'secretRotation',
+          'Rotation is a two-party change (Didit or the callback receivers must take the new value), which a ' +
+            'rotation function cannot make; it is rotated by hand: docs/operations.md, "Rotating secrets by hand".',
+        );
       }
     }
 

@@ -71,14 +71,18 @@ export interface PolicyStatement {
   readonly Resource: unknown;
 }
 
-/** Every Allow statement from every AWS::IAM::Policy attached to the role. */
+/**
+ * Every Allow statement from every inline (AWS::IAM::Policy) or customer-managed (AWS::IAM::ManagedPolicy, the
+ * regulated profile's form) policy attached to the role.
+ */
 export function allowStatementsForRole(template: Template, role: string): PolicyStatement[] {
-  const policies = template.findResources('AWS::IAM::Policy') as Record<
-    string,
-    { Properties: { Roles: Array<{ Ref: string }>; PolicyDocument: { Statement: PolicyStatement[] } } }
-  >;
+  type Policy = { Properties: { Roles?: Array<{ Ref: string }>; PolicyDocument: { Statement: PolicyStatement[] } } };
+  const policies = {
+    ...(template.findResources('AWS::IAM::Policy') as Record<string, Policy>),
+    ...(template.findResources('AWS::IAM::ManagedPolicy') as Record<string, Policy>),
+  };
   return Object.values(policies)
-    .filter((policy) => policy.Properties.Roles.some((ref) => ref.Ref === role))
+    .filter((policy) => (policy.Properties.Roles ?? []).some((ref) => ref.Ref === role))
     .flatMap((policy) => policy.Properties.PolicyDocument.Statement)
     .filter((statement) => statement.Effect === 'Allow');
 }

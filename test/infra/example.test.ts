@@ -53,4 +53,20 @@ describe('the embedding example', () => {
       alarms.filter(([, alarm]) => alarm.Properties.Namespace === 'Example/Liveness').map(([id]) => id),
     ).toHaveLength(3);
   });
+
+  it('runs the regulated profile: its key, a web ACL with Didit’s webhook address allowed, a 14-day backup plan', () => {
+    const [keyId] = ofType('AWS::KMS::Key').find(([id]) => id.startsWith('LivenessProfileKey')) ?? [];
+    expect(keyId).toBeDefined();
+    const [table] = ofType('AWS::DynamoDB::Table');
+    expect(table?.[1].Properties.SSESpecification).toMatchObject({ KMSMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } });
+    expect(ofType('AWS::WAFv2::IPSet')[0]?.[1].Properties.Addresses).toEqual(['18.203.201.92/32']);
+    expect(ofType('AWS::WAFv2::WebACLAssociation')).toHaveLength(1);
+    expect(ofType('AWS::Backup::BackupPlan')[0]?.[1].Properties.BackupPlan).toMatchObject({
+      BackupPlanRule: [{ Lifecycle: { DeleteAfterDays: 14 } }],
+    });
+    // Alarms page the app's own topic: the profile creates none.
+    expect(service.alarmTopic).toBe(stack.node.findChild('Pager'));
+    // The service's policies are managed ones; the app's own back-end role keeps its inline policy.
+    expect(ofType('AWS::IAM::Policy').map(([id]) => id)).toEqual([expect.stringMatching(/^BackendRole/)]);
+  });
 });

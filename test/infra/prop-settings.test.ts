@@ -170,6 +170,8 @@ describe('the props documentation (TSDoc of LivenessServiceProps)', () => {
     if (CDK_DEFAULTS[name]) return CDK_DEFAULTS[name];
     if (spec.kind === 'duration') return `Duration.${spec.unit}(${spec.default / SECONDS_PER[spec.unit]})`;
     if (spec.kind === 'resource') return '';
+    // An optional text prop (an ARN) has no value to state; TSDoc says what happens without it.
+    if (spec.kind === 'text' && spec.default === undefined) return '- ';
     return JSON.stringify(spec.default).replaceAll('"', "'");
   }
 

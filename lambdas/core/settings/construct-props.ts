@@ -35,7 +35,7 @@ export const CONSTRUCT_PROPS = {
   alarmTopic: {
     kind: 'opaque',
     prop: true,
-    defaultText: '— (alarms without actions)',
+    defaultText: '— (alarms without actions; with `regulated`, a new topic)',
     doc: 'topic every alarm notifies (alarm and OK)',
   },
   eventBus: {
@@ -67,6 +67,38 @@ export const CONSTRUCT_PROPS = {
     prop: true,
     defaultText: 'a new secret',
     doc: "existing secret holding Didit's webhook `secret_shared_key`",
+  },
+  encryptionKey: {
+    kind: 'opaque',
+    prop: true,
+    defaultText: 'a new key with `regulated`, else AWS-owned and AWS-managed keys',
+    doc:
+      'customer-managed KMS key for the bucket, table, secrets, queues, log groups, bus and alarm topic the ' +
+      "service creates; its key policy names the functions' roles and the services that use it",
+  },
+  webAcl: {
+    kind: 'opaque',
+    prop: true,
+    defaultText: '`regulated`',
+    doc: 'associate a WAFv2 web ACL with the API stage: `webAclArn`, else a new one (managed rules, rate limits)',
+  },
+  backupPlan: {
+    kind: 'opaque',
+    prop: true,
+    defaultText: '`regulated`',
+    doc: 'an AWS Backup plan for the checks table: daily, kept `backupRetentionDays`',
+  },
+  vpcSubnets: {
+    kind: 'opaque',
+    prop: true,
+    defaultText: '— (functions outside a VPC)',
+    doc: 'subnets every function runs in (with `securityGroups`); egress to Didit and callbacks through NAT or a proxy',
+  },
+  securityGroups: {
+    kind: 'opaque',
+    prop: true,
+    defaultText: '—',
+    doc: 'security groups of the functions placed in `vpcSubnets`',
   },
   webhookSigningSecret: {
     kind: 'opaque',

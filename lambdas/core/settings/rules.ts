@@ -57,6 +57,18 @@ export const SETTINGS_RULES: readonly SettingsRule[] = [
       return undefined;
     },
   },
+  {
+    settings: ['vpcSubnetIds', 'securityGroupIds'],
+    summary: '`vpcSubnetIds` and `securityGroupIds` are given together',
+    why: 'a function in a VPC needs both its subnets and its security groups',
+    check(values, say) {
+      if (Boolean(values.vpcSubnetIds) === Boolean(values.securityGroupIds)) return undefined;
+      const [given, missing] = values.vpcSubnetIds
+        ? (['vpcSubnetIds', 'securityGroupIds'] as const)
+        : (['securityGroupIds', 'vpcSubnetIds'] as const);
+      return `${say.name(given)} is set, so ${say.name(missing)} must be set too`;
+    },
+  },
   atLeast('diditRetryMaxDelay', 'diditRetryBaseDelay', 'the caps double from the base up to the largest cap'),
   atLeast(
     'checkRetentionDays',

@@ -280,4 +280,83 @@ export const STACK_SETTINGS = {
     prop: true,
     doc: 'request burst per API key and stage',
   },
+  regulated: {
+    kind: 'boolean',
+    default: false,
+    context: 'regulated',
+    prop: true,
+    doc:
+      'the profile for regulated customers: customer-managed KMS key, WAF, AWS Backup plan, alarm topic, managed IAM ' +
+      'policies, versioned uploads, reserved concurrency (docs/operations.md, "Regulated profile")',
+  },
+  webAclArn: {
+    kind: 'text',
+    pattern: /^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional\/webacl\/[\w-]{1,128}\/[0-9a-f-]{36}$/,
+    what: 'a regional WAFv2 web ACL ARN (arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id>)',
+    context: 'webAclArn',
+    prop: true,
+    defaultText: '— (a new web ACL when `regulated`)',
+    doc: 'existing web ACL to associate with the API stage instead of the one the service creates',
+  },
+  wafRateLimit: {
+    kind: 'integer',
+    default: 3000,
+    // AWS WAF's own bounds for a rate-based rule.
+    min: 10,
+    max: 2_000_000_000,
+    unit: 'requests per 5 min per IP',
+    context: 'wafRateLimit',
+    prop: true,
+    doc:
+      "the created web ACL's rate-based rule: requests one IP may send in 5 minutes before WAF blocks it (the " +
+      'default is the default stage throttle, 10 requests/s, over 5 minutes)',
+  },
+  diditWebhookRateLimit: {
+    kind: 'integer',
+    default: 300,
+    min: 10,
+    max: 2_000_000_000,
+    unit: 'requests per 5 min per IP',
+    context: 'diditWebhookRateLimit',
+    prop: true,
+    doc: 'the stricter rate-based rule for the unauthenticated `POST /v1/webhooks/didit` route, per source IP',
+  },
+  backupRetentionDays: {
+    kind: 'integer',
+    default: 35,
+    min: 1,
+    // The PITR window SECURITY.md already promises: a backup never keeps an erased check longer than PITR does.
+    max: 35,
+    unit: 'days',
+    context: 'backupRetentionDays',
+    prop: true,
+    doc: 'days AWS Backup keeps each daily recovery point of the checks table (with `regulated` or `backupPlan`)',
+  },
+  reservedConcurrency: {
+    kind: 'integer',
+    default: 20,
+    min: 1,
+    max: 1000,
+    context: 'reservedConcurrency',
+    prop: true,
+    doc: 'with `regulated`: concurrent invocations of each other function (the sweeper always runs alone)',
+  },
+  vpcSubnetIds: {
+    kind: 'text',
+    pattern: /^subnet-[0-9a-f]{8,17}(,subnet-[0-9a-f]{8,17}){0,15}$/,
+    what: '1–16 comma-separated subnet ids (subnet-…)',
+    context: 'vpcSubnetIds',
+    propNote: '`vpcSubnets`',
+    defaultText: '— (functions outside a VPC)',
+    doc: 'private subnets the functions run in; needs `securityGroupIds` and egress to Didit (NAT or proxy)',
+  },
+  securityGroupIds: {
+    kind: 'text',
+    pattern: /^sg-[0-9a-f]{8,17}(,sg-[0-9a-f]{8,17}){0,4}$/,
+    what: '1–5 comma-separated security group ids (sg-…)',
+    context: 'securityGroupIds',
+    propNote: '`securityGroups`',
+    defaultText: '—',
+    doc: 'security groups of the functions in `vpcSubnetIds`; they need outbound HTTPS',
+  },
 } as const satisfies Record<string, SettingSpec>;
