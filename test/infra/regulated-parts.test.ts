@@ -147,6 +147,11 @@ describe('parts of the profile alone', () => {
         indexName: 'by-didit-session',
         partitionKey: { name: 'didit_session_id', type: dynamodb.AttributeType.STRING },
       });
+      table.addGlobalSecondaryIndex({
+        indexName: 'by-waiting',
+        partitionKey: { name: 'waiting_shard', type: dynamodb.AttributeType.STRING },
+        sortKey: { name: 'wait_since', type: dynamodb.AttributeType.STRING },
+      });
       return { table, backupPlan: true };
     });
     const selection = built.ofType('AWS::Backup::BackupSelection')[0]?.[1].Properties.BackupSelection;
@@ -176,9 +181,9 @@ describe('parts of the profile alone', () => {
       /webAcl is false but webAclArn/,
     ],
     [
-      'a webhook source that is not a CIDR',
-      () => ({ diditWebhookSourceIps: ['18.203.201.92'] }),
-      /diditWebhookSourceIps entries/,
+      'a webhook source that is neither an address nor a CIDR',
+      () => ({ diditWebhookSourceIps: ['didit.me'] }),
+      /diditWebhookSourceIps/,
     ],
     [
       'a backup kept past the PITR window',
