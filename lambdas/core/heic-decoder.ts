@@ -3,10 +3,17 @@
  * carries libde265 for HEVC). sharp's prebuilt libvips has no HEVC decoder, and a WebAssembly build needs no system
  * library in Lambda and runs on arm64 and x86_64 alike.
  *
- * The module is loaded on the first HEIC (about 100 ms: compiling 1.4 MB of WebAssembly), so functions and checks that
- * never see one pay nothing. Decoding is synchronous inside the WebAssembly instance; the caller bounds its work by
- * the pixel count read from the header first, and libheif itself refuses a coded stream larger than the header's
- * `ispe` ("security limit exceeded"), so a small header cannot hide a large picture.
+ * Every decode runs in a new WebAssembly instance, for two reasons found in testing. First, libde265 conceals damaged
+ * HEVC data by leaving parts of the picture unwritten, and a reused instance hands back whatever its heap held there:
+ * the previous upload's pixels, which would send one user's face to Didit under another user's check. A new instance's
+ * memory is zeroed. Second, a WebAssembly heap never shrinks, so a reused one would keep the largest picture it ever
+ * decoded; a new one is freed with the decode. V8 compiles the module once per process and reuses the code, so a new
+ * instance costs about 10–50 ms (the first one ~100 ms), against 0.5–1 s to decode a 12 MP photo.
+ *
+ * The library is loaded on the first HEIC, so functions and checks that never see one pay nothing. Decoding is
+ * synchronous inside the instance; the caller bounds its work by the pixel count read from the header first, and
+ * libheif itself refuses a coded picture larger than the header's `ispe` ("security limit exceeded"), so a small
+ * header cannot hide a large picture.
  */
 
 /** libheif refused the file or could not decode it; `message` is libheif's own. */
@@ -62,16 +69,18 @@ interface LibHeif {
   readonly heif_channel: { readonly heif_channel_interleaved: EnumValue };
 }
 
-let loading: Promise<LibHeif> | undefined;
+type LibHeifFactory = () => LibHeif;
+let factory: Promise<LibHeifFactory> | undefined;
 
-/** The WebAssembly build with the binary inlined, so a bundle or a Lambda asset needs no separate .wasm file. */
-function libheif(): Promise<LibHeif> {
-  loading ??= import('libheif-js/wasm-bundle').then(async (module: { default?: LibHeif } & Partial<LibHeif>) => {
-    const lib = (module.default ?? module) as LibHeif;
-    await lib.ready;
-    return lib;
-  });
-  return loading;
+/** A new libheif instance. The build with the WebAssembly binary inlined, so a bundle needs no separate .wasm file. */
+async function newLibheif(): Promise<LibHeif> {
+  factory ??= import('libheif-js/libheif-wasm/libheif-bundle.js').then(
+    (module: { default?: LibHeifFactory } | LibHeifFactory) =>
+      typeof module === 'function' ? module : (module.default as LibHeifFactory),
+  );
+  const lib = (await factory)();
+  await lib.ready;
+  return lib;
 }
 
 function isError(value: unknown): value is HeifError {
@@ -83,7 +92,7 @@ function isError(value: unknown): value is HeifError {
  * image has it. Every libheif object is released before this returns, whatever happens.
  */
 export async function decodeHeic(bytes: Uint8Array): Promise<DecodedHeic> {
-  const lib = await libheif();
+  const lib = await newLibheif();
   const context = lib.heif_context_alloc();
   if (!context) throw new HeicDecodeError('libheif could not allocate a decoding context');
   let handle: unknown;

@@ -158,7 +158,8 @@ function readReferences(reader: Reader, iref: Box | undefined): Map<string, numb
     const from = id(at);
     const count = reader.u16(at + idSize);
     at += idSize + 2;
-    if (at + count * idSize > reference.end) throw new HeifHeaderError(`the ${reference.type} reference overruns its box`);
+    if (at + count * idSize > reference.end)
+      throw new HeifHeaderError(`the ${reference.type} reference overruns its box`);
     const to: number[] = [];
     for (let i = 0; i < count; i += 1) to.push(id(at + i * idSize));
     // One `cdsc` per described item is the norm; several from one item are merged.
@@ -205,8 +206,7 @@ function readProperties(reader: Reader, iprp: Box): Properties {
     if (at > ipma.end) throw new HeifHeaderError('ipma overruns its box');
   }
 
-  const boxesOf = (item: number): Box[] =>
-    (associations.get(item) ?? []).map((index) => boxes[index - 1] as Box);
+  const boxesOf = (item: number): Box[] => (associations.get(item) ?? []).map((index) => boxes[index - 1] as Box);
   return {
     of: (item) => boxesOf(item).map((box) => box.type),
     size(item) {
@@ -322,7 +322,9 @@ class Reader {
 
   private need(at: number, length: number): void {
     if (at < 0 || at + length > this.bytes.length) {
-      throw new HeifHeaderError(`the file ends at byte ${this.bytes.length}, inside a box that needs byte ${at + length}`);
+      throw new HeifHeaderError(
+        `the file ends at byte ${this.bytes.length}, inside a box that needs byte ${at + length}`,
+      );
     }
   }
 

@@ -107,9 +107,13 @@ async function heifSource(input: Uint8Array, type: 'heic' | 'heif', config: Imag
     header = readHeifHeader(input);
   } catch (error) {
     if (!(error instanceof HeifHeaderError)) throw error;
-    throw new ImageRejectedError('CORRUPT_IMAGE', `The ${IMAGE_TYPE_NAMES[type]} header cannot be read: ${error.message}`, {
-      cause: error,
-    });
+    throw new ImageRejectedError(
+      'CORRUPT_IMAGE',
+      `The ${IMAGE_TYPE_NAMES[type]} header cannot be read: ${error.message}`,
+      {
+        cause: error,
+      },
+    );
   }
   if (header.codec !== 'hevc') {
     throw new ImageRejectedError(
@@ -148,9 +152,10 @@ const HEIF_CODEC_NAMES: Readonly<Record<HeifHeader['codec'], string>> = {
 };
 
 /**
- * What autoOrient() does for an EXIF Orientation, for pixels that carry no EXIF of their own. sharp applies rotate
- * before flip/flop, so 5 (transpose) is a quarter turn clockwise then a horizontal mirror, 7 (transverse) a quarter
- * turn clockwise then a vertical one.
+ * What autoOrient() does for an EXIF Orientation, for pixels that carry no EXIF of their own. Within one pipeline sharp
+ * mirrors (flip/flop) before it rotates, so 5 (transpose) is a vertical mirror then a quarter turn clockwise, and 7
+ * (transverse) a horizontal mirror then the same turn (test/unit/exif-orientations.test.ts checks all eight against
+ * autoOrient on a JPEG).
  */
 function orient(image: Sharp, orientation: number): Sharp {
   switch (orientation) {
@@ -161,11 +166,11 @@ function orient(image: Sharp, orientation: number): Sharp {
     case 4:
       return image.flip();
     case 5:
-      return image.rotate(90).flop();
+      return image.rotate(90).flip();
     case 6:
       return image.rotate(90);
     case 7:
-      return image.rotate(90).flip();
+      return image.rotate(90).flop();
     case 8:
       return image.rotate(270);
     default:
