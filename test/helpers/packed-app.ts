@@ -150,7 +150,8 @@ export function run(command: string, args: readonly string[], cwd: string, env: 
       [...args],
       { cwd, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
-        const code = error ? ((error as NodeJS.ErrnoException & { code?: unknown }).code as number | null) : 0;
+        // A non-zero exit puts the number in error.code; a failure to spawn puts a string there (ENOENT, EACCES).
+        const code: unknown = error ? (error as { code?: unknown }).code : 0;
         resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr, ms: Date.now() - started });
       },
     );

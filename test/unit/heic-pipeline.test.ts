@@ -27,7 +27,10 @@ async function uprightThumbnail(): Promise<Buffer> {
   return sharp(plain.pixels, { raw: plain }).resize(48, 64, { fit: 'fill' }).greyscale().raw().toBuffer();
 }
 
-async function expectCleanUprightJpeg(file: HeicFixture, size = HEIC_UPRIGHT): Promise<Buffer> {
+async function expectCleanUprightJpeg(
+  file: HeicFixture,
+  size: { width: number; height: number } = HEIC_UPRIGHT,
+): Promise<Buffer> {
   const input = readHeic(file);
   const prepared = await prepareImageForDidit(input, config);
 
