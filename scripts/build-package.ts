@@ -13,7 +13,7 @@
  * its cache (`--prefer-offline`), so a machine that ran `npm ci` once builds offline.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -29,6 +29,7 @@ import { PROCESS_UPLOAD_ENTRY } from '../lib/parts/processor';
 import { SWEEP_CHECKS_ENTRY } from '../lib/parts/sweeper';
 import { CREATE_CHECK_ENTRY, GET_CHECK_ENTRY } from '../lib/parts/upload-api';
 import { DELIVER_WEBHOOK_ENTRY, DIDIT_WEBHOOK_ENTRY } from '../lib/parts/webhooks';
+import { lockSubset, readLock } from './lock-subset';
 
 const DIST = path.join(REPO_ROOT, 'dist');
 const ENTRY_POINTS = ['lib/index.ts', 'contracts/index.ts'];
@@ -108,28 +109,38 @@ async function bundleHandler(entry: string, outdir: string, external: readonly s
   });
 }
 
-/** The exact versions this repository locks, so the package ships what its tests ran. */
-function lockedVersion(name: string): string {
-  const lock = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package-lock.json'), 'utf8')) as {
-    packages: Record<string, { version?: string }>;
-  };
-  const version = lock.packages[`node_modules/${name}`]?.version;
-  if (!version) throw new Error(`${name} is not in package-lock.json`);
-  return version;
-}
-
-/** sharp for Linux/glibc on `cpu` and libheif-js, installed by npm from its cache into `target`/node_modules. */
+/**
+ * sharp for Linux/glibc on `cpu` and libheif-js, installed into `target`/node_modules by `npm ci` from a lock cut out
+ * of this repository's (scripts/lock-subset.ts): the exact versions its tests ran, fetched by integrity, from npm's
+ * cache when it holds them (`--prefer-offline`: a machine that ran `npm ci` and once bundled each CPU builds offline).
+ */
 function installImageDecoders(target: string, cpu: 'arm64' | 'x64'): void {
   const scratch = mkdtempSync(path.join(tmpdir(), `liveness-decoders-${cpu}-`));
   try {
-    const dependencies = Object.fromEntries(IMAGE_DECODER_MODULES.map((name) => [name, lockedVersion(name)]));
-    writeFileSync(path.join(scratch, 'package.json'), JSON.stringify({ private: true, dependencies }));
+    const lock = readLock(REPO_ROOT);
+    const binaries = new Set([`@img/sharp-linux-${cpu}`, `@img/sharp-libvips-linux-${cpu}`]);
+    const packages = lockSubset(lock, IMAGE_DECODER_MODULES, (name) => binaries.has(name));
+    const dependencies = Object.fromEntries(
+      IMAGE_DECODER_MODULES.map((name) => [name, packages[`node_modules/${name}`]?.version as string]),
+    );
+    writeFileSync(
+      path.join(scratch, 'package.json'),
+      JSON.stringify({ name: 'decoders', private: true, dependencies }),
+    );
+    writeFileSync(
+      path.join(scratch, 'package-lock.json'),
+      JSON.stringify({
+        name: 'decoders',
+        lockfileVersion: 3,
+        requires: true,
+        packages: { '': { name: 'decoders', dependencies }, ...packages },
+      }),
+    );
     execFileSync(
       'npm',
       [
-        'install',
+        'ci',
         '--omit=dev',
-        '--no-package-lock',
         '--ignore-scripts',
         '--prefer-offline',
         '--no-audit',

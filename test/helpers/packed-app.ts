@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type LockEntry, lockSubset, readLock } from '../../scripts/lock-subset';
 
 /**
  * A scratch npm project installed the way a customer installs the package, but offline: `npm ci --offline` from a
@@ -12,45 +13,13 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-interface LockEntry {
-  version?: string;
-  resolved?: string;
-  integrity?: string;
-  inBundle?: boolean;
-  dev?: boolean;
-  devOptional?: boolean;
-  optional?: boolean;
-  dependencies?: Record<string, string>;
-  optionalDependencies?: Record<string, string>;
-  peerDependencies?: Record<string, string>;
-  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
-  [key: string]: unknown;
-}
-
-const repoLock = (): Record<string, LockEntry> =>
-  (
-    JSON.parse(readFileSync(path.join(REPO_ROOT, 'package-lock.json'), 'utf8')) as {
-      packages: Record<string, LockEntry>;
-    }
-  ).packages;
+const repoLock = () => readLock(REPO_ROOT);
 
 /** The version the repository locks for a top-level package. */
 export function lockedVersion(name: string): string {
   const version = repoLock()[`node_modules/${name}`]?.version;
   if (!version) throw new Error(`${name} is not in package-lock.json`);
   return version;
-}
-
-/** Where Node (and npm) find `name` from the package at `from` ('' is the project itself). */
-function resolveIn(lock: Record<string, LockEntry>, from: string, name: string): string | undefined {
-  let base = from;
-  for (;;) {
-    const candidate = `${base ? `${base}/` : ''}node_modules/${name}`;
-    if (lock[candidate]) return candidate;
-    if (!base) return undefined;
-    const parent = base.lastIndexOf('/node_modules/');
-    base = parent < 0 ? '' : base.slice(0, parent);
-  }
 }
 
 export interface PackedTarball {
@@ -73,54 +42,23 @@ export function writeScratchProject(
   registryDependencies: readonly string[],
 ): void {
   const source = repoLock();
-  const packages: Record<string, LockEntry> = {};
-  const queue: string[] = [];
-  const copy = (key: string) => {
-    if (packages[key]) return;
-    const { dev, devOptional, ...entry } = source[key] as LockEntry;
-    packages[key] = entry;
-    queue.push(key);
-  };
   const rootDependencies: Record<string, string> = {};
-  for (const name of registryDependencies) {
-    rootDependencies[name] = lockedVersion(name);
-    copy(`node_modules/${name}`);
-  }
+  for (const name of registryDependencies) rootDependencies[name] = lockedVersion(name);
   const relativeTarball = path.relative(dir, tarball.file).split(path.sep).join('/');
   rootDependencies['didit-liveness-service'] = `file:${relativeTarball}`;
-  packages['node_modules/didit-liveness-service'] = {
-    version: tarball.version,
-    resolved: `file:${relativeTarball}`,
-    integrity: tarball.integrity,
-    license: 'Apache-2.0',
-    dependencies: tarball.dependencies,
-    peerDependencies: tarball.peerDependencies,
-    bin: tarball.bin,
+  const packages: Record<string, LockEntry> = {
+    // The tarball's own dependencies resolve from the repository's top-level copies.
+    ...lockSubset(source, [...registryDependencies, ...Object.keys(tarball.dependencies)]),
+    'node_modules/didit-liveness-service': {
+      version: tarball.version,
+      resolved: `file:${relativeTarball}`,
+      integrity: tarball.integrity,
+      license: 'Apache-2.0',
+      dependencies: tarball.dependencies,
+      peerDependencies: tarball.peerDependencies,
+      bin: tarball.bin,
+    },
   };
-  // The tarball's own dependencies resolve from the repository's top-level copies.
-  for (const name of Object.keys(tarball.dependencies)) copy(`node_modules/${name}`);
-
-  while (queue.length > 0) {
-    const key = queue.shift() as string;
-    const entry = packages[key] as LockEntry;
-    // Bundled dependencies come inside the package's own tarball; their lock entries go along.
-    for (const nested of Object.keys(source).filter((k) => k.startsWith(`${key}/node_modules/`))) {
-      if (source[nested]?.inBundle) copy(nested);
-    }
-    const wanted = {
-      ...entry.dependencies,
-      ...entry.optionalDependencies,
-      ...Object.fromEntries(
-        Object.entries(entry.peerDependencies ?? {}).filter(([name]) => !entry.peerDependenciesMeta?.[name]?.optional),
-      ),
-    };
-    for (const name of Object.keys(wanted)) {
-      const found = resolveIn(source, key, name);
-      if (found) copy(found);
-      else if (!entry.optionalDependencies?.[name])
-        throw new Error(`${key} needs ${name}, which the repository does not lock`);
-    }
-  }
 
   const project = { name: 'scratch-cdk-app', version: '1.0.0', private: true, dependencies: rootDependencies };
   writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(project, null, 2)}\n`);
