@@ -1,6 +1,18 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  resolve: {
+    // The package's exports point at the build (dist/); tests run what the package is built from, the source. The
+    // built package itself is installed and synthesized by test/infra/packed-package.test.ts.
+    alias: [
+      { find: /^didit-liveness-service$/, replacement: fileURLToPath(new URL('./lib/index.ts', import.meta.url)) },
+      {
+        find: /^didit-liveness-service\/contracts$/,
+        replacement: fileURLToPath(new URL('./contracts/index.ts', import.meta.url)),
+      },
+    ],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],

@@ -3,13 +3,14 @@ import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile, type Plugin, type PluginBuild } from 'esbuild';
+import { AWS_SDK_IN_RUNTIME, IMAGE_DECODER_MODULES } from '../lib/parts/node-function';
 import { type ProfileSummary, profilesIn, summarizeProfile } from './cpu-profile';
 import { type Summary, summarize } from './stats';
 
 /**
  * Section 3: what a cold start costs before the first event. Each handler is bundled exactly as
  * lib/parts/node-function.ts has CDK bundle it (esbuild, CJS, minified, node24 target, external source map, the
- * runtime's AWS SDK external, sharp external for the processor), then loaded in a fresh Node process with the
+ * runtime's AWS SDK external, sharp and libheif-js external for the processor), then loaded in a fresh Node process with the
  * environment its config needs set to dummy values, as Lambda's init phase would load it.
  */
 
@@ -17,8 +18,6 @@ const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 /** Under the repository so `require` finds the externals in node_modules, as NODE_PATH does in Lambda. */
 const OUT_DIR = path.join(REPO_ROOT, 'test-output', 'bench', 'bundles');
 
-/** The same list as AWS_SDK_IN_RUNTIME in lib/parts/node-function.ts. */
-const AWS_SDK_IN_RUNTIME = ['@aws-sdk/client-*', '@aws-sdk/core', '@aws-sdk/credential-provider-*', '@smithy/*'];
 /** Functions created with `includeSharp: true` (lib/parts/processor.ts): sharp ships beside the bundle. */
 const WITH_SHARP = new Set(['process-upload']);
 
@@ -82,7 +81,7 @@ async function bundle(handler: string): Promise<{ file: string; metafile: Metafi
     minify: true,
     sourcemap: true,
     sourcesContent: false,
-    external: [...AWS_SDK_IN_RUNTIME, ...(WITH_SHARP.has(handler) ? ['sharp'] : [])],
+    external: [...AWS_SDK_IN_RUNTIME, ...(WITH_SHARP.has(handler) ? IMAGE_DECODER_MODULES : [])],
     outfile: file,
     metafile: true,
     logLevel: 'silent',
@@ -184,7 +183,7 @@ export async function profileInit(handler: string): Promise<ProfileSummary | und
     target: 'node24',
     format: 'cjs',
     minify: false,
-    external: [...AWS_SDK_IN_RUNTIME, ...(WITH_SHARP.has(handler) ? ['sharp'] : [])],
+    external: [...AWS_SDK_IN_RUNTIME, ...(WITH_SHARP.has(handler) ? IMAGE_DECODER_MODULES : [])],
     outfile: file,
     logLevel: 'silent',
   });
@@ -243,7 +242,7 @@ export async function runBundleExperiments(reps: number): Promise<BundleExperime
       target: 'node24',
       format: 'cjs',
       minify: true,
-      external: [...AWS_SDK_IN_RUNTIME, 'sharp'],
+      external: [...AWS_SDK_IN_RUNTIME, ...IMAGE_DECODER_MODULES],
       outfile: file,
       logLevel: 'silent',
       plugins: variant.plugins,

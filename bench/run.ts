@@ -4,7 +4,7 @@
  * table to test-output/bench.md.
  *
  *   --quick                 few repetitions (for development on a shared machine; figures are indicative only)
- *   --only=1,2,3,4,tuning   run some sections (default: all)
+ *   --only=1,2,3,4,heic,tuning   run some sections (default: all)
  *   --didit-latency-ms=N    the fixed Didit latency (default 1000)
  *   --cpu-prof              also run the end-to-end stacks under `node --cpu-prof` and summarise the profiles
  */
@@ -22,6 +22,7 @@ const { runProcessorOverhead } = await import('./processor-overhead');
 const { runColdStart, profileInit, runBundleExperiments } = await import('./cold-start');
 const { runEndToEnd } = await import('./end-to-end');
 const { runImageTuning, runThreadpool } = await import('./tuning');
+const { runHeicBench } = await import('./heic');
 const { benchInputs, selfieJpeg } = await import('./inputs');
 const { startDiditFloor } = await import('./didit-floor');
 const { startBenchMoto } = await import('./moto');
@@ -52,6 +53,7 @@ const REPS = quick
       e2eWaves: 1,
       tuning: 3,
       pool: 2,
+      heic: 3,
     }
   : {
       image: 15,
@@ -63,6 +65,7 @@ const REPS = quick
       e2eWaves: 3,
       tuning: 10,
       pool: 5,
+      heic: 7,
     };
 
 /** Targets, as ratios or sizes on this machine (issue 7). */
@@ -110,6 +113,10 @@ async function main() {
   if (wants('1')) {
     log('1/5 image step');
     result.image = await runImageStep(inputs, REPS.image, REPS.imageWarmup);
+  }
+  if (wants('heic')) {
+    log('H: 12 MP HEIC vs 12 MP JPEG, time and peak memory (one process each)');
+    result.heic = runHeicBench(REPS.heic);
   }
   if (wants('tuning')) {
     log('tuning: libvips threads, long edge, libuv pool');
@@ -392,6 +399,32 @@ function tableRows(result: Record<string, unknown>): Row[] {
         `p75 ${ms(r.latency.p75)}, max ${ms(r.latency.max)}; create ${ms(r.create.median)}, upload ${ms(r.upload.median)}; calls: claim ${call('store.claim')}, S3 read ${call('s3.read')}, Didit ${call('didit.checkLiveness')}, complete ${call('store.complete')}, publish ${call('events.publish')}; CPU per check: stack ${ms(r.stackCpuMsPerCheck)}, moto ${ms(r.motoCpuMsPerCheck ?? Number.NaN)}${r.failed ? `; ${r.failed} not COMPLETED` : ''}`,
       ]);
     }
+  }
+
+  const heic = result.heic as ReturnType<typeof runHeicBench> | undefined;
+  if (heic) {
+    const h = heic.heic;
+    const j = heic.jpeg;
+    rows.push([
+      'H',
+      `image step 12 MP phone HEIC (8×6 HEVC tiles, irot + EXIF 6, ${bytes(h.inputBytes)})`,
+      ms(h.medianMs),
+      `12 MP JPEG, EXIF 6 (${bytes(j.inputBytes)}) ${ms(j.medianMs)}`,
+      ratio(h.medianMs, j.medianMs),
+      '—',
+      'info',
+      `libheif decode alone ${ms(h.decodeMedianMs ?? Number.NaN)}; first in a fresh process ${ms(h.firstMs)} (JPEG ${ms(j.firstMs)}); → ${h.output.width}×${h.output.height} ${bytes(h.output.bytes)} q${h.output.quality}`,
+    ]);
+    rows.push([
+      'H',
+      'peak resident memory, 12 MP HEIC path (one process)',
+      `${h.peakRssMb.toFixed(0)} MB`,
+      `12 MP JPEG path ${j.peakRssMb.toFixed(0)} MB`,
+      ratio(h.peakRssMb, j.peakRssMb),
+      `< processor ${1024} MB`,
+      verdict(h.peakRssMb < 1024),
+      `before the first image: HEIC ${h.baseRssMb.toFixed(0)} MB, JPEG ${j.baseRssMb.toFixed(0)} MB; JPEG ≤ 500000 B: ${verdict(h.output.bytes <= TARGETS.outputBytes)}`,
+    ]);
   }
 
   if (image) {

@@ -18,7 +18,7 @@ export const EXIT_CODES = {
   AUTH_FAILED: 5,
   /** The API or the upload URL could not be reached (refused, DNS, TLS, timeout). */
   API_UNREACHABLE: 6,
-  /** The file is missing, unreadable, empty, larger than 5 MiB, or not a JPEG/PNG/WebP/TIFF. */
+  /** The file is missing, unreadable, empty, larger than 5 MiB, or not a JPEG/PNG/WebP/TIFF/HEIC. */
   BAD_INPUT_FILE: 7,
   /** Any other unexpected answer: a 5xx, a non-JSON body, a wrong URL (404), or S3 refusing the upload. */
   API_ERROR: 8,

@@ -16,12 +16,15 @@ const CONTENT_TYPES: Readonly<Record<SupportedImageType, AcceptedContentType>> =
   png: 'image/png',
   webp: 'image/webp',
   tiff: 'image/tiff',
+  heic: 'image/heic',
+  heif: 'image/heif',
 };
 
 /**
  * Reads the selfie and refuses, before any check is created, what the service would refuse after the upload: an
- * empty file, one over the presigned POST's 5 MiB, or anything that is not JPEG/PNG/WebP/TIFF by its magic bytes
- * (the same sniffer the processor uses, so the CLI and the service never disagree about a file).
+ * empty file, one over the presigned POST's 5 MiB, or anything that is not JPEG/PNG/WebP/TIFF/HEIC by its magic bytes
+ * (the same sniffer the processor uses, so the CLI and the service never disagree about a file). A phone's HEIC is
+ * sent as it is: the service decodes it.
  */
 export async function readSelfie(path: string): Promise<Selfie> {
   let handle: Awaited<ReturnType<typeof open>>;
@@ -52,8 +55,8 @@ export async function readSelfie(path: string): Promise<Selfie> {
     if (!sniffed.supported) {
       throw new CliError(
         'BAD_INPUT_FILE',
-        `${path} is not a JPEG, PNG, WebP or TIFF image (its content looks like ${IMAGE_TYPE_NAMES[sniffed.type]})`,
-        { code: 'UNSUPPORTED_IMAGE_TYPE', hint: 'Convert it first, e.g. a HEIC from a phone to JPEG.' },
+        `${path} is not a JPEG, PNG, WebP, TIFF or HEIC image (its content looks like ${IMAGE_TYPE_NAMES[sniffed.type]})`,
+        { code: 'UNSUPPORTED_IMAGE_TYPE', hint: 'Convert it to JPEG first.' },
       );
     }
     return { path, bytes, type: sniffed.type, contentType: CONTENT_TYPES[sniffed.type] };

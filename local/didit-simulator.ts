@@ -488,10 +488,16 @@ function applyFault(fault: DiditFault, req: IncomingMessage, res: ServerResponse
   }
 }
 
+/**
+ * What Didit's user_image takes: JPEG, PNG, WebP, TIFF. The processor decodes more (HEIC) but only ever sends JPEG;
+ * the simulator keeps Didit's list so a pipeline that forwarded an original would be refused here as by Didit.
+ */
+const DIDIT_IMAGE_TYPES: ReadonlySet<SupportedImageType> = new Set(['jpeg', 'png', 'webp', 'tiff']);
+
 /** The real type by magic bytes (the same sniffer the processor uses); declared type and file name are not trusted. */
 function acceptedImageType(bytes: Uint8Array): SupportedImageType | undefined {
   const sniffed = sniffImageType(bytes);
-  return sniffed.supported ? sniffed.type : undefined;
+  return sniffed.supported && DIDIT_IMAGE_TYPES.has(sniffed.type) ? sniffed.type : undefined;
 }
 
 function parseThreshold(raw: string | undefined): number | undefined {

@@ -1,5 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,30 +16,128 @@ export interface Moto {
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
+const PROJECT_ROOT = join(here, '..');
 
-/** The real interpreter behind the pyenv shim: the shim adds seconds to every start. */
-function pythonWithMoto(): string {
-  if (process.env.MOTO_PYTHON) return process.env.MOTO_PYTHON;
-  const versions = join(process.env.PYENV_ROOT ?? join(homedir(), '.pyenv'), 'versions');
-  if (existsSync(versions)) {
-    for (const version of readdirSync(versions).sort().reverse()) {
-      const bin = join(versions, version, 'bin');
-      if (existsSync(join(bin, 'moto_server'))) return join(bin, 'python3');
-    }
-  }
-  return 'python3';
+/** The moto this project is tested with (docs/operations.md, README prerequisites). */
+export const MOTO_REQUIREMENT = 'moto[server]==5.2.1';
+/** What moto_launcher.py imports: moto's server and the extras it needs. */
+const REQUIRED_MODULES = ['moto', 'jsonpath_ng', 'flask', 'flask_cors'] as const;
+/** Where `npm start` sets moto up when no Python on the machine has it (git-ignored, like all of .local/). */
+export const PROJECT_VENV = join(PROJECT_ROOT, '.local', 'moto-venv');
+const SETUP_COMMAND = `python3 -m venv .local/moto-venv && .local/moto-venv/bin/python -m pip install "${MOTO_REQUIREMENT}"`;
+
+/** No Python with moto[server] could be found or set up; `message` is the one thing to tell the person. */
+export class MotoUnavailableError extends Error {
+  override readonly name = 'MotoUnavailableError';
 }
 
-export async function startMoto(options: { port?: number; quiet?: boolean } = {}): Promise<Moto> {
-  const port = options.port ?? (await freePort());
-  const child: ChildProcess = spawn(
-    pythonWithMoto(),
-    [join(here, 'moto_launcher.py'), '-H', '127.0.0.1', '-p', String(port)],
-    {
-      stdio: ['ignore', 'ignore', options.quiet === false ? 'inherit' : 'pipe'],
-      env: { ...process.env, PYTHONUNBUFFERED: '1' },
-    },
+function venvPython(venv: string): string {
+  return join(venv, 'bin', 'python');
+}
+
+/** The real interpreter behind the pyenv shim: the shim adds seconds to every start. */
+function pyenvPythonWithMoto(): string | undefined {
+  const versions = join(process.env.PYENV_ROOT ?? join(homedir(), '.pyenv'), 'versions');
+  if (!existsSync(versions)) return undefined;
+  for (const version of readdirSync(versions).sort().reverse()) {
+    const bin = join(versions, version, 'bin');
+    if (existsSync(join(bin, 'moto_server'))) return join(bin, 'python3');
+  }
+  return undefined;
+}
+
+/** The modules moto_server needs that `python` cannot find, or undefined when `python` does not run at all. */
+function missingModules(python: string): Promise<string[] | undefined> {
+  const probe = `import importlib.util as u; print(",".join(m for m in ${JSON.stringify(REQUIRED_MODULES)} if u.find_spec(m) is None))`;
+  return new Promise((resolve) => {
+    execFile(python, ['-c', probe], { timeout: 15_000 }, (error, stdout) => {
+      if (error) resolve(undefined);
+      else resolve(stdout.trim() === '' ? [] : stdout.trim().split(','));
+    });
+  });
+}
+
+/** Whether Python's package index answers (PIP_INDEX_URL, else PyPI), within a few seconds. */
+async function packageIndexReachable(): Promise<boolean> {
+  const index = (process.env.PIP_INDEX_URL ?? 'https://pypi.org/simple/').replace(/\/?$/, '/');
+  try {
+    const res = await fetch(`${index}moto/`, { method: 'HEAD', signal: AbortSignal.timeout(5_000) });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+function run(command: string, args: readonly string[]): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.once('error', () => resolve(false));
+    child.once('exit', (code) => resolve(code === 0));
+  });
+}
+
+function unavailable(problem: string, why?: string): MotoUnavailableError {
+  return new MotoUnavailableError(
+    [
+      `moto_server is not available: ${problem}.`,
+      ...(why ? [why] : []),
+      'Run this once in the project folder, then start again (or set MOTO_PYTHON to a Python that has moto[server]):',
+      `  ${SETUP_COMMAND}`,
+    ].join('\n'),
   );
+}
+
+/**
+ * The Python to run moto_server with: MOTO_PYTHON if set (it must have moto[server]); else a pyenv version with
+ * moto_server; else the project's own .local/moto-venv; else python3 if it has moto. Failing those, moto[server] is
+ * installed into .local/moto-venv when the package index is reachable (once; later starts find it). Anything else ends
+ * in a MotoUnavailableError naming the one command to run, never a Python stack trace.
+ */
+export async function motoPython(log: (line: string) => void = () => undefined): Promise<string> {
+  const explicit = process.env.MOTO_PYTHON;
+  if (explicit) {
+    const missing = await missingModules(explicit);
+    if (missing === undefined) throw unavailable(`MOTO_PYTHON=${explicit} does not run`);
+    if (missing.length > 0) throw unavailable(`MOTO_PYTHON=${explicit} lacks ${missing.join(', ')}`);
+    return explicit;
+  }
+  const pyenv = pyenvPythonWithMoto();
+  if (pyenv) return pyenv;
+  if (existsSync(venvPython(PROJECT_VENV)) && (await missingModules(venvPython(PROJECT_VENV)))?.length === 0) {
+    return venvPython(PROJECT_VENV);
+  }
+  const missing = await missingModules('python3');
+  if (missing === undefined) throw unavailable('no python3 was found', 'Install Python 3.9 or later first.');
+  if (missing.length === 0) return 'python3';
+
+  if (!(await packageIndexReachable())) {
+    throw unavailable(
+      `python3 lacks ${missing.join(', ')}`,
+      "Python's package index could not be reached, so it was not set up automatically.",
+    );
+  }
+  log(`Setting up ${MOTO_REQUIREMENT} in ${PROJECT_VENV} (once)…`);
+  rmSync(PROJECT_VENV, { recursive: true, force: true });
+  const installed =
+    (await run('python3', ['-m', 'venv', PROJECT_VENV])) &&
+    (await run(venvPython(PROJECT_VENV), ['-m', 'pip', 'install', '--disable-pip-version-check', MOTO_REQUIREMENT])) &&
+    (await missingModules(venvPython(PROJECT_VENV)))?.length === 0;
+  if (!installed) {
+    rmSync(PROJECT_VENV, { recursive: true, force: true });
+    throw unavailable(`python3 lacks ${missing.join(', ')}`, 'Setting it up in .local/moto-venv failed (see above).');
+  }
+  return venvPython(PROJECT_VENV);
+}
+
+export async function startMoto(
+  options: { port?: number; quiet?: boolean; log?: (line: string) => void } = {},
+): Promise<Moto> {
+  const python = await motoPython(options.log);
+  const port = options.port ?? (await freePort());
+  const child: ChildProcess = spawn(python, [join(here, 'moto_launcher.py'), '-H', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'ignore', options.quiet === false ? 'inherit' : 'pipe'],
+    env: { ...process.env, PYTHONUNBUFFERED: '1' },
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);

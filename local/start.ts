@@ -1,9 +1,19 @@
 import { startLocalStack } from './local-stack';
+import { MotoUnavailableError, motoPython } from './moto';
 
 /**
  * `npm start`: the whole service on 127.0.0.1 with the embedded defaults. Environment: PORT (3000),
  * LIVENESS_API_KEY (local-dev-key), DIDIT_API_KEY (unset → Didit simulator), DIDIT_BASE_URL, PRESCREEN (false).
  */
+// The emulator first: without moto nothing else can start, and the person gets one message saying what to run.
+try {
+  await motoPython((line) => console.error(line));
+} catch (error) {
+  if (!(error instanceof MotoUnavailableError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}
+
 const stack = await startLocalStack({
   port: Number(process.env.PORT ?? 3000),
   apiKey: process.env.LIVENESS_API_KEY || 'local-dev-key',

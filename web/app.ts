@@ -77,6 +77,12 @@ ui.fileInput.addEventListener('change', () => {
   useSelfie(file, file.name);
 });
 
+// Only Safari shows HEIC; elsewhere the preview cannot render a phone's HEIC photo, which is still sent as it is
+// (the service decodes it). A broken-image icon would say something is wrong with the photo: show nothing instead.
+ui.preview.addEventListener('error', () => {
+  ui.preview.hidden = true;
+});
+
 ui.cameraStart.addEventListener('click', () => {
   startCamera().catch((error: unknown) => showError(cameraMessage(error)));
 });

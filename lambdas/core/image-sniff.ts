@@ -1,14 +1,17 @@
 /**
  * Tells what an upload really is from its first bytes. The client's file name and content type are not evidence: the
- * pipeline hands only the four formats below to the decoder, and names anything else in the rejection so a client
- * that sent a HEIC or a PDF learns what went wrong.
+ * pipeline hands only the formats below to a decoder, and names anything else in the rejection so a client that sent
+ * an AVIF or a PDF learns what went wrong.
  */
 
-/** Formats the image pipeline decodes. */
-export type SupportedImageType = 'jpeg' | 'png' | 'webp' | 'tiff';
+/**
+ * Formats the image pipeline decodes. `heic` and `heif` are both HEIF files (ISO/IEC 23008-12); which codec a `heif`
+ * (brand mif1/msf1 only) holds is read from its header, and only HEVC is decoded.
+ */
+export type SupportedImageType = 'jpeg' | 'png' | 'webp' | 'tiff' | 'heic' | 'heif';
 
 /** Formats recognised only so a rejection can name them. */
-export type UnsupportedImageType = 'gif' | 'heic' | 'heif' | 'avif' | 'svg' | 'xml' | 'html' | 'pdf' | 'bmp' | 'text';
+export type UnsupportedImageType = 'gif' | 'avif' | 'svg' | 'xml' | 'html' | 'pdf' | 'bmp' | 'text';
 
 export type SniffResult =
   | { readonly supported: true; readonly type: SupportedImageType }
@@ -34,8 +37,11 @@ export const IMAGE_TYPE_NAMES: Readonly<Record<SupportedImageType | UnsupportedI
 };
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a] as const;
+/** HEVC-coded HEIF: still images (heic, heix, heim, heis) and image sequences (hevc, hevx, hevm, hevs). */
 const HEIC_BRANDS = new Set(['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'hevm', 'hevs']);
+/** AV1-coded HEIF is AVIF: still refused, checked first because AVIF files also carry mif1. */
 const AVIF_BRANDS = new Set(['avif', 'avis']);
+/** Codec-neutral HEIF brands: the header says what the image is coded with. */
 const HEIF_BRANDS = new Set(['mif1', 'msf1', 'mif2']);
 /** Enough of a text file to get past an XML prolog, a doctype and a comment or two. */
 const TEXT_WINDOW_BYTES = 1024;
@@ -56,7 +62,8 @@ export function sniffImageType(bytes: Uint8Array): SniffResult {
     return unsupported('bmp');
   }
   const isoMedia = sniffIsoMedia(bytes);
-  if (isoMedia) return unsupported(isoMedia);
+  if (isoMedia === 'avif') return unsupported('avif');
+  if (isoMedia) return supported(isoMedia);
   return unsupported(sniffText(bytes) ?? 'unknown');
 }
 

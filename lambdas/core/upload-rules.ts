@@ -9,8 +9,19 @@ export const MAX_UPLOAD_BYTES = 5 * 1024 * 1024;
 /** An empty upload is refused by the POST policy's `content-length-range` and by the processor. */
 export const MIN_UPLOAD_BYTES = 1;
 
-/** Content types a client may ask for; the policy pins the one chosen, the processor sniffs the bytes anyway. */
-export const ACCEPTED_CONTENT_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/tiff'] as const;
+/**
+ * Content types a client may ask for; the policy pins the one chosen, the processor sniffs the bytes anyway (an iPhone
+ * photo labelled `image/heic` whose brands say `mif1` only is decoded the same). The CLI and the browser sample offer
+ * exactly this list.
+ */
+export const ACCEPTED_CONTENT_TYPES = [
+  'image/jpeg',
+  'image/png',
+  'image/webp',
+  'image/tiff',
+  'image/heic',
+  'image/heif',
+] as const;
 export type AcceptedContentType = (typeof ACCEPTED_CONTENT_TYPES)[number];
 
 /** Every upload key starts with this prefix; only objects under it trigger the processor. */

@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ACCEPTED_CONTENT_TYPES, MAX_UPLOAD_BYTES } from '../../lambdas/core/upload-rules';
 import type { LocalStack } from '../../local/local-stack';
 import { ApiClient } from '../helpers/api-client';
+import { readHeic } from '../helpers/heic-images';
 import { startTestStack } from '../helpers/test-stack';
 
 // The sample page in a real headless Chromium against the whole local stack: the page's own fetch and XHR calls,
@@ -180,10 +181,30 @@ describe('the browser sample client', () => {
     await expect.poll(() => page.isHidden('#error')).toBe(true);
   });
 
+  it('sends a phone HEIC as it is (image/heic) and shows Approved; no broken preview where the browser cannot show HEIC', async () => {
+    const { page, pageErrors } = await openClient();
+    await page.setInputFiles('#file-input', {
+      name: 'IMG_0001.HEIC',
+      mimeType: 'image/heic',
+      buffer: readHeic('astronaut-12mp.heic'),
+    });
+    // Chromium has no HEIC decoder: the preview's error hides it.
+    await expect.poll(() => page.isHidden('#selfie-preview')).toBe(true);
+    await page.click('#verify');
+    await page.waitForSelector('#result:not([hidden]), #error:not([hidden])', { timeout: 30_000 });
+
+    expect(await page.isHidden('#error'), (await page.textContent('#error')) ?? '').toBe(true);
+    expect(await page.getAttribute('#result', 'data-outcome')).toBe('Approved');
+    const checkId = (await page.textContent('#result-check-id')) ?? '';
+    const check = (await new ApiClient(stack.apiUrl, stack.apiKey).getCheck(checkId)).body;
+    expect(check).toMatchObject({ status: 'COMPLETED', result: { decision: 'Approved' } });
+    expect(pageErrors).toEqual([]);
+  });
+
   it('offers in the file picker the content types the API accepts, from the shared list', async () => {
     const { page } = await openClient();
     expect(await page.getAttribute('#file-input', 'accept')).toBe(ACCEPTED_CONTENT_TYPES.join(','));
-    expect(await page.textContent('#file-rules')).toMatch(/^JPEG, PNG, .* up to 5 MiB$/);
+    expect(await page.textContent('#file-rules')).toBe('JPEG, PNG, WebP, TIFF, HEIC or HEIF, up to 5 MiB');
   });
 
   it('takes a photo with the camera and gets a decision for it', async () => {

@@ -7,6 +7,7 @@ import {
   mkdtempSync,
   openSync,
   readdirSync,
+  readFileSync,
   readSync,
   rmSync,
   statSync,
@@ -152,6 +153,10 @@ describe('processor bundle (real esbuild + npm, no Docker)', () => {
     expect(existsSync(path.join(asset, 'node_modules/@img/sharp-libvips-linux-arm64/package.json'))).toBe(true);
     expect(existsSync(path.join(asset, 'node_modules/@img/sharp-linux-x64'))).toBe(false);
     expect(statSync(path.join(asset, 'index.js')).size).toBeGreaterThan(0);
+    // The HEIC decoder beside the bundle (loaded on the first HEIC), not inlined into it.
+    expect(existsSync(path.join(asset, 'node_modules/libheif-js/libheif-wasm/libheif-bundle.js'))).toBe(true);
+    expect(readFileSync(path.join(asset, 'index.js'), 'utf8')).toContain('libheif-js/libheif-wasm/libheif-bundle.js');
+    expect(statSync(path.join(asset, 'index.js')).size).toBeLessThan(1024 * 1024);
   });
 
   it('ships the x64 sharp binary (ELF x86-64) for an x86_64 function', { timeout: 120_000 }, () => {

@@ -14,6 +14,7 @@ import type { CheckView } from '../../lambdas/core/check-view';
 import { freePort } from '../../local/free-port';
 import type { LocalStack } from '../../local/local-stack';
 import { ApiClient } from '../helpers/api-client';
+import { heicFixture } from '../helpers/heic-images';
 import { startTestStack } from '../helpers/test-stack';
 
 // The real `liveness` command in a child process, against the whole local stack started here: what a person or a CI
@@ -161,7 +162,7 @@ describe('liveness verify against the local stack', () => {
     const run = await runCli(['verify', files.html, '--api', `http://127.0.0.1:${await freePort()}`]);
 
     expect(run.code).toBe(EXIT_CODES.BAD_INPUT_FILE);
-    expect(run.stderr).toContain('is not a JPEG, PNG, WebP or TIFF image (its content looks like HTML)');
+    expect(run.stderr).toContain('is not a JPEG, PNG, WebP, TIFF or HEIC image (its content looks like HTML)');
   });
 
   it('a missing file and bad flags: exit 7 and exit 1', async () => {
@@ -204,6 +205,18 @@ describe('liveness verify against the local stack', () => {
     expect(stored.vendor_data).toBe('user-7');
     // Progress stays on stderr, so stdout parses as JSON with nothing around it.
     expect(run.stderr).toMatch(/^Status\s+COMPLETED/m);
+  });
+
+  it('sends a phone HEIC as it is, as image/heic, and gets the decision', async () => {
+    const heic = heicFixture('astronaut-12mp.heic');
+    const run = await runCli(['verify', heic, '--json'], local());
+
+    const report = JSON.parse(run.stdout) as JsonReport;
+    expect(run.code, run.stderr).toBe(EXIT_CODES.Approved);
+    expect(report).toMatchObject({
+      outcome: 'Approved',
+      file: { path: heic, bytes: readFileSync(heic).length, content_type: 'image/heic' },
+    });
   });
 
   it('runs as `npx liveness` from the repository (package.json bin)', async () => {

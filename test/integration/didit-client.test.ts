@@ -16,6 +16,7 @@ import {
 } from '../../lambdas/errors';
 import { DiditSimulator } from '../../local/didit-simulator';
 import { freePort } from '../../local/free-port';
+import { readHeic } from '../helpers/heic-images';
 
 const API_KEY = 'sim-test-key';
 /** Short enough that timeout faults cost well under a second each. */
@@ -224,6 +225,13 @@ describe('DiditClient against the Didit simulator', () => {
     const error = await rejection(client.checkLiveness(request({ image: Buffer.from('%PDF-1.7 not an image') })));
 
     expect(error).toBeInstanceOf(DiditRejectedRequestError);
+    expect(error).toMatchObject({ httpStatus: 400, code: 'DIDIT_REJECTED_REQUEST' });
+    expect(sim.lastRequest?.imageType).toBeNull();
+  });
+
+  it('the simulator refuses a HEIC as Didit would: only the JPEG the pipeline makes is ever sent', async () => {
+    const error = await rejection(client.checkLiveness(request({ image: readHeic('astronaut.heic') })));
+
     expect(error).toMatchObject({ httpStatus: 400, code: 'DIDIT_REJECTED_REQUEST' });
     expect(sim.lastRequest?.imageType).toBeNull();
   });

@@ -21,6 +21,7 @@ import type { DiditSimulator } from '../../local/didit-simulator';
 import type { LocalStack } from '../../local/local-stack';
 import { ApiClient } from '../helpers/api-client';
 import { eventually, waitForStackIdle } from '../helpers/eventually';
+import { readHeic } from '../helpers/heic-images';
 import {
   BOMB_1BIT,
   BOMB_RGB,
@@ -118,7 +119,7 @@ async function uploadCase(entry: Row, bytes: Uint8Array, createBody: Record<stri
   const created = await api.createCheck(createBody);
   const before = sim.calls;
   const started = Date.now();
-  await ApiClient.upload(created.upload, bytes, 'image/jpeg');
+  await ApiClient.upload(created.upload, bytes, (createBody.content_type as string | undefined) ?? 'image/jpeg');
   const check = (await api.waitForTerminal(created.id)) as CheckBody;
   entry.ms = Date.now() - started;
   entry.diditCalls = sim.calls - before;
@@ -127,8 +128,14 @@ async function uploadCase(entry: Row, bytes: Uint8Array, createBody: Record<stri
   return { created, check, diditCalls: sim.calls - before, elapsedMs: entry.ms, received: simulator().lastImage };
 }
 
-async function expectRefused(entry: Row, bytes: Uint8Array, code: string, messagePart?: RegExp) {
-  const { check, diditCalls } = await uploadCase(entry, bytes);
+async function expectRefused(
+  entry: Row,
+  bytes: Uint8Array,
+  code: string,
+  messagePart?: RegExp,
+  createBody: Record<string, unknown> = {},
+) {
+  const { check, diditCalls } = await uploadCase(entry, bytes, createBody);
   expect(check).toMatchObject({ status: 'FAILED', error: { code } });
   if (messagePart) expect(check.error?.message).toMatch(messagePart);
   expect(check.result).toBeUndefined();
@@ -265,7 +272,6 @@ describe('uploads: not what they claim to be', () => {
   });
 
   it.each([
-    ['header-only.heic', 'HEIC'],
     ['small.gif', 'GIF'],
     ['script-xxe.svg.jpg', 'SVG'],
     ['small.avif', 'AVIF'],
@@ -276,6 +282,44 @@ describe('uploads: not what they claim to be', () => {
       await expectRefused(entry, await hostileFixture(name), 'UNSUPPORTED_IMAGE_TYPE', new RegExp(type));
     },
   );
+});
+
+describe('uploads: HEIC that cannot be used', () => {
+  it('the ftyp and empty meta an iPhone file opens with, nothing else → CORRUPT_IMAGE naming the missing box', async () => {
+    const entry = row('upload', 'header-only.heic (ftyp + empty meta)', 'FAILED CORRUPT_IMAGE');
+    await expectRefused(
+      entry,
+      await hostileFixture('header-only.heic'),
+      'CORRUPT_IMAGE',
+      /^The HEIC header cannot be read: no pitm box in meta$/,
+      { content_type: 'image/heic' },
+    );
+  });
+
+  it('a HEIC cut off at 60% → CORRUPT_IMAGE, refused from its boxes before decoding', async () => {
+    const entry = row('upload', 'astronaut-truncated.heic (60 % of the bytes)', 'FAILED CORRUPT_IMAGE');
+    await expectRefused(entry, readHeic('astronaut-truncated.heic'), 'CORRUPT_IMAGE', /mdat box .* claims/, {
+      content_type: 'image/heic',
+    });
+  });
+
+  it('a HEIC whose header claims 64×64 for a 384×512 picture → CORRUPT_IMAGE (libheif holds it to the header)', async () => {
+    const entry = row(
+      'upload',
+      'astronaut-ispe-lie.heic (ispe smaller than the coded picture)',
+      'FAILED CORRUPT_IMAGE',
+    );
+    await expectRefused(entry, readHeic('astronaut-ispe-lie.heic'), 'CORRUPT_IMAGE', /cannot be decoded/, {
+      content_type: 'image/heic',
+    });
+  });
+
+  it('a HEIF whose image is AV1-coded (mif1 brands) → UNSUPPORTED_IMAGE_TYPE naming the codec', async () => {
+    const entry = row('upload', 'av1-in-heif.heif (sent as image/heif)', 'FAILED UNSUPPORTED_IMAGE_TYPE (AV1)');
+    await expectRefused(entry, readHeic('av1-in-heif.heif'), 'UNSUPPORTED_IMAGE_TYPE', /coded with AV1/, {
+      content_type: 'image/heif',
+    });
+  });
 });
 
 describe('uploads: damaged', () => {
@@ -322,6 +366,28 @@ describe('uploads: decompression bombs are refused from the header, before any p
     const check = await expectRefused(entry, bytes, 'IMAGE_TOO_MANY_PIXELS');
     expect(check.error?.message).toContain(`${spec.width}×${spec.height}`);
     expect(entry.ms).toBeLessThan(5_000);
+  });
+});
+
+describe('uploads: HEIC from a phone', () => {
+  it('a 12 MP iPhone-layout HEIC (48 tiles, irot, EXIF) → COMPLETED; Didit gets an upright 1440×1920 JPEG ≤ 500 000 B', async () => {
+    const entry = row(
+      'upload',
+      'astronaut-12mp.heic as image/heic (8×6 grid of 512² HEVC tiles, irot + EXIF 6)',
+      'COMPLETED; upright JPEG ≤ 500 000 B to Didit',
+    );
+    const { received, meta, check } = await expectCompleted(entry, readHeic('astronaut-12mp.heic'), {
+      content_type: 'image/heic',
+    });
+
+    expect(check.result?.decision).toBe('Approved');
+    expect(received.byteLength).toBeLessThanOrEqual(500_000);
+    expect({ width: meta.width, height: meta.height }).toEqual({ width: 1440, height: 1920 });
+    const difference = images.meanAbsoluteDifference(
+      await images.astronautThumbnail(48, 64),
+      await images.greyThumbnail(received, 48, 64),
+    );
+    expect(difference).toBeLessThan(8);
   });
 });
 

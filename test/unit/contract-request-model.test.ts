@@ -42,7 +42,10 @@ describe('createCheckRequestModel', () => {
         vendor_data: { type: 'string', minLength: 1, maxLength: 1024 },
         metadata: { type: 'object' },
         callback_url: { type: 'string', maxLength: 2048 },
-        content_type: { type: 'string', enum: ['image/jpeg', 'image/png', 'image/webp', 'image/tiff'] },
+        content_type: {
+          type: 'string',
+          enum: ['image/jpeg', 'image/png', 'image/webp', 'image/tiff', 'image/heic', 'image/heif'],
+        },
       },
       additionalProperties: false,
     });
@@ -70,7 +73,10 @@ describe('createCheckRequestModel', () => {
               fc.array(fc.integer()),
             ),
             callback_url: mostly(fc.webUrl({ validSchemes: ['https'] }), fc.string()),
-            content_type: mostly(fc.constantFrom('image/jpeg', 'image/png', 'image/webp', 'image/tiff'), fc.string()),
+            content_type: mostly(
+              fc.constantFrom('image/jpeg', 'image/png', 'image/webp', 'image/tiff', 'image/heic', 'image/heif'),
+              fc.string(),
+            ),
           },
           { requiredKeys: [] },
         ),

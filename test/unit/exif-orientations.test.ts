@@ -1,7 +1,10 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { decodeHeic } from '../../lambdas/core/heic-decoder';
+import { readHeifHeader } from '../../lambdas/core/heif-header';
 import type { ImageConfig } from '../../lambdas/core/image-pipeline';
 import { prepareImageForDidit } from '../../lambdas/core/image-pipeline';
+import { exifTurnedHeic } from '../helpers/heic-images';
 import {
   ORIENTATIONS,
   ORIENTED_SIZE,
@@ -52,3 +55,45 @@ describe('EXIF orientations 1–8 come out upright', () => {
     },
   );
 });
+
+describe('a HEIC turned by EXIF alone (no irot/imir) turns as a JPEG with the same tag does', () => {
+  // The oracle is sharp's own autoOrient on a JPEG of the very pixels the HEIC stores, tagged the same way.
+  const storedPixels = memoOnce(async () => {
+    const stored = await decodeHeic(exifTurnedHeic(1));
+    return sharp(stored.pixels, { raw: stored }).jpeg({ quality: 95 });
+  });
+
+  it.each(ORIENTATIONS)('orientation %i', async (orientation: Orientation) => {
+    const heic = exifTurnedHeic(orientation);
+    expect(readHeifHeader(heic)).toMatchObject({ transformed: false, exifOrientation: orientation });
+    const jpeg = await (await storedPixels()).clone().withMetadata({ orientation }).toBuffer();
+
+    const fromHeic = await prepareImageForDidit(heic, config);
+    const fromJpeg = await prepareImageForDidit(jpeg, config);
+
+    expect({ width: fromHeic.width, height: fromHeic.height }).toEqual({
+      width: fromJpeg.width,
+      height: fromJpeg.height,
+    });
+    const [a, b] = await Promise.all([greyThumbnail(fromHeic.jpeg, 48, 48), greyThumbnail(fromJpeg.jpeg, 48, 48)]);
+    expect(meanAbsoluteDifference(a, b)).toBeLessThan(SAME_PICTURE_MAD);
+  });
+
+  it('the oracle tells turns apart: orientations 6 and 8 of the same pixels differ', async () => {
+    const [six, eight] = await Promise.all(
+      [6, 8].map(async (orientation) => {
+        const prepared = await prepareImageForDidit(exifTurnedHeic(orientation), config);
+        return greyThumbnail(prepared.jpeg, 48, 48);
+      }),
+    );
+    expect(meanAbsoluteDifference(six as Buffer, eight as Buffer)).toBeGreaterThan(WRONG_TURN_MAD);
+  });
+});
+
+function memoOnce<T>(make: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    pending ??= make();
+    return pending;
+  };
+}

@@ -28,6 +28,19 @@ describe('sniffImageType', () => {
       expect(sniffImageType(await make())).toEqual({ supported: true, type });
     });
 
+    it.each([
+      ['major brand heic (an iPhone photo)', 'heic', ftyp('heic', 'mif1', 'heic')],
+      ['major brand heix (10-bit)', 'heic', ftyp('heix', 'mif1', 'heix')],
+      ['major brand hevc (an image sequence)', 'heic', ftyp('hevc', 'msf1', 'hevc')],
+      ['major brand heim (multi-layer)', 'heic', ftyp('heim', 'mif1')],
+      ['major brand heis (scalable)', 'heic', ftyp('heis', 'mif1')],
+      ['major brand mif1, compatible heic', 'heic', ftyp('mif1', 'mif1', 'heic')],
+      ['mif1 only (codec named in the header)', 'heif', ftyp('mif1', 'mif1', 'miaf')],
+      ['msf1 only (a sequence, codec named in the header)', 'heif', ftyp('msf1', 'msf1')],
+    ] as const)('HEIF %s → %s', (_name, type, input) => {
+      expect(sniffImageType(input)).toEqual({ supported: true, type });
+    });
+
     it('recognises a big-endian TIFF (MM\\0*)', () => {
       expect(sniffImageType(bytes('MM', [0x00, 0x2a, 0, 0, 0, 8]))).toEqual({ supported: true, type: 'tiff' });
     });
@@ -51,9 +64,6 @@ describe('sniffImageType', () => {
 
     it.each([
       ['GIF87a', 'gif', bytes('GIF87a', [1, 0, 1, 0])],
-      ['HEIC (major brand heic)', 'heic', ftyp('heic', 'mif1', 'heic')],
-      ['HEIC (major brand mif1, compatible heic)', 'heic', ftyp('mif1', 'mif1', 'heic')],
-      ['HEIF (mif1 only)', 'heif', ftyp('mif1', 'mif1')],
       ['AVIF (major brand avif)', 'avif', ftyp('avif', 'mif1', 'miaf')],
       ['AVIF (major brand mif1, compatible avif)', 'avif', ftyp('mif1', 'avif', 'mif1')],
       ['bare SVG', 'svg', bytes('  <svg xmlns="http://www.w3.org/2000/svg"/>')],

@@ -178,7 +178,10 @@ function createRequestBodies() {
       vendor_data: mostly(fc.string({ minLength: 1, maxLength: 1024 }), fc.string({ maxLength: 1100 })),
       metadata: mostly(fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 5 }), fc.constant(null)),
       callback_url: mostly(fc.webUrl({ validSchemes: ['https'] }), fc.string()),
-      content_type: mostly(fc.constantFrom('image/jpeg', 'image/png', 'image/webp', 'image/tiff'), fc.string()),
+      content_type: mostly(
+        fc.constantFrom('image/jpeg', 'image/png', 'image/webp', 'image/tiff', 'image/heic', 'image/heif'),
+        fc.string(),
+      ),
     },
     { requiredKeys: [] },
   );

@@ -1,7 +1,9 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type SniffResult, sniffImageType } from '../../lambdas/core/image-sniff';
+import { describe, expect, it } from 'vitest';
+import { sniffImageType } from '../../lambdas/core/image-sniff';
 import { ACCEPTED_CONTENT_TYPES, MAX_UPLOAD_BYTES } from '../../lambdas/core/upload-rules';
 import { ACCEPTED_FILES_HINT, checkContent, checkSelfie, FILE_INPUT_ACCEPT, sizeProblem } from '../../web/selfie-rules';
+import { readHeic } from '../helpers/heic-images';
+import { hostileFixture } from '../helpers/hostile-images';
 import * as images from '../helpers/images';
 
 // The browser sample's checks run in Node here (they are pure); test/browser drives them through the page.
@@ -58,49 +60,28 @@ describe('the browser sample checks a selfie by the service rules', () => {
   });
 });
 
-describe('a format the service starts to accept (HEIC, the next one)', () => {
-  /** An ISO base media `ftyp` box with major brand heic, as an iPhone writes it. */
-  const heic = Buffer.concat([
-    Buffer.from([0, 0, 0, 24]),
-    Buffer.from('ftypheic', 'latin1'),
-    Buffer.from([0, 0, 0, 0]),
-    Buffer.from('mif1heic', 'latin1'),
-  ]);
-
-  afterEach(() => {
-    vi.doUnmock('../../lambdas/core/upload-rules');
-    vi.doUnmock('../../lambdas/core/image-sniff');
-    vi.resetModules();
+describe('HEIC, as phones store photos', () => {
+  it.each([
+    ['a HEIC from heif-enc (brands heic, mif1)', 'astronaut.heic', 'image/heic'],
+    ['a HEIC laid out as an iPhone writes it (grid, irot, EXIF)', 'astronaut-12mp.heic', 'image/heic'],
+  ] as const)('takes %s as %s', (_name, file, contentType) => {
+    expect(checkContent(readHeic(file))).toEqual({ ok: true, contentType });
   });
 
-  it('is accepted by the page once the shared list and the sniffer take it, with no change to web/', async () => {
-    // Prepare: the two shared rules as the next issue will leave them.
-    vi.resetModules();
-    vi.doMock('../../lambdas/core/upload-rules', async (importOriginal) => {
-      const real = await importOriginal<typeof import('../../lambdas/core/upload-rules')>();
-      return {
-        ...real,
-        ACCEPTED_CONTENT_TYPES: [...new Set([...real.ACCEPTED_CONTENT_TYPES, 'image/heic', 'image/heif'])],
-      };
-    });
-    vi.doMock('../../lambdas/core/image-sniff', async (importOriginal) => {
-      const real = await importOriginal<typeof import('../../lambdas/core/image-sniff')>();
-      const sniff = (bytes: Uint8Array): SniffResult => {
-        const found = real.sniffImageType(bytes);
-        return found.type === 'heic' || found.type === 'heif'
-          ? ({ supported: true, type: found.type } as never)
-          : found;
-      };
-      return { ...real, sniffImageType: sniff };
-    });
-    expect(checkContent(heic)).toMatchObject({ ok: false, problem: expect.stringContaining('HEIC') });
+  it('takes a codec-neutral HEIF (mif1 only) as image/heif; the service reads its codec from the header', () => {
+    const heif = Buffer.concat([Buffer.from([0, 0, 0, 20]), Buffer.from('ftypmif1\0\0\0\0mif1', 'latin1')]);
+    expect(checkContent(heif)).toEqual({ ok: true, contentType: 'image/heif' });
+  });
 
-    // Act
-    const rules = await import('../../web/selfie-rules');
+  it('still refuses AVIF, naming it', async () => {
+    expect(checkContent(await hostileFixture('small.avif'))).toMatchObject({
+      ok: false,
+      problem: expect.stringContaining('AVIF'),
+    });
+  });
 
-    // Assess
-    expect(rules.FILE_INPUT_ACCEPT.split(',')).toEqual(expect.arrayContaining(['image/heic', 'image/heif']));
-    expect(rules.ACCEPTED_FILES_HINT).toMatch(/^JPEG, PNG, WebP, TIFF, HEIC or HEIF, up to 5 MiB$/);
-    expect(rules.checkContent(heic)).toEqual({ ok: true, contentType: 'image/heic' });
+  it('offers HEIC and HEIF in the picker and names them in its label, from the shared list', () => {
+    expect(FILE_INPUT_ACCEPT.split(',')).toEqual(expect.arrayContaining(['image/heic', 'image/heif']));
+    expect(ACCEPTED_FILES_HINT).toBe('JPEG, PNG, WebP, TIFF, HEIC or HEIF, up to 5 MiB');
   });
 });

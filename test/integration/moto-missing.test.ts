@@ -1,0 +1,88 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../local/free-port';
+import { PROJECT_VENV } from '../../local/moto';
+import { REPO_ROOT } from '../helpers/packed-app';
+
+// `npm start` on a machine with Python but no moto: one short message naming the command to run, exit 1, and no
+// Python or Node stack trace. The Python is a real one without moto (a fresh venv), and the package index it would
+// install from is a closed port on 127.0.0.1, so nothing leaves the machine.
+
+const SETUP_COMMAND =
+  'python3 -m venv .local/moto-venv && .local/moto-venv/bin/python -m pip install "moto[server]==5.2.1"';
+
+let work: string;
+let venv: string;
+
+beforeAll(() => {
+  work = mkdtempSync(path.join(os.tmpdir(), 'liveness-nomoto-'));
+  venv = path.join(work, 'venv');
+  execFileSync('python3', ['-m', 'venv', '--without-pip', venv]);
+});
+
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true });
+});
+
+interface Start {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function npmStart(env: NodeJS.ProcessEnv): Promise<Start> {
+  return new Promise((resolve) => {
+    execFile(
+      'npm',
+      ['start', '--silent'],
+      { cwd: REPO_ROOT, env: { ...process.env, ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const code = error && typeof error.code === 'number' ? error.code : error ? null : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+function expectOneClearMessage(start: Start, problem: RegExp): void {
+  expect(start.code, start.stderr).toBe(1);
+  expect(start.stdout).not.toContain('Liveness service running');
+  expect(start.stderr).toMatch(problem);
+  expect(start.stderr).toContain(SETUP_COMMAND);
+  expect(start.stderr).not.toMatch(/Traceback|ModuleNotFoundError|\n\s+at \S+ \(|node:internal/);
+  expect(start.stderr.trim().split('\n').length).toBeLessThanOrEqual(4);
+}
+
+describe('npm start without moto', () => {
+  it('MOTO_PYTHON names a Python without moto: says what it lacks and the command to run', async () => {
+    const start = await npmStart({ MOTO_PYTHON: path.join(venv, 'bin', 'python') });
+
+    expectOneClearMessage(
+      start,
+      /^moto_server is not available: MOTO_PYTHON=.* lacks moto, jsonpath_ng, flask, flask_cors\./,
+    );
+  });
+
+  it('MOTO_PYTHON names no program at all', async () => {
+    const start = await npmStart({ MOTO_PYTHON: path.join(work, 'no-such-python') });
+
+    expectOneClearMessage(start, /MOTO_PYTHON=.*no-such-python does not run/);
+  });
+
+  it('python3 without moto and no package index: no set-up attempted, the same one message', async () => {
+    const closedPort = await freePort();
+    const start = await npmStart({
+      MOTO_PYTHON: '',
+      // The venv's own bin first: its python3 is a Python without moto (a symlink elsewhere would be the base one).
+      PATH: `${path.join(venv, 'bin')}${path.delimiter}${process.env.PATH}`,
+      PYENV_ROOT: path.join(work, 'no-pyenv'),
+      PIP_INDEX_URL: `http://127.0.0.1:${closedPort}/simple/`,
+    });
+
+    expectOneClearMessage(start, /python3 lacks moto, .*\nPython's package index could not be reached/);
+    expect(existsSync(PROJECT_VENV)).toBe(false);
+  });
+});
