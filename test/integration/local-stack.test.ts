@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BusEvent, LocalStack } from '../../local/local-stack';
 import { ApiClient } from '../helpers/api-client';
 import { eventually, waitForStackIdle } from '../helpers/eventually';
+import { passFailureHorizon } from '../helpers/horizon';
 import { startTestStack } from '../helpers/test-stack';
 
 // The real handlers, the real emulator (moto) and the Didit simulator, wired exactly as `npm start` wires them.
@@ -151,17 +152,19 @@ describe('a selfie goes in and a Didit decision comes out', () => {
     expect(check).toMatchObject({ status: 'FAILED', error: { code: 'DIDIT_REJECTED_REQUEST' } });
   });
 
-  it('a Didit that keeps failing is retried by the workflow five times, then FAILED DIDIT_UNAVAILABLE', async () => {
+  it('a Didit that keeps failing is retried by the workflow until the failure horizon, then FAILED DIDIT_UNAVAILABLE', async () => {
     const calls = stack.diditSimulator?.calls ?? 0;
     const created = await api.createCheck({ vendor_data: 'sim:status=503' });
     await ApiClient.upload(created.upload, selfieJpeg, 'image/jpeg');
+    await passFailureHorizon(stack, api, created.id);
     const check = await api.waitForTerminal(created.id);
     expect(check).toMatchObject({
       status: 'FAILED',
-      error: { code: 'DIDIT_UNAVAILABLE' },
-      retry: { round: 1, failed_attempts: 5 },
+      error: { code: 'DIDIT_UNAVAILABLE', message: expect.stringContaining('past the failure horizon') },
+      retry: { round: 1 },
     });
-    expect((stack.diditSimulator?.calls ?? 0) - calls).toBe(5);
+    // Every call but the last was a failed attempt of the round; the last one ended the check.
+    expect((stack.diditSimulator?.calls ?? 0) - calls).toBe((check.retry?.failed_attempts ?? 0) + 1);
     const event = await eventFor(created.id);
     expect(event['detail-type']).toBe('Liveness Check Failed');
   });

@@ -9,6 +9,7 @@ import { DiditSimulator } from '../../local/didit-simulator';
 import type { BusEvent, LocalStack } from '../../local/local-stack';
 import { ApiClient } from '../helpers/api-client';
 import { eventually, waitForStackIdle } from '../helpers/eventually';
+import { passFailureHorizon } from '../helpers/horizon';
 import { ASTRONAUT_PATH, truncatedJpeg } from '../helpers/images';
 
 // CloudWatch keeps function logs for a month and many people can read them: they must hold ids, codes, sizes and
@@ -247,6 +248,7 @@ describe('logs of a full run hold no personal data and no secrets', () => {
     ] as const) {
       const check = await api.createCheck({ ...body, vendor_data: vendorData });
       await ApiClient.upload(check.upload, bytes, 'image/jpeg');
+      if (code === 'DIDIT_UNAVAILABLE') await passFailureHorizon(stack, api, check.id);
       expect(await api.waitForTerminal(check.id, 30_000)).toMatchObject({ status: 'FAILED', error: { code } });
     }
     // 503 + 200 for Completed, Updated, and one per Failed: every delivery has been made and logged.
