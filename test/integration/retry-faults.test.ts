@@ -11,6 +11,7 @@ import type { DiditFault } from '../../local/didit-simulator';
 import type { BusEvent, LocalStack } from '../../local/local-stack';
 import { ApiClient } from '../helpers/api-client';
 import { eventually, waitForStackIdle } from '../helpers/eventually';
+import { passFailureHorizon } from '../helpers/horizon';
 import { startTestStack } from '../helpers/test-stack';
 
 // Fault injection through the loopback Didit, run by the retry state machine `cdk synth` renders (time-compressed),
@@ -146,6 +147,41 @@ describe("Didit's answer was paid for: never a second call", () => {
       status: 'COMPLETED',
       result: { decision: 'Approved', parse_issue: expect.stringContaining('liveness.score') },
     });
+    expect(calls).toBe(1);
+  });
+});
+
+describe('failures that retrying cannot fix, and a Didit that never recovers', () => {
+  it('Didit 503 every time → retried until the failure horizon, then FAILED DIDIT_UNAVAILABLE and a Failed event', async () => {
+    const sim = stack.diditSimulator;
+    if (!sim) throw new Error('the simulator must run');
+    sim.clear();
+    sim.injectFaults({ type: 'status', status: 503 }, 10_000);
+    const created = await api.createCheck({});
+    await ApiClient.upload(created.upload, selfie, 'image/jpeg');
+    await passFailureHorizon(stack, api, created.id);
+    const check = await api.waitForTerminal(created.id, 30_000);
+    await waitForStackIdle(stack);
+    record('HTTP 503 forever (past the horizon)', `${check.status} ${check.error?.code}`, sim.calls, 0);
+    expect(check).toMatchObject({
+      status: 'FAILED',
+      error: { code: 'DIDIT_UNAVAILABLE', message: expect.stringContaining('past the failure horizon') },
+    });
+    // Every call but the last was a failed attempt; the last one failed the check.
+    expect(sim.calls).toBe((check.retry?.failed_attempts ?? 0) + 1);
+    expect(await settledEvents(check.id)).toEqual(['Liveness Check Failed']);
+  });
+
+  it.each([
+    [400, 'DIDIT_REJECTED_REQUEST'],
+    [401, 'DIDIT_AUTH_FAILED'],
+    [403, 'DIDIT_AUTH_FAILED'],
+    [413, 'DIDIT_REJECTED_REQUEST'],
+  ])('Didit %i → FAILED %s at once, never retried', async (status, code) => {
+    const { check, calls } = await runCheck({ type: 'status', status }, 1);
+    record(`HTTP ${status}`, `${check.status} ${check.error?.code}`, calls, 0);
+    expect(check).toMatchObject({ status: 'FAILED', error: { code } });
+    expect(check.retry).toBeUndefined();
     expect(calls).toBe(1);
   });
 });
