@@ -135,8 +135,7 @@ async function harness(motoEndpoint: string, floor: DiditFloor): Promise<Harness
     cachedSecret(secrets, config.didit.apiKeySecretId, config.secretCacheSeconds),
   );
   const creator = new CheckCreator(
-    store,
-    new UploadPresigner(s3, config.bucketName),
+    { store, presigner: new UploadPresigner(s3, config.bucketName) },
     loadCreateCheckConfig({ ...env, ALLOW_INSECURE_CALLBACKS: 'true' }),
   );
   return {
@@ -235,7 +234,9 @@ function timedPorts(ports: ProcessorPorts, sink: Partial<Record<Phase, number>>)
 }
 
 async function newUploadedCheck(h: Harness, input: BenchInput): Promise<string> {
-  const created = await h.creator.create(JSON.stringify({ content_type: input.mime, vendor_data: 'bench' }));
+  const outcome = await h.creator.create(JSON.stringify({ content_type: input.mime, vendor_data: 'bench' }));
+  if (outcome.kind === 'replayed-check') throw new Error('a create without a key is never a replay');
+  const { created } = outcome;
   await h.s3.send(new PutObjectCommand({ Bucket: h.bucketName, Key: `uploads/${created.id}`, Body: input.bytes }));
   return created.id;
 }

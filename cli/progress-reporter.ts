@@ -6,6 +6,14 @@ interface ErrorStream {
   readonly isTTY?: boolean;
 }
 
+/** Why a WAITING check is not at Didit yet, in words. */
+const WAIT_REASONS: Record<NonNullable<CheckView['wait']>['reason'], string> = {
+  PACED: 'queued for the shared Didit budget',
+  DIDIT_THROTTLED: 'Didit asked every caller to back off',
+  OUT_OF_CREDITS: 'Didit is out of credits; waiting for a top-up',
+  DEPENDENCY_THROTTLED: 'an AWS service throttled; waiting',
+};
+
 /**
  * What the CLI is doing, on stderr so stdout carries only the verdict (or JSON) for pipes. A terminal gets a live
  * upload bar redrawn in place; a log or a CI job gets one line per quarter of the upload instead of hundreds.
@@ -43,7 +51,8 @@ export class ProgressReporter {
       ? ` (retry round ${check.retry.round}, ${check.retry.failed_attempts} failed attempt(s)` +
         `${check.retry.last_error ? `, last: ${check.retry.last_error.code}` : ''})`
       : '';
-    this.step('Status', `${check.status}${retry}  [${seconds} s]`);
+    const wait = check.wait ? ` (${WAIT_REASONS[check.wait.reason]}; next try ${check.wait.resume_at})` : '';
+    this.step('Status', `${check.status}${wait}${retry}  [${seconds} s]`);
   }
 
   private endBar(): void {

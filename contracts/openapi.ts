@@ -219,11 +219,34 @@ export const RESPONSE_EXAMPLES = {
     metadata: null,
     created_at: '2026-11-25T17:00:00.000Z',
     updated_at: '2026-11-25T17:02:41.090Z',
-    error: { code: 'DIDIT_UNAVAILABLE', message: 'Didit answered HTTP 503' },
+    error: {
+      code: 'DIDIT_UNAVAILABLE',
+      message: 'Didit kept failing for 61 minutes, past the failure horizon (last: Didit answered HTTP 503)',
+    },
     retry: {
       round: 1,
-      failed_attempts: 5,
+      failed_attempts: 58,
       last_error: { code: 'DIDIT_UNAVAILABLE', message: 'Didit answered HTTP 503' },
+    },
+  },
+  waiting: {
+    id: EXAMPLE_ID,
+    status: 'WAITING',
+    vendor_data: null,
+    metadata: null,
+    created_at: '2026-11-25T17:00:00.000Z',
+    updated_at: '2026-11-25T17:00:02.310Z',
+    wait: {
+      reason: 'PACED',
+      since: '2026-11-25T17:00:02.310Z',
+      resume_at: '2026-11-25T17:00:41.200Z',
+    },
+  },
+  idempotencyConflict: {
+    error: {
+      code: 'IDEMPOTENCY_KEY_REUSED',
+      message: 'This Idempotency-Key was used for a request with a different body in the last 24 hours; use a new key',
+      fields: [{ field: 'Idempotency-Key', message: 'was used with a different request body in the last 24 hours' }],
     },
   },
   validationFailed: {
@@ -337,16 +360,48 @@ export function buildOpenApiDocument(inputs: OpenApiInputs): JsonSchema {
           description:
             'Stores the check as AWAITING_UPLOAD and returns a presigned S3 POST. Send every `upload.fields` entry ' +
             'and then the image as `file` (last) in a multipart/form-data POST to `upload.url` before ' +
-            '`upload.expires_at`; processing starts when the object lands. A check never uploaded becomes EXPIRED.',
+            '`upload.expires_at`; processing starts when the object lands. A check never uploaded becomes EXPIRED. ' +
+            'Send an `Idempotency-Key` so that retrying after a network error never creates (and pays for) a ' +
+            'second check.',
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: false,
+              description:
+                'Any 1–255 printable ASCII characters, unique per intended check (a UUID). For 24 hours the same ' +
+                'key and body from the same caller return the same check: 201 with a fresh upload URL while it ' +
+                'awaits its upload, 200 with the check once the upload arrived (both with ' +
+                '`Idempotent-Replayed: true`). The same key with another body is 409.',
+              schema: { type: 'string', minLength: 1, maxLength: 255 },
+            },
+          ],
           requestBody: {
             required: false,
             content: json(ref('CreateCheckRequest'), CREATE_CHECK_REQUEST_EXAMPLES),
           },
           responses: {
+            '200': {
+              description:
+                'A replayed create (the same Idempotency-Key and body) whose image has been uploaded: the check as ' +
+                '`GET` returns it.',
+              headers: {
+                'Idempotent-Replayed': { description: 'Always `true` here.', schema: { type: 'string' } },
+              },
+              content: json(ref('CheckView'), {
+                waiting: { summary: 'Uploaded, waiting for the Didit budget', value: RESPONSE_EXAMPLES.waiting },
+              }),
+            },
             '201': {
-              description: 'Created. Upload the image next.',
+              description:
+                'Created (or a replayed create whose image has not arrived yet: the same check with a fresh upload ' +
+                'URL, `Idempotent-Replayed: true`). Upload the image next.',
               headers: {
                 Location: { description: 'The path of the new check.', schema: { type: 'string' } },
+                'Idempotent-Replayed': {
+                  description: '`true` when this is the check an earlier request with the same key created.',
+                  schema: { type: 'string' },
+                },
               },
               content: json(ref('CreatedCheck'), {
                 created: { summary: 'A new check', value: RESPONSE_EXAMPLES.created },
@@ -359,6 +414,15 @@ export function buildOpenApiDocument(inputs: OpenApiInputs): JsonSchema {
               }),
             },
             '401': responseRef('Unauthorized'),
+            '409': {
+              description: 'The Idempotency-Key was used with a different body in the last 24 hours.',
+              content: json(ref('Error'), {
+                IDEMPOTENCY_KEY_REUSED: {
+                  summary: 'Same key, other body',
+                  value: RESPONSE_EXAMPLES.idempotencyConflict,
+                },
+              }),
+            },
             '429': responseRef('Throttled'),
             '500': responseRef('InternalError'),
             '503': responseRef('ServiceUnavailable'),
@@ -387,7 +451,11 @@ export function buildOpenApiDocument(inputs: OpenApiInputs): JsonSchema {
               description: 'The check.',
               content: json(ref('CheckView'), {
                 completed: { summary: 'Approved, webhook delivered', value: RESPONSE_EXAMPLES.completed },
-                failed: { summary: 'Didit unavailable after five attempts', value: RESPONSE_EXAMPLES.failed },
+                waiting: { summary: 'Waiting for its slot in the Didit budget', value: RESPONSE_EXAMPLES.waiting },
+                failed: {
+                  summary: 'Didit unavailable past the failure horizon',
+                  value: RESPONSE_EXAMPLES.failed,
+                },
               }),
             },
             '400': errorResponse('The id is not a UUID.', {

@@ -142,6 +142,11 @@ export class RequestValidationError extends Error {
   }
 }
 
+/** The Idempotency-Key was already used, within its window, for a request with another body: answer 409. */
+export class IdempotencyConflictError extends Error {
+  override readonly name = 'IdempotencyConflictError';
+}
+
 /** Normalises anything thrown into a LivenessError so a check can always end with a specific code. */
 export function asLivenessError(error: unknown): LivenessError {
   if (error instanceof LivenessError) return error;

@@ -63,12 +63,17 @@ export function createApiServer(
       const body = await readBody(req);
       if (body === undefined) return send(res, error(413, 'PAYLOAD_TOO_LARGE', 'Request body is too large'));
       const event = toProxyEvent(req, url, route.resource, route.pattern, body);
+      // API Gateway names the key that authorized the call; the local stack has one.
+      if (route.apiKeyRequired !== false) event.requestContext.identity.apiKeyId = LOCAL_API_KEY_ID;
       send(res, await route.handler(event));
     } catch {
       send(res, error(502, 'BAD_GATEWAY', 'The handler failed'));
     }
   });
 }
+
+/** The id the local stack gives its one API key (API Gateway's own ids are random). */
+export const LOCAL_API_KEY_ID = 'local-api-key';
 
 function keyMatches(given: string | string[] | undefined, expected: string): boolean {
   if (typeof given !== 'string') return false;

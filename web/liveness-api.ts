@@ -122,9 +122,18 @@ export function uploadToS3(
   });
 }
 
+/** Why a WAITING check is not at Didit yet, for the person at the page. */
+const WAIT_REASONS: Record<NonNullable<Check['wait']>['reason'], string> = {
+  PACED: 'queued for Didit',
+  DIDIT_THROTTLED: 'Didit is busy; trying again shortly',
+  OUT_OF_CREDITS: 'the service is waiting for Didit credits',
+  DEPENDENCY_THROTTLED: 'busy; trying again shortly',
+};
+
 /**
  * Polls until the check reaches one of the service's terminal statuses (COMPLETED, FAILED, EXPIRED), backing off to
- * one request every 2 s. `onStatus` hears each new status, with the retry round while Didit is being retried.
+ * one request every 2 s. `onStatus` hears each new status, with why it waits while WAITING and the retry round while
+ * Didit is being retried.
  */
 export async function waitForDecision(api: ApiSettings, id: string, onStatus: (seen: string) => void): Promise<Check> {
   const deadline = Date.now() + WAIT_TIMEOUT_MS;
@@ -132,7 +141,11 @@ export async function waitForDecision(api: ApiSettings, id: string, onStatus: (s
   let last = '';
   for (;;) {
     const check = await getCheck(api, id);
-    const seen = check.retry ? `${check.status} (retry round ${check.retry.round})` : check.status;
+    const seen = check.wait
+      ? `${check.status} (${WAIT_REASONS[check.wait.reason]})`
+      : check.retry
+        ? `${check.status} (retry round ${check.retry.round})`
+        : check.status;
     if (seen !== last) {
       last = seen;
       onStatus(seen);

@@ -1,6 +1,7 @@
 import type { CheckRecord } from './check';
 import type { PresignedUpload } from './check-view';
 import type { DiditAnswer, DiditLivenessRequest } from './didit-types';
+import type { IdempotencyRecord } from './idempotency';
 import type { Step } from './lifecycle/transitions';
 import type { PacerSignal, PacerState, Permit, Reservation } from './pacing/pacer';
 import type { RetryRoundInput } from './retry-round';
@@ -42,6 +43,15 @@ export interface WaitingSummary {
   /** True when there are more than `countLimit` and counting stopped there. */
   readonly capped: boolean;
   readonly oldestSince: string | undefined;
+}
+
+/** The records binding a caller's Idempotency-Key to the check it created. */
+export interface IdempotencyStorePort {
+  /** Stores the record unless a live one has its id; then that one comes back. */
+  claim(
+    record: IdempotencyRecord,
+    now: Date,
+  ): Promise<{ readonly claimed: true } | { readonly claimed: false; readonly current: IdempotencyRecord }>;
 }
 
 export interface UploadReaderPort {

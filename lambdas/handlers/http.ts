@@ -1,5 +1,5 @@
-import type { APIGatewayProxyResult } from 'aws-lambda';
-import { DependencyThrottledError, RequestValidationError } from '../errors';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { DependencyThrottledError, IdempotencyConflictError, RequestValidationError } from '../errors';
 import { logger } from '../observability';
 
 const JSON_HEADERS = {
@@ -26,6 +26,11 @@ export function responseForError(error: unknown): APIGatewayProxyResult {
   if (error instanceof RequestValidationError) {
     return errorResponse(400, 'VALIDATION_FAILED', 'The request is invalid', { fields: error.fields });
   }
+  if (error instanceof IdempotencyConflictError) {
+    return errorResponse(409, 'IDEMPOTENCY_KEY_REUSED', error.message, {
+      fields: [{ field: 'Idempotency-Key', message: 'was used with a different request body in the last 24 hours' }],
+    });
+  }
   if (error instanceof DependencyThrottledError) {
     logger.warn('Dependency throttled', { errorName: error.name });
     return json(
@@ -36,6 +41,28 @@ export function responseForError(error: unknown): APIGatewayProxyResult {
   }
   logger.error('Unhandled error', { errorName: error instanceof Error ? error.name : typeof error, error });
   return errorResponse(500, 'INTERNAL_ERROR', 'Internal error');
+}
+
+/**
+ * Who is calling, as API Gateway authenticated them: the API key's id, the Cognito user (`sub`), or the IAM principal.
+ * Never the secret itself.
+ */
+export function callerOf(event: Pick<APIGatewayProxyEvent, 'requestContext'>): string {
+  const { identity, authorizer } = event.requestContext ?? {};
+  const claims = (authorizer as { claims?: Record<string, unknown> } | null)?.claims;
+  if (typeof claims?.sub === 'string') return `cognito:${claims.sub}`;
+  if (identity?.userArn) return `iam:${identity.userArn}`;
+  if (identity?.apiKeyId) return `apikey:${identity.apiKeyId}`;
+  return 'anonymous';
+}
+
+/** A request header by name, whatever its case. */
+export function header(event: Pick<APIGatewayProxyEvent, 'headers'>, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (key.toLowerCase() === wanted && value !== undefined) return value;
+  }
+  return undefined;
 }
 
 /** API Gateway may hand the body over base64-encoded. */

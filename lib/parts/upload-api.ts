@@ -192,11 +192,12 @@ export class UploadApi extends Construct {
         [SETTINGS.checkRetentionDays.env.name]: String(props.checkRetentionDays),
       },
     });
-    // Exactly the two calls the handler makes. The table's grantWriteData would add Update/Delete/BatchWrite, and
+    // Exactly the calls the handler makes: put a check (and an Idempotency-Key record); on a replayed create, read the
+    // check and renew its upload (a conditional update). The table's grantWriteData would add Delete/BatchWrite, and
     // the bucket's grantPut would add object tagging, retention and legal hold.
     iam.Grant.addToPrincipal({
       grantee: this.createCheckFunction,
-      actions: ['dynamodb:PutItem'],
+      actions: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
       resourceArns: [props.table.tableArn],
     });
     // A presigned POST is signed with the function's credentials, so S3 checks s3:PutObject against this role when

@@ -19,6 +19,11 @@ export class MemoryCheckStore implements CheckStorePort {
   }
 
   async create(record: CheckRecord): Promise<void> {
+    const failure = this.failures.get('create');
+    if (failure) {
+      this.failures.delete('create');
+      throw failure;
+    }
     const current = this.items.get(record.id);
     if (!holds(CREATION.condition, current)) throw conflictFor('create', CREATION.refusal, current);
     this.items.set(record.id, structuredClone(record));

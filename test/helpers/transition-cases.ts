@@ -61,6 +61,7 @@ export interface TransitionCase {
 }
 
 const claim = { token: 'new', now: NOW, leaseSeconds: 60 };
+const renew = { uploadExpiresAt: '2026-11-26T12:05:00.000Z', graceSeconds: 60, now: NOW };
 const lapsed = { claim_token: 'dead', claim_expires_at: NOW_EPOCH - 1 };
 const failure = { code: 'DIDIT_UNAVAILABLE', message: 'HTTP 503' } as const;
 const defer = { token: 'mine', error: failure, retryAfterSeconds: 7, now: NOW, dueInSeconds: 900 };
@@ -93,6 +94,8 @@ const DIDIT_SENT_AT = NOW_EPOCH - 5;
 
 /** One accepted case per starting status the row names, and one refused case per guard. */
 export const TRANSITION_CASES: readonly TransitionCase[] = [
+  ok('renewUpload', 'AWAITING_UPLOAD', {}, () => step('renewUpload', renew)),
+  no('renewUpload', 'PROCESSING', {}, () => step('renewUpload', renew), 'whose upload arrived'),
   ok('claimUpload', 'AWAITING_UPLOAD', {}, () => step('claimUpload', claim)),
   ok('claimUpload', 'PROCESSING', lapsed, () => step('claimUpload', claim), 'whose claim lapsed'),
   no('claimUpload', 'PROCESSING', {}, () => step('claimUpload', claim), 'held by a live claim'),

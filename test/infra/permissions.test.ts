@@ -32,9 +32,14 @@ function businessActions(role: string, fromTemplate = template): string[] {
 }
 
 describe('least privilege', () => {
-  it('lets create-check put one item and upload objects under uploads/ only', () => {
+  it('lets create-check put, read and update items (a replayed create) and upload objects under uploads/ only', () => {
     const role = roleLogicalId(createCheck);
-    expect(businessActions(role)).toEqual(['dynamodb:PutItem', 's3:PutObject']);
+    expect(businessActions(role)).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      's3:PutObject',
+    ]);
     const put = allowStatementsForRole(template, role).find((statement) => statement.Action === 's3:PutObject');
     expect(JSON.stringify(put?.Resource)).toMatch(/"\/uploads\/\*"/);
   });

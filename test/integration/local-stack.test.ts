@@ -231,3 +231,41 @@ describe('the API contract', () => {
     expect(bad.body.error.fields[0].field).toBe('id');
   });
 });
+
+describe('Idempotency-Key: a client that retries a create never pays for a second check', () => {
+  it('the same key and body return the same check with a fresh upload URL; another body is 409; a bad key 400', async () => {
+    const key = `retry-${Date.now()}`;
+    const body = { vendor_data: 'user-idem', content_type: 'image/jpeg' };
+    const first = await api.request('POST', '/v1/liveness-checks', body, { 'idempotency-key': key });
+    expect(first.status).toBe(201);
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+
+    const again = await api.request('POST', '/v1/liveness-checks', body, { 'Idempotency-Key': key });
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body.id).toBe(first.body.id);
+    expect(again.body.upload.fields.key).toBe(first.body.upload.fields.key);
+
+    const other = await api.request(
+      'POST',
+      '/v1/liveness-checks',
+      { vendor_data: 'someone-else' },
+      { 'idempotency-key': key },
+    );
+    expect(other.status).toBe(409);
+    expect(other.body.error).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', fields: [{ field: 'Idempotency-Key' }] });
+
+    const bad = await api.request('POST', '/v1/liveness-checks', body, { 'idempotency-key': 'has spaces in it' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.fields).toEqual([{ field: 'Idempotency-Key', message: expect.any(String) }]);
+
+    // Once the image is in, a replay answers with the check itself: still one check, one Didit call.
+    const calls = stack.diditSimulator?.calls ?? 0;
+    await ApiClient.upload(again.body.upload, selfieJpeg, 'image/jpeg');
+    await api.waitForTerminal(first.body.id);
+    const after = await api.request('POST', '/v1/liveness-checks', body, { 'idempotency-key': key });
+    expect(after.status).toBe(200);
+    expect(after.body).toMatchObject({ id: first.body.id, status: 'COMPLETED' });
+    expect((stack.diditSimulator?.calls ?? 0) - calls).toBe(1);
+  });
+});

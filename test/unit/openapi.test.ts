@@ -79,10 +79,10 @@ describe('api/openapi.json', () => {
     ]);
   });
 
-  it('documents the error body for 400, 401, 404, 429 and 5xx', () => {
+  it('documents the error body for 400, 401, 404, 409, 429 and 5xx', () => {
     const statuses = (path: string, method: string) =>
       Object.keys((generated.paths[path]?.[method]?.responses ?? {}) as object);
-    expect(statuses('/v1/liveness-checks', 'post')).toEqual(['201', '400', '401', '429', '500', '503']);
+    expect(statuses('/v1/liveness-checks', 'post')).toEqual(['200', '201', '400', '401', '409', '429', '500', '503']);
     expect(statuses('/v1/liveness-checks/{id}', 'get')).toEqual(['200', '400', '401', '404', '429', '500', '503']);
     expect(statuses('/v1/webhooks/didit', 'post')).toEqual(['200', '400', '401', '429', '500', '503']);
     for (const [path, item] of Object.entries(generated.paths)) {

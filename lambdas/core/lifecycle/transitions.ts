@@ -100,6 +100,27 @@ interface Claim {
 }
 
 export const TRANSITIONS = {
+  /**
+   * A client's retried create (the same Idempotency-Key and body) gets a fresh presigned POST for the same key; the
+   * check stays due for expiry shortly after the new one expires.
+   */
+  renewUpload: {
+    from: ['AWAITING_UPLOAD'],
+    to: 'same',
+    guard: 'still waiting for its upload',
+    fields: ['upload_expires_at', 'due_at', 'updated_at'],
+    refusal: 'changed',
+    step: ({ uploadExpiresAt, graceSeconds, now }: { uploadExpiresAt: string; graceSeconds: number; now: Date }) => ({
+      condition: eq('status', 'AWAITING_UPLOAD'),
+      changes: {
+        set: {
+          upload_expires_at: uploadExpiresAt,
+          due_at: epochSeconds(new Date(uploadExpiresAt)) + graceSeconds,
+          updated_at: now.toISOString(),
+        },
+      },
+    }),
+  },
   /** The S3 path: the first attempt claims a freshly uploaded check, or takes over one whose processor died. */
   claimUpload: {
     from: ['AWAITING_UPLOAD', 'PROCESSING'],
