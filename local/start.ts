@@ -1,9 +1,14 @@
+import { SETTINGS } from '../lambdas/core/settings/schema';
+import { quotaFromEnv } from './didit-quota';
+import { CREDITS_PATH } from './didit-simulator';
 import { startLocalStack } from './local-stack';
 import { MotoUnavailableError, motoPython } from './moto';
 
 /**
  * `npm start`: the whole service on 127.0.0.1 with the embedded defaults. Environment: PORT (3000),
- * LIVENESS_API_KEY (local-dev-key), DIDIT_API_KEY (unset → Didit simulator), DIDIT_BASE_URL, PRESCREEN (false).
+ * LIVENESS_API_KEY (local-dev-key), DIDIT_API_KEY (unset → Didit simulator), DIDIT_BASE_URL, PRESCREEN (false),
+ * DIDIT_REQUESTS_PER_MINUTE (the shared Didit budget, 280), and for the simulator DIDIT_SIM_RATE_LIMIT (300),
+ * DIDIT_SIM_RATE_WINDOW_SECONDS (60) and DIDIT_SIM_CREDITS (unlimited).
  */
 // The emulator first: without moto nothing else can start, and the person gets one message saying what to run.
 try {
@@ -14,11 +19,13 @@ try {
   process.exit(1);
 }
 
+const budget = process.env.DIDIT_REQUESTS_PER_MINUTE || String(SETTINGS.diditRequestsPerMinute.default);
 const stack = await startLocalStack({
   port: Number(process.env.PORT ?? 3000),
   apiKey: process.env.LIVENESS_API_KEY || 'local-dev-key',
   diditApiKey: process.env.DIDIT_API_KEY || undefined,
   diditBaseUrl: process.env.DIDIT_BASE_URL || undefined,
+  diditQuota: quotaFromEnv(),
   prescreen: process.env.PRESCREEN === 'true',
   diditWebhookSecret: process.env.DIDIT_WEBHOOK_SECRET || undefined,
   webhookSigningSecret: process.env.LIVENESS_WEBHOOK_SECRET || undefined,
@@ -38,6 +45,8 @@ Liveness service running on 127.0.0.1
   Browser    ${stack.apiUrl}/   (sample client: camera or file → decision)
   API key    ${stack.apiKey}            (header x-api-key)
   Didit      ${stack.diditSimulator ? `simulator at ${stack.diditBaseUrl} (set DIDIT_API_KEY for real Didit)` : stack.diditBaseUrl}
+  Budget     ${budget} Didit calls/min for every function together (DIDIT_REQUESTS_PER_MINUTE); past it checks WAIT
+${simulatorLines()}
   AWS        moto_server at ${stack.motoEndpoint}
   Pre-screen ${stack.rekognitionSimulator ? `on (Rekognition simulator at ${stack.rekognitionSimulator.url})` : 'off (PRESCREEN=true to enable)'}
   Retries    Step Functions (local runtime, the state machines cdk synth renders), sweeper every 5 s
@@ -50,6 +59,18 @@ Try it:
   curl -s -X POST ${stack.apiUrl}/v1/liveness-checks -H 'x-api-key: ${stack.apiKey}' -H 'content-type: application/json' -d '{}'
 Press Ctrl-C to stop.
 `);
+
+/** What the simulator enforces, and how to run it dry or top it up while the stack runs. */
+function simulatorLines(): string {
+  const sim = stack.diditSimulator;
+  if (!sim) return '';
+  const credits = sim.quota.credits === undefined ? 'unlimited credits' : `${sim.quota.credits} credits`;
+  const url = `${stack.diditBaseUrl}${CREDITS_PATH}`;
+  return [
+    `  Simulator  ${sim.quota.limit} requests per ${sim.quota.windowMs / 1000} s (429 past it), ${credits} (402 at 0)`,
+    `             run it dry: curl -s -X POST ${url} -d '{"credits":0}'   top up: -d '{"credits":1000}'`,
+  ].join('\n');
+}
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
