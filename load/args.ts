@@ -1,9 +1,12 @@
 import { parseArgs } from 'node:util';
+import type { BurstOptions } from './burst';
 
 /** A bad flag: reported as the usage text alone, unlike a crash, whose stack matters. */
 export class UsageError extends Error {}
 
 export interface LoadOptions {
+  /** A burst against Didit's scaled-down limit instead of the mixed run (load/burst.ts). */
+  readonly burst?: BurstOptions;
   /** Checks to start at most. */
   readonly checks: number;
   /** Checks in flight at once (create → upload → terminal). */
@@ -15,11 +18,19 @@ export interface LoadOptions {
 }
 
 const USAGE = `Usage: npm run load -- [--checks N] [--concurrency C] [--deadline SECONDS] [--grace SECONDS]
+       npm run load -- --burst [--dry] [--checks N] [--sim-limit N] [--sim-window SECONDS] [--budget PER_MINUTE]
 
-  --checks       checks to start (default 200)
+  --checks       checks to start (default 200; with --burst 10× --sim-limit)
   --concurrency  checks in flight at once (default 20)
-  --deadline     stop starting checks after this many seconds (default 300)
-  --grace        final grace period, sweeper running, before unfinished checks count as stuck (default 30)`;
+  --deadline     stop starting checks after this many seconds (default 300; with --burst, stop waiting)
+  --grace        final grace period, sweeper running, before unfinished checks count as stuck (default 30)
+  --burst        upload every check at once against a Didit that allows --sim-limit requests per --sim-window s
+  --sim-limit    the simulated Didit's limit per window (default 10)
+  --sim-window   its window in seconds (default 5: Didit's 300 per 60 s, scaled down)
+  --budget       the service's Didit budget, calls per minute (default 100 against the simulator's 10 per 5 s: the
+                 margin one window holds for the pacer's one-second burst, as 280 leaves 20 calls of Didit's 300)
+  --dry          run the balance dry after --dry-after paid checks for --dry-seconds, then top it up
+  --dry-after    (default 30)   --dry-seconds (default 30)   --probe  out-of-credits probe interval, s (default 5)`;
 
 export function parseLoadArgs(argv: readonly string[]): LoadOptions {
   let parsed: ReturnType<typeof parse>;
@@ -32,6 +43,26 @@ export function parseLoadArgs(argv: readonly string[]): LoadOptions {
   if (values.help) {
     console.log(USAGE);
     process.exit(0);
+  }
+  if (values.burst) {
+    const simLimit = positiveInteger('sim-limit', values['sim-limit']);
+    return {
+      checks: 0,
+      concurrency: 1,
+      deadlineMs: positiveNumber('deadline', values.deadline) * 1000,
+      graceMs: 0,
+      burst: {
+        checks: values.checks === '200' ? simLimit * 10 : positiveInteger('checks', values.checks),
+        simLimit,
+        simWindowSeconds: positiveNumber('sim-window', values['sim-window']),
+        budgetPerMinute: positiveInteger('budget', values.budget),
+        dry: values.dry,
+        dryAfter: positiveInteger('dry-after', values['dry-after']),
+        drySeconds: positiveNumber('dry-seconds', values['dry-seconds']),
+        probeSeconds: positiveInteger('probe', values.probe),
+        deadlineMs: positiveNumber('deadline', values.deadline) * 1000,
+      },
+    };
   }
   const checks = positiveInteger('checks', values.checks);
   return {
@@ -51,6 +82,14 @@ function parse(argv: readonly string[]) {
       concurrency: { type: 'string', default: '20' },
       deadline: { type: 'string', default: '300' },
       grace: { type: 'string', default: '30' },
+      burst: { type: 'boolean', default: false },
+      'sim-limit': { type: 'string', default: '10' },
+      'sim-window': { type: 'string', default: '5' },
+      budget: { type: 'string', default: '100' },
+      dry: { type: 'boolean', default: false },
+      'dry-after': { type: 'string', default: '30' },
+      'dry-seconds': { type: 'string', default: '30' },
+      probe: { type: 'string', default: '5' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,

@@ -14,11 +14,15 @@ export type Scenario =
   | 'jpeg-12mp-exif6'
   | 'declined'
   | 'truncated-jpeg'
-  | 'didit-503'
+  | 'didit-unreadable'
   | 'didit-2-faults';
 
 /** The terminal state a scenario must end in; anything else is reported as unexpected. */
-export type Outcome = 'COMPLETED Approved' | 'COMPLETED Declined' | 'FAILED CORRUPT_IMAGE' | 'FAILED DIDIT_UNAVAILABLE';
+export type Outcome =
+  | 'COMPLETED Approved'
+  | 'COMPLETED Declined'
+  | 'FAILED CORRUPT_IMAGE'
+  | 'FAILED DIDIT_BAD_RESPONSE';
 
 export interface UploadFile {
   readonly label: string;
@@ -72,7 +76,8 @@ const RECOVERABLE_FAULTS: readonly DiditFault[] = [
 ];
 
 /**
- * The mix, by position: about 4 % truncated, 2.5 % Didit 503 forever, 2.5 % with two injected faults, 4 % declined,
+ * The mix, by position: about 4 % truncated, 2.5 % a charged Didit answer that cannot be read (never paid for twice),
+ * 2.5 % with two injected faults (a 429 among them: everyone backs off), 4 % declined,
  * the rest rotating through the three well-formed images. Deterministic, so two runs of the same size compare.
  */
 export function planCheck(index: number, images: Images): PlannedCheck {
@@ -81,8 +86,9 @@ export function planCheck(index: number, images: Images): PlannedCheck {
     return plan(index, 'truncated-jpeg', images.truncatedJpeg, tag, 'FAILED CORRUPT_IMAGE');
   }
   if (index % 40 === 20) {
-    // The simulator answers 503 + Retry-After: 1 to every attempt: the workflow must give up after its attempts.
-    return plan(index, 'didit-503', images.selfieJpeg, `sim:status=503 ${tag}`, 'FAILED DIDIT_UNAVAILABLE');
+    // Didit answers 200 with a body that is not JSON: charged, so the check fails at once and is never retried. (A Didit
+    // that keeps failing ends a check only past the one-hour failure horizon: the tests cover that, not a load run.)
+    return plan(index, 'didit-unreadable', images.selfieJpeg, tag, 'FAILED DIDIT_BAD_RESPONSE', [{ type: 'garbage' }]);
   }
   if (index % 40 === 35) {
     const fault = RECOVERABLE_FAULTS[Math.floor(index / 40) % RECOVERABLE_FAULTS.length] ?? { type: 'reset' };

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type LocalStack, startLocalStack } from '../local/local-stack';
 import { type LoadOptions, parseLoadArgs, UsageError } from './args';
+import { runBurst } from './burst';
 import { Driver } from './driver';
 import { planCheck, prepareImages } from './inputs';
 import { Ledger } from './ledger';
@@ -23,6 +24,10 @@ const OUTPUT_DIR = fileURLToPath(new URL('../test-output/', import.meta.url));
 const log = (line: string) => process.stderr.write(`[load] ${line}\n`);
 
 async function main(options: LoadOptions): Promise<number> {
+  if (options.burst) {
+    log('deriving the images from test/fixtures/astronaut.png');
+    return runBurst(options.burst, await prepareImages());
+  }
   const ledger = new Ledger();
   ledger.instrument();
   log('deriving the images from test/fixtures/astronaut.png');

@@ -32,6 +32,8 @@ export class DiditQuota {
   /** Requests refused with 429, and with 402. */
   throttled = 0;
   unpaid = 0;
+  /** When each request was refused with 402, epoch ms. */
+  readonly unpaidTimes: number[] = [];
   private readonly arrivals: number[] = [];
 
   constructor(
@@ -70,6 +72,7 @@ export class DiditQuota {
   canPay(): boolean {
     if (this.credits === undefined || this.credits > 0) return true;
     this.unpaid++;
+    this.unpaidTimes.push(this.clock());
     return false;
   }
 

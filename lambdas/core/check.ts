@@ -88,9 +88,8 @@ export interface CheckRecord extends CheckOptions {
   readonly resume_at?: string;
   /** When the check first had to wait (kept until it ends: the API and the oldest-wait metric read it). */
   readonly wait_since?: string;
-  /** The pacing slot reserved for the check (epoch ms) and the pacer epoch it belongs to. */
-  readonly wait_slot_ms?: number;
-  readonly wait_slot_epoch?: number;
+  /** PACED or DIDIT_THROTTLED: the pacer ticket the check holds, its place in the line for Didit. */
+  readonly wait_ticket?: number;
   /** Sparse index of WAITING checks (present only while WAITING): count and oldest wait for the sweeper's metrics. */
   readonly waiting_shard?: string;
   /** When Didit first failed for real (5xx, timeouts, no credits) for this check: the failure horizon counts from it. */

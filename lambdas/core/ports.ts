@@ -3,7 +3,7 @@ import type { PresignedUpload } from './check-view';
 import type { DiditAnswer, DiditLivenessRequest } from './didit-types';
 import type { IdempotencyRecord } from './idempotency';
 import type { Step } from './lifecycle/transitions';
-import type { PacerSignal, PacerState, Permit, Reservation } from './pacing/pacer';
+import type { PacerChange, PacerSignal, PacerState, Permit } from './pacing/pacer';
 import type { RetryRoundInput } from './retry-round';
 import type { AcceptedContentType } from './upload-rules';
 
@@ -70,22 +70,27 @@ export interface DiditPort {
 
 /** The one budget every Didit call draws from (services/didit-pacer.ts over a PacerStatePort). */
 export interface DiditPacerPort {
-  /** A permit to call now, or how long to wait (with a reserved slot when paced). */
-  acquire(now: Date, held?: Reservation): Promise<Permit>;
+  /** A permit to call now, or how long to wait (with the ticket to come back with when paced). */
+  acquire(now: Date, heldTicket?: number): Promise<Permit>;
   /** Tells every caller what Didit's answer means (back off, slow down, circuit open or closed); the state after. */
   report(now: Date, signal: PacerSignal): Promise<PacerState>;
   /** The shared state as stored (metrics, tests). */
   current(): Promise<PacerState>;
 }
 
-/** Where the pacer's state lives, written only over the version that was read (optimistic concurrency). */
+/** A change refused because its expectation no longer held, with the state as it is now. */
+export type PacerChangeResult =
+  | { readonly ok: true; readonly state: PacerState }
+  | { readonly ok: false; readonly current: PacerState };
+
+/** Where the pacer's state lives: an atomic ticket counter and conditional changes, never a blind overwrite. */
 export interface PacerStatePort {
+  /** Hands out the next ticket atomically (no caller ever contends for it), with the state after. */
+  takeTicket(): Promise<{ readonly ticket: number; readonly state: PacerState }>;
+  /** A consistent read. */
   read(): Promise<PacerState>;
-  /** Stores `next` if the stored version is still `expectedVersion`; otherwise hands back what is stored now. */
-  replace(
-    next: PacerState,
-    expectedVersion: number,
-  ): Promise<{ readonly written: true } | { readonly written: false; readonly current: PacerState }>;
+  /** Makes `change` if its expectation still holds. */
+  change(change: PacerChange): Promise<PacerChangeResult>;
 }
 
 /** The optional Rekognition pre-screen. */

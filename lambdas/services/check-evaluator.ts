@@ -1,9 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CheckRecord, CheckResult } from '../core/check';
 import { decisionFrom } from '../core/didit-response';
 import type { DiditAnswer, DiditLiveness } from '../core/didit-types';
 import type { ImageConfig, PreparedImage } from '../core/image-pipeline';
 import { METRICS, type MetricsPort } from '../core/metrics';
-import type { PacerState, Permit, Reservation, WaitReason } from '../core/pacing/pacer';
+import type { PacerState, Permit, WaitReason } from '../core/pacing/pacer';
 import type { Clock, DiditPacerPort, DiditPort, FaceCounterPort, UploadReaderPort } from '../core/ports';
 import {
   DiditAuthError,
@@ -28,7 +29,17 @@ export interface EvaluatorPorts {
   readonly metrics: MetricsPort;
   /** Spreads out-of-credit waits over the probe interval. @default Math.random */
   readonly random?: () => number;
+  /** Waits in-process for a slot less than PACE_LEAD_MS away. @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
+
+/**
+ * A slot this close is waited for in-process rather than through the workflow; and a check that waits longer wakes
+ * this much before its slot and waits out the rest in-process, so Step Functions' timing never costs it the slot.
+ */
+export const PACE_LEAD_MS = 2_000;
+/** In-process waits per evaluation, at most (a pause reported meanwhile can push the slot again). */
+const MAX_IN_PROCESS_WAITS = 3;
 
 export interface EvaluatorSettings {
   readonly image: ImageConfig;
@@ -43,7 +54,8 @@ export type Evaluation =
       readonly kind: 'wait';
       readonly reason: WaitReason;
       readonly until: Date;
-      readonly reservation?: Reservation;
+      /** The pacer ticket to come back with (its place in the line). */
+      readonly ticket?: number;
       /** True when Didit (not our own budget) is the reason: the failure horizon counts from the first such wait. */
       readonly outage: boolean;
     };
@@ -64,9 +76,10 @@ export class CheckEvaluator {
   async evaluate(record: CheckRecord, firstAttempt: boolean): Promise<Evaluation> {
     let permit: Permit | undefined;
     if (!firstAttempt) {
-      permit = await this.ports.pacer.acquire(this.ports.clock(), reservationOf(record));
-      if (permit.kind === 'wait') return this.waitFor(permit);
+      permit = await this.ports.pacer.acquire(this.ports.clock(), record.wait_ticket);
+      if (permit.kind === 'wait' && !this.waitsInProcess(permit)) return this.waitFor(permit);
     }
+    // The image is ready (and the faces counted) before the slot comes, so the call goes out at the slot.
     const image = await this.prepare(record);
     let faceCount: number | undefined;
     if (this.ports.faces) {
@@ -77,10 +90,26 @@ export class CheckEvaluator {
         return { kind: 'result', result: noFaceResult() };
       }
     }
-    permit ??= await this.ports.pacer.acquire(this.ports.clock());
+    permit = await this.untilSlot(permit ?? (await this.ports.pacer.acquire(this.ports.clock())));
     if (permit.kind === 'wait') return this.waitFor(permit);
     this.ports.metrics.record(METRICS.diditPermits, 1, permit.probe ? 'probe' : 'paced');
     return this.callDidit(record, image.jpeg, faceCount);
+  }
+
+  /** A paced wait this short is spent in-process (the workflow round trip would cost more than it saves). */
+  private waitsInProcess(permit: Extract<Permit, { kind: 'wait' }>): boolean {
+    return permit.ticket !== undefined && permit.untilMs - this.ports.clock().getTime() <= PACE_LEAD_MS;
+  }
+
+  /** Waits in-process for a paced slot that is (almost) here, asking again with the same ticket at the slot. */
+  private async untilSlot(first: Permit): Promise<Permit> {
+    let permit = first;
+    for (let waits = 0; waits < MAX_IN_PROCESS_WAITS && permit.kind === 'wait'; waits++) {
+      if (!this.waitsInProcess(permit)) break;
+      await (this.ports.sleep ?? sleep)(Math.max(0, permit.untilMs - this.ports.clock().getTime()));
+      permit = await this.ports.pacer.acquire(this.ports.clock(), permit.ticket);
+    }
+    return permit;
   }
 
   private async prepare(record: CheckRecord): Promise<PreparedImage> {
@@ -150,12 +179,15 @@ export class CheckEvaluator {
   }
 
   private waitFor(permit: Extract<Permit, { kind: 'wait' }>): Evaluation {
-    const until = permit.reason === 'OUT_OF_CREDITS' ? this.spread(permit.untilMs) : new Date(permit.untilMs);
+    const until =
+      permit.reason === 'OUT_OF_CREDITS'
+        ? this.spread(permit.untilMs)
+        : new Date(permit.ticket !== undefined ? permit.untilMs - PACE_LEAD_MS : permit.untilMs);
     return {
       kind: 'wait',
       reason: permit.reason,
       until,
-      ...(permit.reservation ? { reservation: permit.reservation } : {}),
+      ...(permit.ticket !== undefined ? { ticket: permit.ticket } : {}),
       outage: permit.reason === 'OUT_OF_CREDITS',
     };
   }
@@ -185,12 +217,6 @@ export class CheckEvaluator {
     if (status === '401' || status === '403') metrics.record(METRICS.diditAuthFailures, 1);
     if (status === '429') metrics.record(METRICS.diditThrottled, 1);
   }
-}
-
-/** The reservation a waiting check holds, if any. */
-export function reservationOf(record: CheckRecord): Reservation | undefined {
-  if (record.wait_slot_ms === undefined || record.wait_slot_epoch === undefined) return undefined;
-  return { at_ms: record.wait_slot_ms, epoch: record.wait_slot_epoch };
 }
 
 function toResult(response: DiditAnswer['response'], faceCount: number | undefined): CheckResult {

@@ -28,6 +28,8 @@ export interface ProcessorPorts extends Omit<EvaluatorPorts, 'metrics'> {
   readonly newToken: () => string;
   /** Jitter for waits. @default Math.random */
   readonly random?: () => number;
+  /** Waits in-process for a pacing slot less than PACE_LEAD_MS (check-evaluator.ts) away. @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
   /** Where checks started/finished, Didit calls and image sizes are counted. @default NO_METRICS */
   readonly metrics?: MetricsPort;
 }
@@ -243,7 +245,7 @@ export class CheckProcessor {
         token,
         reason: wait.reason,
         resumeAt: wait.until,
-        reservation: wait.reservation,
+        ticket: wait.ticket,
         outage: wait.outage,
         newRound: firstAttempt,
         now,

@@ -1,21 +1,24 @@
 import {
-  acquire,
+  decide,
   observe,
   type PacerSettings,
   type PacerSignal,
   type PacerState,
   type Permit,
-  type Reservation,
 } from '../core/pacing/pacer';
 import type { DiditPacerPort, PacerStatePort } from '../core/ports';
 import { DependencyThrottledError } from '../errors';
 
-/** Writers racing for the one pacer record; each lost race hands back the winner's state, so no read is wasted. */
-const MAX_TRIES = 25;
+/**
+ * Changes to the shared state race only at rare moments (a quiet spell ends, Didit pushes back, the circuit turns);
+ * each refused change hands back the state as it is, so a few tries always settle it.
+ */
+const MAX_TRIES = 10;
 
 /**
- * The shared Didit budget (core/pacing/pacer.ts) over its stored state: read, decide, write over the version read,
- * and decide again with what is stored when another caller won the race. Every concurrent function sees one budget.
+ * The shared Didit budget (core/pacing/pacer.ts) over its stored state. A caller takes a ticket (an atomic counter:
+ * no contention however many callers arrive together), and the pure rules say whether its slot has come; the few
+ * changes the rules ask for are conditional, and a refused one is decided again on the state it hands back.
  */
 export class DiditPacer implements DiditPacerPort {
   constructor(
@@ -23,34 +26,40 @@ export class DiditPacer implements DiditPacerPort {
     private readonly settings: PacerSettings,
   ) {}
 
-  async acquire(now: Date, held?: Reservation): Promise<Permit> {
-    return this.update((current) => {
-      const { permit, next } = acquire(current, now.getTime(), this.settings, held);
-      return { next, out: permit };
-    });
+  async acquire(now: Date, heldTicket?: number): Promise<Permit> {
+    const nowMs = now.getTime();
+    let held = heldTicket !== undefined;
+    let { ticket, state } = held
+      ? { ticket: heldTicket as number, state: await this.state.read() }
+      : await this.state.takeTicket();
+    for (let tries = 1; tries <= MAX_TRIES; tries++) {
+      const decision = decide(state, ticket, nowMs, this.settings, held);
+      if (decision.kind === 'permit') return decision.permit;
+      if (decision.kind === 'retake') {
+        ({ ticket, state } = await this.state.takeTicket());
+        held = false;
+        continue;
+      }
+      const result = await this.state.change(decision.change);
+      if (result.ok && decision.onSuccess) return decision.onSuccess;
+      state = result.ok ? result.state : result.current;
+    }
+    throw new DependencyThrottledError(`The Didit budget record stayed contended for ${MAX_TRIES} tries`);
   }
 
   async report(now: Date, signal: PacerSignal): Promise<PacerState> {
-    return this.update((current) => {
-      const next = observe(current, now.getTime(), this.settings, signal);
-      return { next, out: next ?? current };
-    });
+    let state = await this.state.read();
+    for (let tries = 1; tries <= MAX_TRIES; tries++) {
+      const change = observe(state, now.getTime(), this.settings, signal);
+      if (!change) return state;
+      const result = await this.state.change(change);
+      if (result.ok) return result.state;
+      state = result.current;
+    }
+    throw new DependencyThrottledError(`The Didit budget record stayed contended for ${MAX_TRIES} tries`);
   }
 
   current(): Promise<PacerState> {
     return this.state.read();
-  }
-
-  private async update<T>(decide: (current: PacerState) => { next: PacerState | undefined; out: T }): Promise<T> {
-    let current = await this.state.read();
-    for (let tries = 1; tries <= MAX_TRIES; tries++) {
-      const { next, out } = decide(current);
-      if (!next) return out;
-      const versioned = { ...next, version: current.version + 1 };
-      const written = await this.state.replace(versioned, current.version);
-      if (written.written) return out === next ? (versioned as T) : out;
-      current = written.current;
-    }
-    throw new DependencyThrottledError(`The Didit budget record stayed contended for ${MAX_TRIES} tries`);
   }
 }

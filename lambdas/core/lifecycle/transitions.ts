@@ -1,7 +1,7 @@
 import type { CheckError, CheckRecord, CheckResult, CheckStatus, DeliveryAttempt, HistoryEntry } from '../check';
 import { CHECK_STATUSES, DUE_SHARD, TERMINAL_STATUSES, WAITING_SHARD } from '../check';
 import { DETAIL_TYPES } from '../check-events';
-import type { Reservation, WaitReason } from '../pacing/pacer';
+import type { WaitReason } from '../pacing/pacer';
 import type { ConflictKind } from './conflicts';
 import { and, type Changes, type Condition, eq, exists, type Field, isIn, lt, notExists, or } from './expressions';
 
@@ -45,7 +45,7 @@ export const CLAIM_DUE_GRACE_SECONDS = 30;
 
 const RELEASE_CLAIM: Field[] = ['claim_token', 'claim_expires_at'];
 /** What only a WAITING check carries; `wait_since` and `outage_since` stay (the horizon and the API read them). */
-const WAIT_STATE: Field[] = ['wait_reason', 'resume_at', 'wait_slot_ms', 'wait_slot_epoch', 'waiting_shard'];
+const WAIT_STATE: Field[] = ['wait_reason', 'resume_at', 'wait_ticket', 'waiting_shard'];
 const CLAIM_FIELDS: Field[] = ['status', 'claim_token', 'claim_expires_at', 'updated_at', 'due_at', 'waiting_shard'];
 const FINISH_FIELDS: Field[] = [
   'status',
@@ -254,8 +254,7 @@ export const TRANSITIONS = {
       'wait_reason',
       'resume_at',
       'wait_since',
-      'wait_slot_ms',
-      'wait_slot_epoch',
+      'wait_ticket',
       'waiting_shard',
       'outage_since',
       'retry_round',
@@ -268,7 +267,7 @@ export const TRANSITIONS = {
       token: string;
       reason: WaitReason;
       resumeAt: Date;
-      reservation: Reservation | undefined;
+      ticket: number | undefined;
       outage: boolean;
       newRound: boolean;
       now: Date;
@@ -283,14 +282,14 @@ export const TRANSITIONS = {
           waiting_shard: WAITING_SHARD,
           due_at: epochSeconds(p.resumeAt) + p.dueGraceSeconds,
           updated_at: p.now.toISOString(),
-          ...(p.reservation ? { wait_slot_ms: p.reservation.at_ms, wait_slot_epoch: p.reservation.epoch } : {}),
+          ...(p.ticket !== undefined ? { wait_ticket: p.ticket } : {}),
         },
         setIfAbsent: {
           wait_since: p.now.toISOString(),
           ...(p.outage ? { outage_since: p.now.toISOString() } : {}),
         },
         ...(p.newRound ? { increment: ['retry_round'] as Field[] } : {}),
-        remove: [...RELEASE_CLAIM, ...(p.reservation ? [] : (['wait_slot_ms', 'wait_slot_epoch'] as Field[]))],
+        remove: [...RELEASE_CLAIM, ...(p.ticket !== undefined ? [] : (['wait_ticket'] as Field[]))],
       },
     }),
   },

@@ -1,18 +1,18 @@
 import type { DiditRateLimit } from '../didit-types';
 
 /**
- * One shared budget for every Didit call, from every concurrent function: the rules, pure. The state is one small
- * record (stored by the adapter as one DynamoDB item, updated with optimistic concurrency); every decision is a
- * function of that state and the clock.
+ * One shared budget for every Didit call, from every concurrent function: the rules, pure. The adapter keeps the
+ * state in one DynamoDB item and changes it only with atomic operations, so a burst of callers never contends.
  *
- * Pacing is a reserving GCRA (generic cell rate algorithm): `next_slot_ms` is the theoretical arrival time of the
- * next call. A caller either goes now (within a small burst tolerance) or gets a reservation — a slot in the future
- * that is its alone — and waits for it without calling Didit. Slots are handed out in the order callers ask, so
- * waiting checks resume in arrival order at exactly the configured rate.
+ * Pacing hands out tickets: an atomic counter gives each caller a number n, and ticket n's slot is
+ * `anchor + n × interval`. Slots therefore go out in the order callers ask, exactly one interval apart, and a caller
+ * whose slot is ahead waits for it without calling Didit (it keeps its ticket and asks again at its slot). When the
+ * schedule has fallen behind the clock (nobody asked for a while) the next caller moves the anchor so its slot is now,
+ * allowing a burst of about one second's worth of calls; that is the only write callers can race on.
  *
- * Backing off together: a 429 (or `X-RateLimit-Remaining` under 15 % of the limit at 0) pauses every caller until
- * Didit's `Retry-After` / `X-RateLimit-Reset`; a low Remaining spreads the rest of the window until the reset. A pause
- * voids the reservations already handed out (the epoch changes); their holders ask again when they wake.
+ * Backing off together: a 429 (or `X-RateLimit-Remaining` at 0) moves the anchor — every slot not yet used — past
+ * Didit's `Retry-After` / `X-RateLimit-Reset`, and nobody goes before that time. Remaining under 15 % of the limit
+ * spreads the rest of the window until the reset. Slots keep their order: a waiting check simply waits longer.
  *
  * Out of credits opens a circuit: no calls but one probe per interval; the first answer Didit gives after a top-up
  * closes it and callers resume at the paced rate.
@@ -28,34 +28,20 @@ export interface PacerSettings {
 export type CircuitState = 'closed' | 'open';
 
 export interface PacerState {
-  /** When the next call would be on pace (GCRA theoretical arrival time), epoch ms. */
-  readonly next_slot_ms: number;
+  /** Tickets handed out so far (an atomic counter). */
+  readonly ticket: number;
+  /** Ticket n's slot is `anchor_ms + n × interval`; undefined until the first caller sets it. */
+  readonly anchor_ms?: number;
   /** No call before this, epoch ms: Didit asked every caller to back off. */
-  readonly paused_until_ms: number;
-  /** Changes whenever reservations handed out so far stop being valid (a pause, the circuit opening). */
-  readonly epoch: number;
+  readonly paused_until_ms?: number;
   readonly circuit: CircuitState;
   /** When the circuit opened, epoch ms (while open). */
   readonly circuit_opened_at_ms?: number;
   /** The next probe may go at this time, epoch ms (while open). */
   readonly probe_at_ms?: number;
-  /** Optimistic-concurrency version; the adapter writes only over the version it read. */
-  readonly version: number;
 }
 
-export const INITIAL_PACER_STATE: PacerState = {
-  next_slot_ms: 0,
-  paused_until_ms: 0,
-  epoch: 0,
-  circuit: 'closed',
-  version: 0,
-};
-
-/** A slot handed to one caller: it may call at `at_ms` if the epoch is still the same. */
-export interface Reservation {
-  readonly at_ms: number;
-  readonly epoch: number;
-}
+export const INITIAL_PACER_STATE: PacerState = { ticket: 0, circuit: 'closed' };
 
 /** Why a check waits without calling Didit. */
 export type WaitReason = 'PACED' | 'DIDIT_THROTTLED' | 'OUT_OF_CREDITS' | 'DEPENDENCY_THROTTLED';
@@ -66,7 +52,8 @@ export type Permit =
       readonly kind: 'wait';
       readonly reason: Exclude<WaitReason, 'DEPENDENCY_THROTTLED'>;
       readonly untilMs: number;
-      readonly reservation?: Reservation;
+      /** The ticket to ask again with at `untilMs` (paced and throttled waits keep their place in line). */
+      readonly ticket?: number;
     };
 
 /** What an answer (or a refusal) from Didit tells every caller. */
@@ -74,6 +61,24 @@ export type PacerSignal =
   | { readonly kind: 'answered'; readonly rateLimit: DiditRateLimit | undefined }
   | { readonly kind: 'throttled'; readonly rateLimit: DiditRateLimit | undefined }
   | { readonly kind: 'out_of_credits' };
+
+/**
+ * A change to the state, made only if `expect` still holds (each field equal; undefined: absent), else refused with
+ * the state as it is.
+ */
+export interface PacerChange {
+  readonly expect: Readonly<Partial<Record<keyof PacerState, number | string | undefined>>>;
+  readonly set: Readonly<Partial<PacerState>>;
+  readonly remove?: ReadonlyArray<keyof PacerState>;
+}
+
+/** What a caller holding a ticket does next. */
+export type Decision =
+  | { readonly kind: 'permit'; readonly permit: Permit }
+  /** Another caller may be doing the same: make the change; if it lands, `onSuccess` (when given) is the permit, else decide again on the state it leaves. */
+  | { readonly kind: 'change'; readonly change: PacerChange; readonly onSuccess?: Permit }
+  /** A fresh ticket whose slot is already behind later tickets' (others decided first): take another. */
+  | { readonly kind: 'retake' };
 
 /** Begin spreading calls when fewer than this share of Didit's limit is left (Didit's own guidance). */
 export const LOW_REMAINING_SHARE = 0.15;
@@ -86,75 +91,107 @@ export function intervalMs(settings: PacerSettings): number {
   return 60_000 / settings.requestsPerMinute;
 }
 
-/** Calls allowed back to back before pacing spaces them: about one second's worth, at least one. */
+/** Calls allowed back to back after a quiet spell: about one second's worth, at least one. */
 export function burst(settings: PacerSettings): number {
   return Math.max(1, Math.ceil(settings.requestsPerMinute / 60));
 }
 
-/**
- * Asks for a permit. `held` is the reservation the caller got earlier (undefined on a first ask): still valid, it is
- * used without taking another slot. Returns the permit, and the new state to write (undefined: nothing changed).
- */
-export function acquire(
-  state: PacerState,
-  nowMs: number,
-  settings: PacerSettings,
-  held?: Reservation,
-): { permit: Permit; next: PacerState | undefined } {
-  if (state.circuit === 'open') {
-    const probeAt = state.probe_at_ms ?? nowMs;
-    if (nowMs < probeAt)
-      return { permit: { kind: 'wait', reason: 'OUT_OF_CREDITS', untilMs: probeAt }, next: undefined };
-    return {
-      permit: { kind: 'go', probe: true },
-      next: { ...state, probe_at_ms: nowMs + settings.probeIntervalMs },
-    };
-  }
-  if (held && held.epoch === state.epoch && nowMs >= state.paused_until_ms) {
-    if (nowMs >= held.at_ms) return { permit: { kind: 'go', probe: false }, next: undefined };
-    return { permit: { kind: 'wait', reason: 'PACED', untilMs: held.at_ms, reservation: held }, next: undefined };
-  }
-  const interval = intervalMs(settings);
-  const tolerance = (burst(settings) - 1) * interval;
-  const tat = Math.max(state.next_slot_ms, nowMs);
-  const slot = Math.max(tat - tolerance, nowMs, state.paused_until_ms);
-  const next: PacerState = { ...state, next_slot_ms: Math.max(tat, slot) + interval };
-  if (slot <= nowMs) return { permit: { kind: 'go', probe: false }, next };
-  const reason = state.paused_until_ms > nowMs ? 'DIDIT_THROTTLED' : 'PACED';
-  return { permit: { kind: 'wait', reason, untilMs: slot, reservation: { at_ms: slot, epoch: state.epoch } }, next };
+/** When ticket n may call, or undefined before the schedule has an anchor. */
+export function slotOf(state: PacerState, ticket: number, settings: PacerSettings): number | undefined {
+  return state.anchor_ms === undefined ? undefined : state.anchor_ms + ticket * intervalMs(settings);
 }
 
-/** What Didit's answer means for every caller. Returns the new state to write (undefined: nothing changed). */
+/**
+ * What the holder of `ticket` does at `nowMs`; `held` when the caller waited with the ticket (rather than taking it
+ * just now).
+ */
+export function decide(
+  state: PacerState,
+  ticket: number,
+  nowMs: number,
+  settings: PacerSettings,
+  held = false,
+): Decision {
+  if (state.circuit === 'open') {
+    const probeAt = state.probe_at_ms ?? nowMs;
+    if (nowMs < probeAt) return wait('OUT_OF_CREDITS', probeAt);
+    // One probe per interval: only the caller whose change lands goes.
+    return {
+      kind: 'change',
+      change: {
+        expect: { circuit: 'open', probe_at_ms: state.probe_at_ms },
+        set: { probe_at_ms: nowMs + settings.probeIntervalMs },
+      },
+      onSuccess: { kind: 'go', probe: true },
+    };
+  }
+  const paused = (state.paused_until_ms ?? 0) > nowMs;
+  const floor = paused ? (state.paused_until_ms as number) : nowMs;
+  // A slot this far behind the floor still counts as on time: the burst allowed after a quiet spell.
+  const earliest = floor - (burst(settings) - 1) * intervalMs(settings);
+  // A holder back a little late (up to another second's worth) still uses its own slot: it was not given to anyone.
+  const lateGrace = held ? burst(settings) * intervalMs(settings) : 0;
+  const slot = slotOf(state, ticket, settings);
+  if (slot !== undefined && slot >= earliest - lateGrace) {
+    if (slot > nowMs || paused) return wait(paused ? 'DIDIT_THROTTLED' : 'PACED', Math.max(slot, floor), ticket);
+    return { kind: 'permit', permit: { kind: 'go', probe: false } };
+  }
+  const latest = slotOf(state, state.ticket, settings);
+  if (latest === undefined || latest < earliest) {
+    // The whole schedule is behind the clock (first use, a quiet spell, the end of a pause): the latest ticket's slot
+    // becomes the earliest allowed moment and the tickets after it follow one interval apart. The anchor moves only
+    // later here, so no slot already handed out comes sooner.
+    return {
+      kind: 'change',
+      change: {
+        expect: { anchor_ms: state.anchor_ms },
+        set: { anchor_ms: earliest - state.ticket * intervalMs(settings) },
+      },
+    };
+  }
+  // The slot went by and later tickets hold the slots after it. A fresh ticket simply takes another (it lost nothing).
+  if (!held) return { kind: 'retake' };
+  // A check that waited its turn and came back late (a cold start, a busy host) keeps its turn: it goes now and
+  // every slot not yet used moves back one interval, so the budget still holds.
+  if (paused) return wait('DIDIT_THROTTLED', floor, ticket);
+  return {
+    kind: 'change',
+    change: {
+      expect: { anchor_ms: state.anchor_ms },
+      set: { anchor_ms: (state.anchor_ms as number) + intervalMs(settings) },
+    },
+    onSuccess: { kind: 'go', probe: false },
+  };
+}
+
+/** The change Didit's answer calls for, made against `state` (undefined: none). */
 export function observe(
   state: PacerState,
   nowMs: number,
   settings: PacerSettings,
   signal: PacerSignal,
-): PacerState | undefined {
+): PacerChange | undefined {
   switch (signal.kind) {
     case 'out_of_credits':
-      if (state.circuit === 'open') {
-        const probeAt = Math.max(state.probe_at_ms ?? 0, nowMs + settings.probeIntervalMs);
-        return probeAt === state.probe_at_ms ? undefined : { ...state, probe_at_ms: probeAt };
-      }
+      // Opened once; while open, the probe that just failed already pushed the next probe out by an interval.
+      if (state.circuit === 'open') return undefined;
       return {
-        ...state,
-        circuit: 'open',
-        circuit_opened_at_ms: nowMs,
-        probe_at_ms: nowMs + settings.probeIntervalMs,
-        epoch: state.epoch + 1,
+        expect: { circuit: state.circuit },
+        set: { circuit: 'open', circuit_opened_at_ms: nowMs, probe_at_ms: nowMs + settings.probeIntervalMs },
       };
     case 'throttled':
-      return pause(state, nowMs, throttlePauseMs(signal.rateLimit, nowMs));
+      return pauseUntil(state, nowMs, nowMs + throttlePauseMs(signal.rateLimit, nowMs));
     case 'answered': {
-      let next = state;
       if (state.circuit === 'open') {
-        // Didit answered a call: the balance pays again. Callers resume at the paced rate from now.
-        const { circuit_opened_at_ms: _opened, probe_at_ms: _probe, ...closed } = state;
-        next = { ...closed, circuit: 'closed', next_slot_ms: Math.max(state.next_slot_ms, nowMs) };
+        // Didit answered a call: the balance pays again. Tickets taken while the circuit was open were never used, so
+        // the schedule restarts as after a quiet spell: a burst, then callers resume at the paced rate.
+        return {
+          expect: { circuit: 'open' },
+          set: { circuit: 'closed', anchor_ms: nowMs - (state.ticket + burst(settings)) * intervalMs(settings) },
+          remove: ['circuit_opened_at_ms', 'probe_at_ms'],
+        };
       }
-      const slowed = slowDown(next, nowMs, settings, signal.rateLimit);
-      return slowed === state ? undefined : slowed;
+      return slowDown(state, nowMs, settings, signal.rateLimit);
     }
   }
 }
@@ -167,29 +204,40 @@ export function throttlePauseMs(rateLimit: DiditRateLimit | undefined, nowMs: nu
   return Math.min(MAX_PAUSE_MS, asked > 0 ? asked : DEFAULT_THROTTLE_PAUSE_MS);
 }
 
-function pause(state: PacerState, nowMs: number, durationMs: number): PacerState | undefined {
-  const until = nowMs + durationMs;
-  if (until <= state.paused_until_ms) return undefined;
-  // Reservations handed out before the pause are void; their holders ask again, from the end of the pause on.
-  return { ...state, paused_until_ms: until, next_slot_ms: until, epoch: state.epoch + 1 };
+/** Nobody calls before `until`: every slot not yet used moves back by as much as the pause adds. */
+function pauseUntil(state: PacerState, nowMs: number, until: number): PacerChange | undefined {
+  const pausedUntil = Math.max(nowMs, state.paused_until_ms ?? 0);
+  if (until <= pausedUntil) return undefined;
+  const shift = until - pausedUntil;
+  return {
+    expect: { anchor_ms: state.anchor_ms, paused_until_ms: state.paused_until_ms },
+    set: { paused_until_ms: until, ...(state.anchor_ms !== undefined ? { anchor_ms: state.anchor_ms + shift } : {}) },
+  };
 }
 
 /**
  * Under 15 % of the limit left: spread what is left until the reset (no two calls closer than the time left divided
- * by the calls left); nothing left: pause until the reset.
+ * by the calls left), by moving the next unused slot back; nothing left: pause until the reset.
  */
 function slowDown(
   state: PacerState,
   nowMs: number,
   settings: PacerSettings,
   rateLimit: DiditRateLimit | undefined,
-): PacerState {
+): PacerChange | undefined {
   const { limit, remaining, resetAtMs } = rateLimit ?? {};
-  if (limit === undefined || remaining === undefined || resetAtMs === undefined || limit <= 0) return state;
-  if (remaining >= limit * LOW_REMAINING_SHARE || resetAtMs <= nowMs) return state;
-  if (remaining === 0) return pause(state, nowMs, Math.min(MAX_PAUSE_MS, resetAtMs - nowMs)) ?? state;
+  if (limit === undefined || remaining === undefined || resetAtMs === undefined || limit <= 0) return undefined;
+  if (remaining >= limit * LOW_REMAINING_SHARE || resetAtMs <= nowMs) return undefined;
+  if (remaining === 0) return pauseUntil(state, nowMs, Math.min(nowMs + MAX_PAUSE_MS, resetAtMs));
   const spacing = (resetAtMs - nowMs) / remaining;
-  if (spacing <= intervalMs(settings)) return state;
-  const nextSlot = nowMs + spacing;
-  return nextSlot > state.next_slot_ms ? { ...state, next_slot_ms: nextSlot } : state;
+  const next = slotOf(state, state.ticket + 1, settings);
+  if (spacing <= intervalMs(settings) || next === undefined || next >= nowMs + spacing) return undefined;
+  return {
+    expect: { anchor_ms: state.anchor_ms },
+    set: { anchor_ms: (state.anchor_ms as number) + (nowMs + spacing - next) },
+  };
+}
+
+function wait(reason: Exclude<WaitReason, 'DEPENDENCY_THROTTLED'>, untilMs: number, ticket?: number): Decision {
+  return { kind: 'permit', permit: { kind: 'wait', reason, untilMs, ...(ticket !== undefined ? { ticket } : {}) } };
 }

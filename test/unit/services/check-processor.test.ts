@@ -9,6 +9,7 @@ import {
   DiditRateLimitedError,
   DiditUnavailableError,
 } from '../../../lambdas/errors';
+import { PACE_LEAD_MS } from '../../../lambdas/services/check-evaluator';
 import { CheckProcessor, type ProcessorPorts } from '../../../lambdas/services/check-processor';
 import type { DiditPacer } from '../../../lambdas/services/didit-pacer';
 import { MemoryCheckStore } from '../../fakes/memory-check-store';
@@ -59,6 +60,7 @@ function processor(overrides: Partial<ProcessorPorts> = {}): CheckProcessor {
       clock: clock.now,
       newToken: randomUUID,
       random: () => 0,
+      sleep: async (ms: number) => clock.advance(ms / 1000),
       ...overrides,
     },
     {
@@ -285,28 +287,42 @@ describe('the shared Didit budget', () => {
     return started;
   };
 
-  it('past the budget a check WAITS for its reserved slot, spending no attempt, and goes at that slot', async () => {
-    ({ pacer, state: pacerState } = memoryPacer({ requestsPerMinute: 60 }));
+  it("past the budget a check WAITS for its ticket's slot, spending no attempt, and goes at that slot", async () => {
+    ({ pacer, state: pacerState } = memoryPacer({ requestsPerMinute: 20 }));
     const first = await uploaded();
     const second = await uploaded();
     expect(await processor().processUpload(`uploads/${first}`)).toBe('COMPLETED');
     expect(await processor().processUpload(`uploads/${second}`)).toBe('WAITING');
     const waiting = await store.get(second);
-    expect(waiting).toMatchObject({ status: 'WAITING', wait_reason: 'PACED', wait_slot_epoch: 0 });
+    expect(waiting).toMatchObject({ status: 'WAITING', wait_reason: 'PACED', wait_ticket: 2 });
     expect(waiting?.retry_attempt).toBeUndefined();
-    expect(Date.parse(waiting?.resume_at ?? '')).toBe(clock.now().getTime() + 1000);
+    // It wakes PACE_LEAD_MS before its slot (3 s away) and waits out the rest in-process.
+    expect(Date.parse(waiting?.resume_at ?? '')).toBe(clock.now().getTime() + 3000 - PACE_LEAD_MS);
     expect(roundOf(second)).toMatchObject({ attempt: 0, resume_at: waiting?.resume_at });
     expect(didit.calls).toBe(1);
 
-    clock.advance(1);
-    const version = pacerState.state.version;
+    clock.advance((Date.parse(waiting?.resume_at ?? '') - clock.now().getTime()) / 1000);
+    const tickets = pacerState.state.ticket;
     expect((await processor().attempt(roundOf(second))).outcome).toBe('COMPLETED');
-    expect(pacerState.state.version).toBe(version);
+    expect(pacerState.state.ticket).toBe(tickets); // it went with the ticket it held
+    expect(didit.calls).toBe(2);
+    expect(clock.now().getTime() - Date.parse(waiting?.resume_at ?? '')).toBe(PACE_LEAD_MS);
+  });
+
+  it('a slot less than PACE_LEAD_MS away is waited for in-process, without a round through the workflow', async () => {
+    ({ pacer, state: pacerState } = memoryPacer({ requestsPerMinute: 60 }));
+    const first = await uploaded();
+    const second = await uploaded();
+    expect(await processor().processUpload(`uploads/${first}`)).toBe('COMPLETED');
+    const before = clock.now().getTime();
+    expect(await processor().processUpload(`uploads/${second}`)).toBe('COMPLETED');
+    expect(clock.now().getTime() - before).toBe(1000);
+    expect(retries.started).toHaveLength(0);
     expect(didit.calls).toBe(2);
   });
 
   it('checks that arrive together resume in the order they arrived', async () => {
-    ({ pacer, state: pacerState } = memoryPacer({ requestsPerMinute: 60 }));
+    ({ pacer, state: pacerState } = memoryPacer({ requestsPerMinute: 20 }));
     const ids = [await uploaded(), await uploaded(), await uploaded(), await uploaded()];
     for (const id of ids) await processor().processUpload(`uploads/${id}`);
     const resumeAt = await Promise.all(ids.slice(1).map(async (id) => (await store.get(id))?.resume_at));
