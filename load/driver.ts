@@ -126,9 +126,8 @@ export class Driver {
     run.uploaded = true;
 
     if (planned.faults.length > 0) {
-      // The simulator's fault queue is global: these go to its next requests, whichever checks send them. With 20 in
-      // flight that is rarely this check, so the report counts checks that completed after retries instead.
-      for (const fault of planned.faults) this.stack.diditSimulator?.injectFaults(fault, 1);
+      // Targeted by the check's vendor_data tag, so the fault reaches this check whatever order checks call Didit in.
+      for (const fault of planned.faults) this.stack.diditSimulator?.injectFaultsFor(planned.vendorData, fault, 1);
       this.faultsInjected += planned.faults.length;
     }
 

@@ -45,7 +45,9 @@
  * false gets Didit's signed `status.updated` webhooks, and a `sim:review` one the reviewer's decision later; see
  * local/didit-webhook-emitter.ts.
  *
- * Faults (injectFaults(fault, n) queues one fault for each of the next n requests, whatever they hold):
+ * Faults (injectFaults(fault, n) queues one fault for each of the next n requests, whatever they hold;
+ * injectFaultsFor(vendorData, fault, n) for the next n valid, admitted requests carrying that vendor_data, answered
+ * just before step 5):
  *   { type: 'status', status, retryAfter? } — that HTTP status with a JSON error body, plus Retry-After when given
  *   { type: 'timeout' }     — reads the request and never answers (the client's headers timeout fires)
  *   { type: 'reset' }       — reads the request and resets the TCP connection
@@ -164,6 +166,7 @@ export class DiditSimulator {
   readonly quota: DiditQuota;
 
   private readonly faults: DiditFault[] = [];
+  private readonly targetedFaults = new Map<string, DiditFault[]>();
   private readonly http: LoopbackServer;
 
   constructor(private readonly options: DiditSimulatorOptions) {
@@ -205,9 +208,20 @@ export class DiditSimulator {
     for (let i = 0; i < times; i++) this.faults.push(fault);
   }
 
+  /**
+   * The next `times` valid, admitted requests whose `vendor_data` is exactly `vendorData` get this fault instead of an
+   * answer, whichever order concurrent checks reach the simulator in (the load run tags each check this way).
+   */
+  injectFaultsFor(vendorData: string, fault: DiditFault, times = 1): void {
+    const queue = this.targetedFaults.get(vendorData) ?? [];
+    for (let i = 0; i < times; i++) queue.push(fault);
+    this.targetedFaults.set(vendorData, queue);
+  }
+
   /** Drops pending faults, zeroes the counters and forgets the last request. */
   clear(): void {
     this.faults.length = 0;
+    this.targetedFaults.clear();
     this.calls = 0;
     this.callTimes.length = 0;
     this.successfulCalls = 0;
@@ -278,10 +292,10 @@ export class DiditSimulator {
       sendJson(res, 400, { detail: 'Multipart form parse error.' });
       return;
     }
-    await this.answer(form, res);
+    await this.answer(form, req, res);
   }
 
-  private async answer(form: FormData, res: ServerResponse): Promise<void> {
+  private async answer(form: FormData, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const fields: Record<string, string> = {};
     for (const [name, value] of form.entries()) {
       if (typeof value === 'string') fields[name] = value;
@@ -334,6 +348,12 @@ export class DiditSimulator {
       metadata = parsed;
     }
     const vendorData = fields.vendor_data ?? null;
+
+    const targeted = vendorData === null ? undefined : this.targetedFaults.get(vendorData)?.shift();
+    if (targeted) {
+      applyFault(targeted, req, res);
+      return;
+    }
 
     const forcedStatus = /^sim:status=(\d{3})/.exec(vendorData ?? '')?.[1];
     if (forcedStatus && Number(forcedStatus) >= 400 && Number(forcedStatus) <= 599) {

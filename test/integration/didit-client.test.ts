@@ -291,6 +291,19 @@ describe('DiditClient against the Didit simulator', () => {
 });
 
 describe('DiditClient under injected faults', () => {
+  it('a fault targeted at one vendor_data reaches that request only, whichever comes first', async () => {
+    sim.injectFaultsFor('load:7', { type: 'status', status: 503 }, 1);
+
+    const { response: other } = await client.checkLiveness(request({ vendorData: 'load:8' }));
+    const targeted = await rejection(client.checkLiveness(request({ vendorData: 'load:7' })));
+    const { response: again } = await client.checkLiveness(request({ vendorData: 'load:7' }));
+
+    expect(other.liveness.status).toBe('Approved');
+    expect(targeted).toBeInstanceOf(DiditUnavailableError);
+    expect(targeted).toMatchObject({ httpStatus: 503 });
+    expect(again.liveness.status).toBe('Approved');
+  });
+
   it.each([500, 502, 503])('HTTP %i → DiditUnavailableError with the status', async (status) => {
     sim.injectFaults({ type: 'status', status });
 
