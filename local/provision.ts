@@ -13,7 +13,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DIDIT_SESSION_INDEX_NAME, DUE_INDEX_NAME, WAITING_INDEX_NAME } from '../lambdas/core/check';
+import {
+  DIDIT_SESSION_INDEX_NAME,
+  DUE_INDEX_NAME,
+  OWNER_VENDOR_INDEX_NAME,
+  WAITING_INDEX_NAME,
+} from '../lambdas/core/check';
 import { EVENT_SOURCE, WEBHOOK_DELIVERY_PATTERN } from '../lambdas/core/check-events';
 import { generateWebhookSecret } from '../lambdas/core/standard-webhooks';
 import { emulatorClientConfig } from './aws-env';
@@ -96,6 +101,8 @@ export async function provisionLocalResources(
         { AttributeName: 'didit_session_id', AttributeType: 'S' },
         { AttributeName: 'waiting_shard', AttributeType: 'S' },
         { AttributeName: 'wait_since', AttributeType: 'S' },
+        { AttributeName: 'owner_vendor_key', AttributeType: 'S' },
+        { AttributeName: 'created_at', AttributeType: 'S' },
       ],
       KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
       GlobalSecondaryIndexes: [
@@ -119,6 +126,14 @@ export async function provisionLocalResources(
             { AttributeName: 'wait_since', KeyType: 'RANGE' },
           ],
           Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+        {
+          IndexName: OWNER_VENDOR_INDEX_NAME,
+          KeySchema: [
+            { AttributeName: 'owner_vendor_key', KeyType: 'HASH' },
+            { AttributeName: 'created_at', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
         },
       ],
     }),

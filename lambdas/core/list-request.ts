@@ -27,7 +27,9 @@ export interface ListRequest {
  * an IAM ARN and a 1024-character vendor_data, and the pair cannot be split ambiguously.
  */
 export function ownerVendorKey(owner: Owner, vendorData: string): string {
-  return createHash('sha256').update(JSON.stringify([owner, vendorData])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([owner, vendorData]))
+    .digest('hex');
 }
 
 /**
@@ -39,13 +41,17 @@ export function parseListRequest(query: Record<string, string | undefined> | nul
   const params = query ?? {};
   const fields: FieldError[] = [];
   for (const name of Object.keys(params)) {
-    if (!(LIST_PARAMETERS as readonly string[]).includes(name)) fields.push({ field: name, message: 'is not a known parameter' });
+    if (!(LIST_PARAMETERS as readonly string[]).includes(name))
+      fields.push({ field: name, message: 'is not a known parameter' });
   }
   const vendorData = params.vendor_data;
   if (vendorData === undefined || vendorData === '') {
     fields.push({ field: 'vendor_data', message: 'is required: the end user whose checks to list' });
   } else if (vendorData.length > VENDOR_DATA_MAX_LENGTH || /\p{Cs}/u.test(vendorData)) {
-    fields.push({ field: 'vendor_data', message: `must be valid text of at most ${VENDOR_DATA_MAX_LENGTH} characters` });
+    fields.push({
+      field: 'vendor_data',
+      message: `must be valid text of at most ${VENDOR_DATA_MAX_LENGTH} characters`,
+    });
   }
   let limit = LIST_DEFAULT_LIMIT;
   if (params.limit !== undefined) {
@@ -73,7 +79,8 @@ export function decodeCursor(cursor: string): ListPosition | undefined {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
     if (!Array.isArray(value) || value.length !== 2) return undefined;
     const [createdAt, id] = value as unknown[];
-    if (typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt)) || typeof id !== 'string') return undefined;
+    if (typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt)) || typeof id !== 'string')
+      return undefined;
     if (!isCheckId(id)) return undefined;
     return { created_at: createdAt, id };
   } catch {

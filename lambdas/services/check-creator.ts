@@ -9,8 +9,8 @@ import {
   requestFingerprint,
 } from '../core/idempotency';
 import { CheckAlreadyExistsError, CheckChangedError } from '../core/lifecycle/conflicts';
-import { ownerVendorKey } from '../core/list-request';
 import { epochSeconds, step } from '../core/lifecycle/transitions';
+import { ownerVendorKey } from '../core/list-request';
 import type { CheckStorePort, Clock, IdempotencyStorePort, UploadPresignerPort } from '../core/ports';
 import { IdempotencyConflictError } from '../errors';
 

@@ -38,7 +38,9 @@ export class CheckFinder {
       request.after,
     );
     // The index key is a hash of (owner, vendor_data): the filter cannot drop anything; it keeps the rule in one place.
-    const records = page.records.filter((record) => isVisibleTo(record, owner) && record.vendor_data === request.vendorData);
+    const records = page.records.filter(
+      (record) => isVisibleTo(record, owner) && record.vendor_data === request.vendorData,
+    );
     return { records, nextCursor: page.next ? encodeCursor(page.next) : null };
   }
 }

@@ -56,6 +56,11 @@ function checksTable(
       projectionType: dynamodb.ProjectionType.KEYS_ONLY,
     });
   }
+  table.addGlobalSecondaryIndex({
+    indexName: 'by-owner-vendor',
+    partitionKey: { name: 'owner_vendor_key', type: dynamodb.AttributeType.STRING },
+    sortKey: { name: 'created_at', type: dynamodb.AttributeType.STRING },
+  });
   return table;
 }
 
@@ -140,7 +145,7 @@ describe('an existing checks table', () => {
     const built = embed((stack) => ({
       table: dynamodb.Table.fromTableAttributes(stack, 'Imported', {
         tableName: 'liveness-checks',
-        globalIndexes: ['by-due', 'by-didit-session', 'by-waiting'],
+        globalIndexes: ['by-due', 'by-didit-session', 'by-waiting', 'by-owner-vendor'],
       }),
     }));
     expect(Object.values(built.resources).filter((r) => r.Type === 'AWS::DynamoDB::Table')).toHaveLength(0);

@@ -181,7 +181,8 @@ function listProblem(
   }
   for (const item of list) {
     if (!isUnknown(item) && item !== spec.wildcard && !spec.item.pattern.test(item)) {
-      const allowed = spec.wildcard === undefined ? spec.item.what : `${JSON.stringify(spec.wildcard)} or ${spec.item.what}`;
+      const allowed =
+        spec.wildcard === undefined ? spec.item.what : `${JSON.stringify(spec.wildcard)} or ${spec.item.what}`;
       return { problem: `entries must be ${allowed}`, got: item };
     }
   }
