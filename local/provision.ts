@@ -37,6 +37,8 @@ export interface LocalResources {
   readonly deliveryQueueUrl: string;
   readonly diditWebhookSecretId: string;
   readonly webhookSigningSecretId: string;
+  /** One signing secret per further client app (`webhookSigningSecrets`), by app. */
+  readonly webhookSigningSecretIds: Readonly<Record<string, string>>;
 }
 
 export { UPLOAD_PREFIX } from '../lambdas/core/upload-rules';
@@ -50,7 +52,14 @@ import { UPLOAD_PREFIX } from '../lambdas/core/upload-rules';
  */
 export async function provisionLocalResources(
   endpoint: string,
-  options: { prefix: string; diditApiKey: string; diditWebhookSecret?: string; webhookSigningSecret?: string },
+  options: {
+    prefix: string;
+    diditApiKey: string;
+    diditWebhookSecret?: string;
+    webhookSigningSecret?: string;
+    /** Client app → its own whsec_ secret (the stack's per-app signing secrets). */
+    webhookSigningSecrets?: Readonly<Record<string, string>>;
+  },
 ): Promise<LocalResources> {
   const config = emulatorClientConfig(endpoint);
   const s3 = new S3Client({ ...config, forcePathStyle: true });
@@ -193,6 +202,14 @@ export async function provisionLocalResources(
     }),
   );
 
+  const webhookSigningSecretIds: Record<string, string> = {};
+  for (const [app, value] of Object.entries(options.webhookSigningSecrets ?? {})) {
+    const created = await secrets.send(
+      new CreateSecretCommand({ Name: name(`webhook-signing-secret-${app}`), SecretString: value }),
+    );
+    webhookSigningSecretIds[app] = created.ARN ?? name(`webhook-signing-secret-${app}`);
+  }
+
   for (const client of [s3, ddb, events, sqs, secrets]) client.destroy();
   return {
     bucketName,
@@ -204,6 +221,7 @@ export async function provisionLocalResources(
     deliveryQueueUrl: deliveryQueue.url,
     diditWebhookSecretId: diditWebhookSecret.ARN ?? name('didit-webhook-secret'),
     webhookSigningSecretId: signingSecret.ARN ?? name('webhook-signing-secret'),
+    webhookSigningSecretIds,
   };
 }
 

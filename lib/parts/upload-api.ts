@@ -359,6 +359,10 @@ export class UploadApi extends Construct {
       this.usagePlan = undefined;
       this.apiKey = undefined;
       this.apiKeys = {};
+      // IAM and Cognito callers own checks by their principal or token: no key belongs to any app.
+      for (const fn of [this.createCheckFunction, this.getCheckFunction]) {
+        fn.addEnvironment(SETTINGS.clientAppApiKeyIds.env.name, '');
+      }
     }
 
     this.acknowledgeNagFindings(props.cloudWatchRole, props.authorization);
