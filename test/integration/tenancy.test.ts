@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { checkListSchema } from '../../contracts/api';
 import { CheckStore } from '../../lambdas/adapters/check-store';
 import { encodeCursor } from '../../lambdas/core/list-request';
 import { emulatorClientConfig, LOCAL_REGION } from '../../local/aws-env';
@@ -152,6 +153,8 @@ describe.each(Object.entries(MODES))('%s', (_mode, { owner, other, sameOwner }) 
     const mine = await list(owner, { vendor_data: vendor });
     expect(mine.statusCode, mine.body).toBe(200);
     expect(JSON.parse(mine.body)).toMatchObject({ items: [{ id, vendor_data: vendor }], next_cursor: null });
+    // The contract the OpenAPI document publishes (CheckList) is what the handler answers.
+    expect(checkListSchema.safeParse(JSON.parse(mine.body)).success).toBe(true);
 
     const theirs = await list(other, { vendor_data: vendor });
     expect(theirs.statusCode, theirs.body).toBe(200);
