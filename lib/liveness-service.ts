@@ -403,8 +403,9 @@ export class LivenessService extends Construct {
       ...(props.webhookSigningSecret ? { signingSecret: props.webhookSigningSecret } : {}),
     });
 
-    // Only the service's own roles may put events that claim to come from it; a bus passed in keeps its own policy.
-    if (eventBus instanceof events.EventBus) {
+    // Only the service's own roles may put events that claim to come from it. A bus passed in keeps the policy its
+    // owner gives it (docs/operations.md shows the statement to add).
+    if (!props.eventBus && eventBus instanceof events.EventBus) {
       restrictServiceEvents(eventBus, [
         processor.function,
         sweeper.function,

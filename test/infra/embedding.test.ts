@@ -228,6 +228,7 @@ describe('authorization', () => {
       { target: 'createCheck', authorizationType: 'NONE', apiKeyRequired: true },
       { target: 'diditWebhook', authorizationType: 'NONE', apiKeyRequired: false },
       { target: 'getCheck', authorizationType: 'NONE', apiKeyRequired: true },
+      { target: 'getCheck', authorizationType: 'NONE', apiKeyRequired: true },
     ]);
     expect(built.service.authorization.mode).toBe('API_KEY');
   });
@@ -237,6 +238,7 @@ describe('authorization', () => {
     expect(authOf(built)).toEqual([
       { target: 'createCheck', authorizationType: 'AWS_IAM', apiKeyRequired: false },
       { target: 'diditWebhook', authorizationType: 'NONE', apiKeyRequired: false },
+      { target: 'getCheck', authorizationType: 'AWS_IAM', apiKeyRequired: false },
       { target: 'getCheck', authorizationType: 'AWS_IAM', apiKeyRequired: false },
     ]);
     built.template.resourceCountIs('AWS::ApiGateway::ApiKey', 0);
@@ -255,7 +257,7 @@ describe('authorization', () => {
     expect(statements).toHaveLength(1);
     expect(statements[0]?.Action).toBe('execute-api:Invoke');
     expect(JSON.stringify(statements[0]?.Resource)).toMatch(
-      /\/POST\/v1\/liveness-checks".*\/GET\/v1\/liveness-checks\/\*"/,
+      /\/POST\/v1\/liveness-checks".*\/GET\/v1\/liveness-checks".*\/GET\/v1\/liveness-checks\/\*"/,
     );
   });
 
@@ -298,7 +300,7 @@ describe('authorization', () => {
         { type: 'NONE', scopes: undefined, authorizer: false },
       ]),
     );
-    expect(byRoute.filter((route) => route.type === 'COGNITO_USER_POOLS')).toHaveLength(2);
+    expect(byRoute.filter((route) => route.type === 'COGNITO_USER_POOLS')).toHaveLength(3);
     built.template.resourceCountIs('AWS::ApiGateway::ApiKey', 0);
   });
 });
