@@ -4,6 +4,7 @@ import { createServer, request as httpRequest, type IncomingHttpHeaders, type Se
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listCommand } from '../../cli/list-command';
 import { generateWebhookSecret, verifyWebhook } from '../../lambdas/core/standard-webhooks';
 import { emulatorClientConfig } from '../../local/aws-env';
 import { clientAppsFromEnv } from '../../local/client-apps';
@@ -102,6 +103,32 @@ describe('each client app sees its own checks', () => {
     const path = `/v1/liveness-checks?vendor_data=${encodeURIComponent(vendor)}`;
     expect((await appA.request('GET', path)).body).toMatchObject({ items: [{ id: created.id }], next_cursor: null });
     expect((await appB.request('GET', path)).body).toEqual({ items: [], next_cursor: null });
+  });
+});
+
+describe('the CLI', () => {
+  async function listAs(key: string, vendorData: string): Promise<{ checks: Array<{ id: string }> }> {
+    let out = '';
+    const io = { stdout: { write: (text: string) => (out += text) }, stderr: { write: () => true }, env: {} };
+    const code = await listCommand(
+      { command: 'list', api: stack.apiUrl, key, stackOutputs: undefined, vendorData, limit: 3, json: true },
+      io,
+    );
+    expect(code).toBe(0);
+    return JSON.parse(out);
+  }
+
+  it("`liveness list` pages through the caller's checks only, newest first", async () => {
+    const vendor = `user-${randomUUID()}`;
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      ids.push((await appA.createCheck({ vendor_data: vendor })).id);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const mine = await listAs('key-a-0123', vendor);
+    expect(mine.checks.map((c) => c.id)).toEqual(ids.reverse().slice(0, 3));
+    expect(mine).toMatchObject({ more: true });
+    expect((await listAs('key-b-4567', vendor)).checks).toEqual([]);
   });
 });
 
