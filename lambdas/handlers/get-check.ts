@@ -21,9 +21,9 @@ export const LIST_RESOURCE = '/v1/liveness-checks';
 export const handler = instrumented(async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
   try {
     if (event.resource === LIST_RESOURCE) return await listChecks(event, finder, config.clientAppKeys);
-    const owner = callerOf(event, config.clientAppKeys);
     const id = event.pathParameters?.id ?? '';
     if (!isCheckId(id)) throw new RequestValidationError([{ field: 'id', message: 'must be a check id (a UUID)' }]);
+    const owner = callerOf(event, config.clientAppKeys);
     // Another owner's check answers exactly like a missing one.
     const record = await finder.find(id, owner);
     if (!record) return checkNotFound();
