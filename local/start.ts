@@ -1,7 +1,7 @@
 import { SETTINGS } from '../lambdas/core/settings/schema';
+import { startBanner } from './banner';
 import { clientAppsFromEnv, type LocalClientApp } from './client-apps';
 import { quotaFromEnv } from './didit-quota';
-import { CREDITS_PATH } from './didit-simulator';
 import { startLocalStack } from './local-stack';
 import { MotoUnavailableError, motoPython } from './moto';
 
@@ -49,50 +49,7 @@ const stack = await startLocalStack({
   },
 });
 
-console.log(`
-Liveness service running on 127.0.0.1
-  API        ${stack.apiUrl}
-  Browser    ${stack.apiUrl}/   (sample client: camera or file → decision)
-${clientAppLines()}
-  Didit      ${stack.diditSimulator ? `simulator at ${stack.diditBaseUrl} (set DIDIT_API_KEY for real Didit)` : stack.diditBaseUrl}
-  Budget     ${budget} Didit calls/min for every function together (DIDIT_REQUESTS_PER_MINUTE); past it checks WAIT
-${simulatorLines()}
-  AWS        moto_server at ${stack.motoEndpoint}
-  Pre-screen ${stack.rekognitionSimulator ? `on (Rekognition simulator at ${stack.rekognitionSimulator.url})` : 'off (PRESCREEN=true to enable)'}
-  Retries    Step Functions (local runtime, the state machines cdk synth renders), sweeper every 5 s
-  Webhooks   callbacks signed per client app (above); ${process.env.LIVENESS_WEBHOOK_SECRET ? `"${stack.clientApps[0]?.app}" with LIVENESS_WEBHOOK_SECRET` : 'each app verifies only its own'}
-             callback URLs: https on 443, or http(s) to 127.0.0.1/localhost; never link-local or metadata addresses
-             Didit webhooks: POST ${stack.apiUrl}/v1/webhooks/didit (secret: ${process.env.DIDIT_WEBHOOK_SECRET ? 'DIDIT_WEBHOOK_SECRET' : stack.diditWebhookSecret})
-             ${stack.diditSimulator ? 'the simulator sends them for saved requests; vendor_data "sim:review" → In Review, then Declined' : ''}
-
-Try it:
-  npx liveness verify test/fixtures/astronaut.png
-  curl -s -X POST ${stack.apiUrl}/v1/liveness-checks -H 'x-api-key: ${stack.apiKey}' -H 'content-type: application/json' -d '{}'
-Press Ctrl-C to stop.
-`);
-
-/** Each client app: the key it sends (header x-api-key) and the secret its callbacks are signed with. */
-function clientAppLines(): string {
-  const lines = stack.clientApps.map((client, index) => {
-    const secret =
-      index === 0 && process.env.LIVENESS_WEBHOOK_SECRET ? 'LIVENESS_WEBHOOK_SECRET' : client.webhookSigningSecret;
-    return `${index === 0 ? '  Clients   ' : '           '} ${client.app}: x-api-key ${client.apiKey}   webhooks signed with ${secret}`;
-  });
-  lines.push('             (each client app sees only its own checks: LIVENESS_API_KEYS="app-a:key-a,app-b:key-b")');
-  return lines.join('\n');
-}
-
-/** What the simulator enforces, and how to run it dry or top it up while the stack runs. */
-function simulatorLines(): string {
-  const sim = stack.diditSimulator;
-  if (!sim) return '';
-  const credits = sim.quota.credits === undefined ? 'unlimited credits' : `${sim.quota.credits} credits`;
-  const url = `${stack.diditBaseUrl}${CREDITS_PATH}`;
-  return [
-    `  Simulator  ${sim.quota.limit} requests per ${sim.quota.windowMs / 1000} s (429 past it), ${credits} (402 at 0)`,
-    `             run it dry: curl -s -X POST ${url} -d '{"credits":0}'   top up: -d '{"credits":1000}'`,
-  ].join('\n');
-}
+console.log(startBanner(stack, { env: process.env, budget }));
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

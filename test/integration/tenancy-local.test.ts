@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listCommand } from '../../cli/list-command';
 import { generateWebhookSecret, verifyWebhook } from '../../lambdas/core/standard-webhooks';
 import { emulatorClientConfig } from '../../local/aws-env';
+import { startBanner } from '../../local/banner';
 import { clientAppsFromEnv } from '../../local/client-apps';
 import type { LocalStack } from '../../local/local-stack';
 import { ApiClient } from '../helpers/api-client';
@@ -80,6 +81,15 @@ describe('LIVENESS_API_KEYS', () => {
     ['the same key twice', 'app-a:k1,app-b:k1'],
   ])('refuses %s with a message naming the variable', (_label, value) => {
     expect(() => clientAppsFromEnv({ LIVENESS_API_KEYS: value })).toThrow(/LIVENESS_API_KEYS/);
+  });
+
+  it('lists every client app in the banner, which still names the emulator endpoint', () => {
+    const banner = startBanner(stack, { env: {}, budget: '280' });
+    expect(banner).toMatch(/app-a: x-api-key key-a-0123 {3}webhooks signed with whsec_/);
+    expect(banner).toMatch(/app-b: x-api-key key-b-4567 {3}webhooks signed with whsec_/);
+    expect(banner).toContain(secretOf('app-b'));
+    expect(banner).toContain(`moto_server at ${stack.motoEndpoint}`);
+    expect(banner).toContain(stack.apiUrl);
   });
 
   it('keeps LIVENESS_API_KEY as the "default" app beside the list, and alone as before', () => {
