@@ -62,8 +62,8 @@ export function ownerOf(context: CallerContext | null | undefined, appKeys: Clie
     return undefined;
   }
   const identity = context?.identity;
-  const arn = identity?.userArn || identity?.caller;
-  if (identity?.userArn && arn) return `iam:${principalOf(arn)}`;
+  // `userArn` is the signing principal's ARN (`caller` is only its unique id, e.g. AROA…:session).
+  if (identity?.userArn) return `iam:${principalOf(identity.userArn)}`;
   const keyId = identity?.apiKeyId;
   if (keyId) {
     const app = appKeys.get(keyId);
