@@ -13,21 +13,37 @@ export interface VerifyArgs {
   readonly timeoutSeconds: number;
 }
 
-export type CliArgs = VerifyArgs | { readonly command: 'help' };
+/** `liveness list --vendor-data S`: the caller's own checks for one end user, newest first. */
+export interface ListArgs {
+  readonly command: 'list';
+  readonly api: string | undefined;
+  readonly key: string | undefined;
+  readonly stackOutputs: string | undefined;
+  readonly vendorData: string;
+  /** How many checks at most, newest first (pages are fetched until then). */
+  readonly limit: number;
+  readonly json: boolean;
+}
+
+export type CliArgs = VerifyArgs | ListArgs | { readonly command: 'help' };
 
 /** Long enough for Didit's own retries (the retry workflow backs off for a minute or more before giving up). */
 export const DEFAULT_TIMEOUT_SECONDS = 300;
 
 export const USAGE = `Usage: liveness verify <selfie> [options]
+       liveness list --vendor-data S [--limit N] [--api URL] [--key KEY] [--json]
 
-Creates a liveness check, uploads the selfie with the presigned POST, waits for the decision and prints it.
+verify: creates a liveness check, uploads the selfie with the presigned POST, waits for the decision and prints it.
+list:   prints the checks your API key (client app) created for one vendor_data, newest first; another client app's
+        checks never appear.
 
 Options:
   --api URL              API base URL (env LIVENESS_API_URL; default http://127.0.0.1:3000, the local stack)
   --key KEY              API key sent as x-api-key (env LIVENESS_API_KEY; default local-dev-key on loopback)
   --stack-outputs FILE   read ApiUrl from the file \`cdk deploy --outputs-file FILE\` wrote
   --threshold N          face_liveness_score_decline_threshold, 0-100 (default: the stack's, 30)
-  --vendor-data S        vendor_data stored with the check (e.g. your user id)
+  --vendor-data S        vendor_data stored with the check (e.g. your user id); list: the one to list
+  --limit N              list: at most N checks, 1-1000 (default 20)
   --timeout SECONDS      give up waiting after this long (default ${DEFAULT_TIMEOUT_SECONDS})
   --json                 print one JSON object on stdout instead of the readable verdict
   -h, --help             show this help
@@ -49,7 +65,26 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
 
   const [command, file, ...extra] = positionals;
   if (command === undefined) throw usage('missing the command: liveness verify <selfie>');
-  if (command !== 'verify') throw usage(`unknown command "${command}": the only command is verify`);
+  if (values.api !== undefined && values['stack-outputs'] !== undefined) {
+    throw usage('--api and --stack-outputs both name the API; pass one');
+  }
+  if (command === 'list') {
+    if (file !== undefined) throw usage(`unexpected argument "${file}": list takes --vendor-data`);
+    if (values['vendor-data'] === undefined || values['vendor-data'] === '') {
+      throw usage('missing --vendor-data: liveness list --vendor-data <your user id>');
+    }
+    return {
+      command: 'list',
+      api: values.api,
+      key: values.key,
+      stackOutputs: values['stack-outputs'],
+      vendorData: values['vendor-data'],
+      limit: values.limit === undefined ? 20 : numberIn('--limit', values.limit, 1, 1000),
+      json: values.json ?? false,
+    };
+  }
+  if (values.limit !== undefined) throw usage('--limit is an option of list');
+  if (command !== 'verify') throw usage(`unknown command "${command}": the commands are verify and list`);
   if (file === undefined) throw usage('missing the selfie: liveness verify <selfie>');
   if (extra.length > 0) throw usage(`unexpected argument "${extra[0]}": verify takes one file`);
   if (values.api !== undefined && values['stack-outputs'] !== undefined) {
@@ -81,6 +116,7 @@ function parse(argv: readonly string[]) {
       'stack-outputs': { type: 'string' },
       threshold: { type: 'string' },
       'vendor-data': { type: 'string' },
+      limit: { type: 'string' },
       timeout: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },

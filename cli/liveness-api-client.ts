@@ -3,6 +3,12 @@ import { type ApiTarget, apiUrl } from './api-target';
 import { CliError } from './cli-error';
 import { describeNetworkError } from './network-error';
 
+/** One page of `GET /v1/liveness-checks?vendor_data=…`. */
+export interface CheckPage {
+  readonly items: readonly CheckView[];
+  readonly next_cursor: string | null;
+}
+
 /** The body of `POST /v1/liveness-checks` the CLI can send; every field is optional. */
 export interface CreateCheckBody {
   readonly content_type: string;
@@ -36,6 +42,12 @@ export class LivenessApiClient {
 
   getCheck(id: string): Promise<CheckView> {
     return this.request<CheckView>('GET', `v1/liveness-checks/${encodeURIComponent(id)}`, 200);
+  }
+
+  /** One page of the caller's own checks for a vendor_data, newest first. */
+  listChecks(vendorData: string, limit: number, cursor?: string): Promise<CheckPage> {
+    const query = new URLSearchParams({ vendor_data: vendorData, limit: String(limit), ...(cursor ? { cursor } : {}) });
+    return this.request<CheckPage>('GET', `v1/liveness-checks?${query}`, 200);
   }
 
   private async request<T>(method: string, path: string, expected: number, body?: unknown): Promise<T> {

@@ -1,6 +1,7 @@
 import { parseCliArgs, USAGE } from './cli-args';
 import { CliError } from './cli-error';
 import { EXIT_CODES } from './exit-codes';
+import { listCommand } from './list-command';
 import { jsonReport } from './verdict';
 import { type CliIo, reportError, verifyCommand } from './verify-command';
 
@@ -12,6 +13,7 @@ async function main(argv: readonly string[], io: CliIo): Promise<number> {
       io.stdout.write(USAGE);
       return 0;
     }
+    if (args.command === 'list') return await listCommand(args, io);
     return await verifyCommand(args, io);
   } catch (error) {
     if (error instanceof CliError) {

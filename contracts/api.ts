@@ -97,9 +97,22 @@ export const checkViewSchema = z
   })
   .meta({ description: 'A check as `GET /v1/liveness-checks/{id}` returns it.' });
 
+export const checkListSchema = z
+  .strictObject({
+    items: z.array(checkViewSchema).meta({
+      description: "The caller's own checks for the vendor_data, newest first (at most `limit`).",
+    }),
+    next_cursor: z.string().nullable().meta({
+      description: 'Pass as `cursor` for the next page; null on the last page. Opaque: do not build or change it.',
+    }),
+  })
+  .meta({ description: 'One page of `GET /v1/liveness-checks?vendor_data=…`.' });
+
 export const fieldErrorSchema = z
   .strictObject({
-    field: z.string().meta({ description: 'A top-level body field, `id`, or `body` for the body as a whole.' }),
+    field: z.string().meta({
+      description: 'A top-level body field, `id`, a query parameter, or `body` for the body as a whole.',
+    }),
     message: z.string(),
   })
   .meta({ description: 'One invalid field.' });

@@ -5,8 +5,10 @@ import {
   METADATA_MAX_BYTES,
   VENDOR_DATA_MAX_LENGTH,
 } from '../lambdas/core/create-request';
+import { LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT } from '../lambdas/core/list-request';
 import {
   apiErrorSchema,
+  checkListSchema,
   checkViewSchema,
   createdCheckSchema,
   deliveryAttemptSchema,
@@ -65,9 +67,10 @@ function requestFieldDescriptions(defaultDeclineThreshold: number): Record<strin
       `Any JSON object of at most ${METADATA_MAX_BYTES} bytes as JSON, not deeply nested, without a "__proto__" key ` +
       'and with valid Unicode text (the service checks these); sent to Didit and returned unchanged.',
     callback_url:
-      `An https:// URL (≤ ${CALLBACK_URL_MAX_LENGTH} characters) of a public host — no IP literal, local name or ` +
-      "credentials — that receives this check's events as signed webhooks (see `webhooks`). The service checks " +
-      'these rules, and again against the resolved addresses at delivery.',
+      `An https:// URL (≤ ${CALLBACK_URL_MAX_LENGTH} characters) of a public host on port 443 — no IP literal, ` +
+      'local name or credentials; another port only for an origin the deployment allows (callbackAllowedOrigins) ' +
+      "— that receives this check's events as signed webhooks (see `webhooks`). The service checks these rules, " +
+      'and again against the resolved addresses at delivery.',
     content_type: 'The type of the image the client will upload; the presigned POST only accepts this type.',
   };
 }
@@ -81,6 +84,7 @@ function componentSchemas(defaultDeclineThreshold: number): Record<string, JsonS
       CreatedCheck: createdCheckSchema,
       PresignedUpload: presignedUploadSchema,
       CheckView: checkViewSchema,
+      CheckList: checkListSchema,
       CheckStatus: checkStatusSchema,
       CheckResult: checkResultSchema,
       Decision: decisionSchema,
@@ -241,6 +245,20 @@ export const RESPONSE_EXAMPLES = {
       since: '2026-11-25T17:00:02.310Z',
       resume_at: '2026-11-25T17:00:41.200Z',
     },
+  },
+  list: {
+    items: [
+      {
+        id: EXAMPLE_ID,
+        status: 'COMPLETED',
+        vendor_data: 'user-123',
+        metadata: { session: 'onboarding', attempt: 1 },
+        created_at: '2026-11-25T17:00:00.000Z',
+        updated_at: '2026-11-25T17:00:03.512Z',
+        result: completedResult,
+      },
+    ],
+    next_cursor: 'WyIyMDI2LTExLTI1VDE3OjAwOjAwLjAwMFoiLCI0ZjBjMmY3ZS0zYzFiLTRkOGUtOWE1MS0wYTRjMWU5YjdkMjEiXQ',
   },
   idempotencyConflict: {
     error: {
@@ -428,6 +446,54 @@ export function buildOpenApiDocument(inputs: OpenApiInputs): JsonSchema {
             '503': responseRef('ServiceUnavailable'),
           },
         },
+        get: {
+          operationId: 'listLivenessChecks',
+          tags: ['Liveness checks'],
+          summary: "List the caller's own checks for one end user (vendor_data), newest first",
+          description:
+            'Only checks the caller created are listed (the client app of its API key, its IAM principal, or its ' +
+            "Cognito identity); another client's checks for the same vendor_data never appear. Checks created " +
+            'without a vendor_data cannot be listed. Page with `next_cursor`.',
+          parameters: [
+            {
+              name: 'vendor_data',
+              in: 'query',
+              required: true,
+              description: `The vendor_data the checks were created with (1–${VENDOR_DATA_MAX_LENGTH} characters).`,
+              schema: { type: 'string', minLength: 1, maxLength: VENDOR_DATA_MAX_LENGTH },
+            },
+            {
+              name: 'limit',
+              in: 'query',
+              required: false,
+              description: `Checks per page, 1–${LIST_MAX_LIMIT} (default ${LIST_DEFAULT_LIMIT}).`,
+              schema: { type: 'integer', minimum: 1, maximum: LIST_MAX_LIMIT, default: LIST_DEFAULT_LIMIT },
+            },
+            {
+              name: 'cursor',
+              in: 'query',
+              required: false,
+              description: 'The `next_cursor` of the previous page, unchanged.',
+              schema: { type: 'string' },
+            },
+          ],
+          responses: {
+            '200': {
+              description: "One page of the caller's checks (empty when it has none for this vendor_data).",
+              content: json(ref('CheckList'), {
+                page: { summary: 'One check, more to come', value: RESPONSE_EXAMPLES.list },
+              }),
+            },
+            '400': errorResponse('A parameter is missing, invalid or unknown; `fields` names each.', {
+              code: 'VALIDATION_FAILED',
+              message: 'The request is invalid',
+            }),
+            '401': responseRef('Unauthorized'),
+            '429': responseRef('Throttled'),
+            '500': responseRef('InternalError'),
+            '503': responseRef('ServiceUnavailable'),
+          },
+        },
       },
       '/v1/liveness-checks/{id}': {
         get: {
@@ -436,7 +502,8 @@ export function buildOpenApiDocument(inputs: OpenApiInputs): JsonSchema {
           summary: 'Read a check: status, then result (COMPLETED) or error (FAILED, EXPIRED)',
           description:
             'Poll until `status` is COMPLETED, FAILED or EXPIRED, or subscribe to the events instead. `retry`, ' +
-            '`deliveries` and `history` appear once there is something to show.',
+            '`deliveries` and `history` appear once there is something to show. Only the caller that created the ' +
+            'check can read it; to anyone else it does not exist (404).',
           parameters: [
             {
               name: 'id',
@@ -463,10 +530,14 @@ export function buildOpenApiDocument(inputs: OpenApiInputs): JsonSchema {
               message: 'The request is invalid',
             }),
             '401': responseRef('Unauthorized'),
-            '404': errorResponse('No check with this id (or it passed its retention and was deleted).', {
-              code: 'NOT_FOUND',
-              message: 'No liveness check with this id',
-            }),
+            '404': errorResponse(
+              "No check with this id that the caller created (another caller's check answers the same), or it " +
+                'passed its retention and was deleted.',
+              {
+                code: 'NOT_FOUND',
+                message: 'No liveness check with this id',
+              },
+            ),
             '429': responseRef('Throttled'),
             '500': responseRef('InternalError'),
             '503': responseRef('ServiceUnavailable'),
@@ -538,7 +609,9 @@ export function buildOpenApiDocument(inputs: OpenApiInputs): JsonSchema {
             'One POST per "Liveness Check Completed", "Failed", "Expired" or "Updated" event of a check created ' +
             'with a callback_url, signed per Standard Webhooks. Verify the signature over the raw body before ' +
             'parsing it (`verifyWebhook` in contracts/index.ts), and deduplicate on `webhook-id`: every retry of ' +
-            'one message has the same id and body. Redirects are not followed.',
+            'one message has the same id. The body is built from the check as stored when it is sent (never from the ' +
+            "event), and signed with the secret of the check's client app: each app's receivers verify only its own " +
+            'webhooks. Redirects are not followed.',
           security: [],
           parameters: [
             standardWebhookHeader('webhook-id', 'msg_<EventBridge event id>; the same on every retry.', {
@@ -583,8 +656,9 @@ export function buildOpenApiDocument(inputs: OpenApiInputs): JsonSchema {
           in: 'header',
           name: 'x-api-key',
           description:
-            'The API key of the stack (its ApiKeyId output; read the value with aws apigateway get-api-key ' +
-            '--include-value). Throttled by the usage plan of the key.',
+            "Your client app's API key (the stack's ApiKeyId output, or ApiKeyId<App> for further client apps; read " +
+            'the value with aws apigateway get-api-key --include-value). Throttled by the usage plan of the key. ' +
+            'Each key sees only the checks created with it.',
         },
       },
       responses: {

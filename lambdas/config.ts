@@ -1,3 +1,4 @@
+import { type ClientAppKeys, parseClientAppKeys } from './core/caller';
 import type { ImageConfig } from './core/image-pipeline';
 import type { EnvBinding, SettingValue, ValueSpec } from './core/settings/kinds';
 import { fromEnv } from './core/settings/parse';
@@ -27,9 +28,15 @@ export interface CreateCheckConfig extends StorageConfig {
   readonly checkRetentionDays: number;
   /** Allow `http://` and loopback callback URLs (the local stack only). */
   readonly allowInsecureCallbacks: boolean;
+  /** Origins whose callbacks may use a port other than 443. */
+  readonly callbackAllowedOrigins: readonly string[];
+  /** API key id → client app: the owner of checks created with that key. */
+  readonly clientAppKeys: ClientAppKeys;
 }
 
-export type GetCheckConfig = Pick<StorageConfig, 'tableName'>;
+export interface GetCheckConfig extends Pick<StorageConfig, 'tableName'> {
+  readonly clientAppKeys: ClientAppKeys;
+}
 
 export interface DiditConfig {
   readonly baseUrl: string;
@@ -111,6 +118,9 @@ export interface WebhookDeliveryConfig {
   readonly horizonSeconds: number;
   readonly maxAttempts: number;
   readonly allowInsecureCallbacks: boolean;
+  readonly callbackAllowedOrigins: readonly string[];
+  /** Client app → the ARN of its signing secret; owners that are no client app use `signingSecretId`. */
+  readonly signingSecretIdsByApp: ReadonlyMap<string, string>;
   readonly connectTimeoutMs: number;
   readonly responseTimeoutMs: number;
 }
@@ -124,6 +134,8 @@ export function loadWebhookDeliveryConfig(env: Env = process.env): WebhookDelive
     horizonSeconds: read(env, SETTINGS.webhookRetryHorizon),
     maxAttempts: read(env, SETTINGS.webhookMaxAttempts),
     allowInsecureCallbacks: read(env, SETTINGS.allowInsecureCallbacks),
+    callbackAllowedOrigins: read(env, SETTINGS.callbackAllowedOrigins),
+    signingSecretIdsByApp: appMap(env, SETTINGS.webhookSigningSecretIds),
     connectTimeoutMs: read(env, SETTINGS.webhookConnectTimeoutMs),
     responseTimeoutMs: read(env, SETTINGS.webhookResponseTimeoutMs),
   };
@@ -136,11 +148,30 @@ export function loadCreateCheckConfig(env: Env = process.env): CreateCheckConfig
     defaultDeclineThreshold: read(env, SETTINGS.defaultDeclineThreshold),
     checkRetentionDays: read(env, SETTINGS.checkRetentionDays),
     allowInsecureCallbacks: read(env, SETTINGS.allowInsecureCallbacks),
+    callbackAllowedOrigins: read(env, SETTINGS.callbackAllowedOrigins),
+    clientAppKeys: clientAppKeys(env),
   };
 }
 
 export function loadGetCheckConfig(env: Env = process.env): GetCheckConfig {
-  return { tableName: read(env, SETTINGS.tableName) };
+  return { tableName: read(env, SETTINGS.tableName), clientAppKeys: clientAppKeys(env) };
+}
+
+function clientAppKeys(env: Env): ClientAppKeys {
+  // The map is key id → app; the variable lists app=key id.
+  const byApp = appMap(env, SETTINGS.clientAppApiKeyIds);
+  return new Map([...byApp].map(([app, keyId]) => [keyId, app]));
+}
+
+/** `app=value,…` → app → value; a malformed list throws ConfigError naming the variable. */
+function appMap(env: Env, spec: typeof SETTINGS.clientAppApiKeyIds | typeof SETTINGS.webhookSigningSecretIds) {
+  const text = read(env, spec);
+  try {
+    // parseClientAppKeys maps the right-hand side to the app; turn it back into app → value.
+    return new Map([...parseClientAppKeys(text)].map(([value, app]) => [app, value]));
+  } catch (error) {
+    throw new ConfigError(`${spec.env.name} ${(error as Error).message}`);
+  }
 }
 
 export function loadProcessorConfig(env: Env = process.env): ProcessorConfig {

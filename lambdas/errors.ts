@@ -147,6 +147,11 @@ export class IdempotencyConflictError extends Error {
   override readonly name = 'IdempotencyConflictError';
 }
 
+/** API Gateway handed over a request without an identity the service can own checks by: answer 401. */
+export class CallerUnknownError extends Error {
+  override readonly name = 'CallerUnknownError';
+}
+
 /** Normalises anything thrown into a LivenessError so a check can always end with a specific code. */
 export function asLivenessError(error: unknown): LivenessError {
   if (error instanceof LivenessError) return error;

@@ -3,7 +3,7 @@ import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
-import type * as events from 'aws-cdk-lib/aws-events';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -13,6 +13,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
+import { EVENT_SOURCE } from '../lambdas/core/check-events';
 import { DEFAULT_METRICS_NAMESPACE } from '../lambdas/core/metrics';
 import { SETTINGS } from '../lambdas/core/settings/schema';
 import type { LivenessAuthorization } from './authorization';
@@ -132,6 +133,20 @@ export interface LivenessServiceProps {
   readonly bucket?: s3.IBucket;
   /** How callers of the check API authenticate. @default LivenessAuthorization.apiKey() */
   readonly authorization?: LivenessAuthorization;
+  /**
+   * The client apps of the API (lowercase names, letters, digits and "-"). With API keys each gets its own key in the
+   * usage plan: the checks created with it are its own (GET and list by another app answer 404). Each gets its own
+   * `whsec_` webhook signing secret, so its receivers verify only its own webhooks. The first app keeps the construct
+   * ids of the single key and secret earlier versions created.
+   * @default ['default']
+   */
+  readonly clientApps?: string[];
+  /**
+   * Origins (`https://host:port`) whose callback URLs may use a port other than 443; every other callback must be
+   * https on port 443. Addresses are checked as always (public only).
+   * @default []
+   */
+  readonly callbackAllowedOrigins?: string[];
   /** Memory of the image processor in MiB (512–10240; also buys CPU for sharp). @default 1024 */
   readonly processorMemorySize?: number;
   /** Memory of every other function in MiB (128–10240). @default 256 */
@@ -224,8 +239,14 @@ export interface LivenessFunctions {
  */
 export class LivenessService extends Construct {
   public readonly api: apigateway.RestApi;
-  /** The generated API key; only with API key authorization. */
+  /** The generated API key of the first client app; only with API key authorization. */
   public readonly apiKey: apigateway.IApiKey | undefined;
+  /** Every client app's API key, by app; empty unless API key authorization. */
+  public readonly apiKeys: Readonly<Record<string, apigateway.IApiKey>>;
+  /** Every client app's webhook signing secret, by app (the first one is `webhookSigningSecret`). */
+  public readonly webhookSigningSecrets: Readonly<Record<string, secretsmanager.ISecret>>;
+  /** The client apps, first one first. */
+  public readonly clientApps: readonly string[];
   public readonly authorization: LivenessAuthorization;
   public readonly bucket: s3.IBucket;
   public readonly table: dynamodb.ITable;
@@ -318,6 +339,8 @@ export class LivenessService extends Construct {
       cloudWatchRole: config.apiCloudWatchRole,
       authorization: config.authorization,
       memorySize: config.memorySize,
+      clientApps: config.clientApps,
+      callbackAllowedOrigins: config.callbackAllowedOrigins,
     });
 
     const processor = new Processor(this, 'Processor', {
@@ -374,9 +397,22 @@ export class LivenessService extends Construct {
       memorySize: config.memorySize,
       diditWebhookSourceIps: config.diditWebhookSourceIps,
       authorization: config.authorization,
+      clientApps: config.clientApps,
+      callbackAllowedOrigins: config.callbackAllowedOrigins,
       ...(props.diditWebhookSecret ? { diditWebhookSecret: props.diditWebhookSecret } : {}),
       ...(props.webhookSigningSecret ? { signingSecret: props.webhookSigningSecret } : {}),
     });
+
+    // Only the service's own roles may put events that claim to come from it. A bus passed in keeps the policy its
+    // owner gives it (docs/operations.md shows the statement to add).
+    if (!props.eventBus && eventBus instanceof events.EventBus) {
+      restrictServiceEvents(eventBus, [
+        processor.function,
+        sweeper.function,
+        this.webhooks.deliverFunction,
+        this.webhooks.diditWebhookFunction,
+      ]);
+    }
 
     if (props.eventSchemaRegistry) {
       this.eventSchemas = new EventSchemas(this, 'EventSchemas', {
@@ -386,6 +422,9 @@ export class LivenessService extends Construct {
 
     this.api = api.api;
     this.apiKey = api.apiKey;
+    this.apiKeys = api.apiKeys;
+    this.clientApps = [...config.clientApps];
+    this.webhookSigningSecrets = this.webhooks.signingSecrets;
     this.bucket = storage.bucket;
     this.table = storage.table;
     this.eventBus = eventBus;
@@ -453,7 +492,11 @@ export class LivenessService extends Construct {
     const grant = iam.Grant.addToPrincipal({
       grantee,
       actions: ['execute-api:Invoke'],
-      resourceArns: [this.api.arnForExecuteApi('POST', '/v1/liveness-checks', STAGE_NAME), readArn],
+      resourceArns: [
+        this.api.arnForExecuteApi('POST', '/v1/liveness-checks', STAGE_NAME),
+        this.api.arnForExecuteApi('GET', '/v1/liveness-checks', STAGE_NAME),
+        readArn,
+      ],
     });
     if (Construct.isConstruct(grantee)) {
       Validations.of(grantee).acknowledge({
@@ -465,6 +508,32 @@ export class LivenessService extends Construct {
     }
     return grant;
   }
+}
+
+/**
+ * The bus's resource policy: a PutEvents claiming `source: liveness.service` from any principal but the service's own
+ * function roles is denied, whatever that principal's IAM policies allow. An event anyone else puts could otherwise
+ * start a webhook delivery or reach the customer's subscribers as if the service had sent it.
+ */
+function restrictServiceEvents(bus: events.EventBus, writers: readonly lambda.IFunction[]): void {
+  bus.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'OnlyTheServicePutsServiceEvents',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['events:PutEvents'],
+      resources: [bus.eventBusArn],
+      conditions: {
+        StringEquals: { 'events:source': EVENT_SOURCE },
+        ArnNotEquals: {
+          'aws:PrincipalArn': writers.map((fn) => {
+            if (!fn.role) throw new Error('LivenessService: every event writer needs a role');
+            return fn.role.roleArn;
+          }),
+        },
+      },
+    }),
+  );
 }
 
 /** The function's DeadLetterConfig, as the `deadLetterQueue` prop would have set it, for a function built already. */

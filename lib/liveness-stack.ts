@@ -72,6 +72,26 @@ export class LivenessStack extends Stack {
       'Secret signing callbacks (Standard Webhooks whsec_…); share the value with your receivers',
       '"whsec_$(openssl rand -base64 32)"',
     );
+    // Every further client app: its key id and its own signing secret (the first app's are the outputs above).
+    for (const app of service.clientApps.slice(1)) {
+      const suffix = app.replace(/(^|-)([a-z0-9])/g, (_, _dash: string, c: string) => c.toUpperCase());
+      const key = service.apiKeys[app];
+      if (key) {
+        new CfnOutput(this, `ApiKeyId${suffix}`, {
+          description: `Id of client app "${app}"'s API key (read its value as for ApiKeyId)`,
+          value: key.keyId,
+        });
+      }
+      const secret = service.webhookSigningSecrets[app];
+      if (secret) {
+        this.secretOutputs(
+          { arn: `WebhookSigningSecretArn${suffix}`, command: `SetWebhookSigningSecretCommand${suffix}` },
+          secret.secretArn,
+          `Secret signing client app "${app}"'s callbacks (whsec_…); share it with that app's receivers only`,
+          '"whsec_$(openssl rand -base64 32)"',
+        );
+      }
+    }
     new CfnOutput(this, 'UploadsBucketName', {
       description: 'Private bucket receiving uploads (objects expire after the configured retention)',
       value: service.bucket.bucketName,

@@ -1,6 +1,7 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { DEFAULT_CLIENT_APP, type LocalClientApp, localApiKeyId } from './client-apps';
 
 export type ApiHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 
@@ -42,29 +43,43 @@ const MAX_BODY_BYTES = 10 * 1024 * 1024;
  * A stand-in for the REST API Gateway: API-key check, routing, and Lambda proxy events of the same shape API
  * Gateway sends, so the deployed handlers run unchanged. Auth failures and unknown routes answer with the same
  * status and body as the stack's gateway responses (lib/parts/upload-api.ts).
+ *
+ * `apiKeys` is one key (the "default" client app's) or every client app's key; a call names the key's id
+ * (`localApiKeyId(app)`) in `requestContext.identity.apiKeyId`, as API Gateway does.
+ *
+ * Every request must name this server in its `Host` header (`127.0.0.1:<port>` or `localhost:<port>`): a web page on
+ * another origin whose DNS name was rebound to 127.0.0.1 sends its own name and is refused (403) before anything is
+ * read, so it can neither call the API nor read the sample page.
  */
 export function createApiServer(
   routes: readonly ApiRoute[],
-  apiKey: string,
+  apiKeys: string | readonly LocalClientApp[],
   staticFiles: readonly StaticFile[] = [],
 ): Server {
+  const apps: readonly LocalClientApp[] =
+    typeof apiKeys === 'string' ? [{ app: DEFAULT_CLIENT_APP, apiKey: apiKeys }] : apiKeys;
   const compiled = routes.map((route) => ({ ...route, pattern: compile(route.resource) }));
   return createServer(async (req, res) => {
     try {
+      if (!hostAllowed(req.headers.host, req.socket.localPort)) {
+        return send(res, error(403, 'HOST_NOT_ALLOWED', 'The Host header must name this server (127.0.0.1:<port>).'));
+      }
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
       // Only exact paths, GET and HEAD: every other request reaches the API routing below exactly as before.
       const staticFile = staticFiles.find((f) => f.path === url.pathname);
       if (staticFile && (req.method === 'GET' || req.method === 'HEAD')) return await sendFile(req, res, staticFile);
       const route = compiled.find((r) => r.method === req.method && r.pattern.regex.test(url.pathname));
       if (!route) return send(res, error(404, 'NOT_FOUND', 'No route matches this method and path.'));
-      if (route.apiKeyRequired !== false && !keyMatches(req.headers['x-api-key'], apiKey)) {
+      const client =
+        route.apiKeyRequired === false ? undefined : apps.find((a) => keyMatches(req.headers['x-api-key'], a.apiKey));
+      if (route.apiKeyRequired !== false && !client) {
         return send(res, error(401, 'UNAUTHORIZED', 'Missing or invalid API key: send it in the x-api-key header.'));
       }
       const body = await readBody(req);
       if (body === undefined) return send(res, error(413, 'PAYLOAD_TOO_LARGE', 'Request body is too large'));
       const event = toProxyEvent(req, url, route.resource, route.pattern, body);
-      // API Gateway names the key that authorized the call; the local stack has one.
-      if (route.apiKeyRequired !== false) event.requestContext.identity.apiKeyId = LOCAL_API_KEY_ID;
+      // API Gateway names the key that authorized the call (its id, never its value).
+      if (client) event.requestContext.identity.apiKeyId = localApiKeyId(client.app);
       send(res, await route.handler(event));
     } catch {
       send(res, error(502, 'BAD_GATEWAY', 'The handler failed'));
@@ -72,8 +87,16 @@ export function createApiServer(
   });
 }
 
-/** The id the local stack gives its one API key (API Gateway's own ids are random). */
-export const LOCAL_API_KEY_ID = 'local-api-key';
+/** The id the local stack gives the default client app's key (API Gateway's own ids are random). */
+export const LOCAL_API_KEY_ID = localApiKeyId(DEFAULT_CLIENT_APP);
+
+/** DNS-rebinding defence: only this server's own loopback names, with the port the request arrived on. */
+export function hostAllowed(host: string | undefined, port: number | undefined): boolean {
+  if (host === undefined || port === undefined) return false;
+  const names = ['127.0.0.1', 'localhost'];
+  const lower = host.toLowerCase();
+  return names.some((name) => lower === `${name}:${port}` || (port === 80 && lower === name));
+}
 
 function keyMatches(given: string | string[] | undefined, expected: string): boolean {
   if (typeof given !== 'string') return false;

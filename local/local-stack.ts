@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { S3Event } from 'aws-lambda';
 import { generateWebhookSecret } from '../lambdas/core/standard-webhooks';
+import { deliveryRequestFor } from '../lambdas/core/webhook-payload';
 import { type ApiHandler, createApiServer } from './api-server';
 import { fakeLambdaArn } from './asl-from-template';
 import { LOCAL_REGION } from './aws-env';
+import { DEFAULT_CLIENT_APP, type LocalClientApp, localApiKeyId } from './client-apps';
 import type { QuotaOptions } from './didit-quota';
 import { DiditSimulator } from './didit-simulator';
 import { DiditWebhookEmitter, type DiditWebhookEmitterOptions } from './didit-webhook-emitter';
@@ -23,8 +25,13 @@ const LOCAL_DELIVERY_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:l
 export interface LocalStackOptions {
   /** API port; 0 picks a free one. @default 3000 */
   readonly port?: number;
-  /** The key clients send as `x-api-key`. @default 'local-dev-key' */
+  /** The key clients send as `x-api-key` (the "default" client app's). @default 'local-dev-key' */
   readonly apiKey?: string;
+  /**
+   * Every client app with its key (`LIVENESS_API_KEYS`); each owns the checks its key creates and gets its own
+   * signing secret. Replaces `apiKey`. @default [{ app: 'default', apiKey }]
+   */
+  readonly clientApps?: readonly LocalClientApp[];
   /** A real Didit API key; when absent the Didit simulator runs on loopback. */
   readonly diditApiKey?: string;
   /** Where Didit is; overrides the real endpoint or the simulator alike. */
@@ -51,7 +58,7 @@ export interface LocalStackOptions {
   readonly workflows?: SynthesizedWorkflows;
   /** Didit's webhook secret_shared_key for `POST /v1/webhooks/didit`. @default a random local value */
   readonly diditWebhookSecret?: string;
-  /** The `whsec_…` secret that signs callbacks. @default a newly generated one */
+  /** The `whsec_…` secret that signs the first client app's callbacks. @default a newly generated one */
   readonly webhookSigningSecret?: string;
   /**
    * The Didit simulator sends Didit's signed status.updated webhooks for saved requests to this stack's
@@ -67,9 +74,17 @@ export interface BusEvent {
   readonly detail: Record<string, unknown>;
 }
 
+/** A client app of the running stack: its key and the secret its callbacks are signed with. */
+export interface RunningClientApp extends LocalClientApp {
+  readonly webhookSigningSecret: string;
+}
+
 export interface LocalStack {
   readonly apiUrl: string;
+  /** The first client app's key. */
   readonly apiKey: string;
+  /** Every client app, the first one first. */
+  readonly clientApps: readonly RunningClientApp[];
   readonly motoEndpoint: string;
   readonly diditBaseUrl: string;
   readonly resources: LocalResources;
@@ -81,6 +96,7 @@ export interface LocalStack {
   readonly retryStateMachineArn: string;
   readonly deliveryStateMachineArn: string;
   readonly diditWebhookSecret: string;
+  /** The first client app's signing secret (also signs for owners that are no client app). */
   readonly webhookSigningSecret: string;
   /** Runs the sweeper once, now. */
   sweep(): Promise<unknown>;
@@ -103,7 +119,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // Lambda runs Node 22+; the SDK's warning about this machine's Node 20 is noise here.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const log = options.log ?? (() => {});
-  const apiKey = options.apiKey ?? 'local-dev-key';
+  const clientApps: readonly LocalClientApp[] = options.clientApps?.length
+    ? options.clientApps
+    : [{ app: DEFAULT_CLIENT_APP, apiKey: options.apiKey ?? 'local-dev-key' }];
+  const apiKey = (clientApps[0] as LocalClientApp).apiKey;
   const stops: Array<() => Promise<void>> = [];
   const stop = async () => {
     for (const fn of stops.reverse()) await fn().catch(() => {});
@@ -143,12 +162,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const diditWebhookSecret = options.diditWebhookSecret ?? `local-${randomBytes(16).toString('hex')}`;
     const webhookSigningSecret = options.webhookSigningSecret ?? generateWebhookSecret();
+    // Each client app signs with its own secret; the first one's is the stack's default secret.
+    const running: RunningClientApp[] = clientApps.map((client, index) => ({
+      ...client,
+      webhookSigningSecret: index === 0 ? webhookSigningSecret : generateWebhookSecret(),
+    }));
     const resources = await provisionLocalResources(motoEndpoint, {
       prefix: options.resourcePrefix ?? 'liveness-local',
       diditApiKey,
       diditWebhookSecret,
       webhookSigningSecret,
+      webhookSigningSecrets: Object.fromEntries(running.slice(1).map((c) => [c.app, c.webhookSigningSecret])),
     });
+    const signingSecretIds = running.map(
+      (c, index) =>
+        `${c.app}=${index === 0 ? resources.webhookSigningSecretId : resources.webhookSigningSecretIds[c.app]}`,
+    );
 
     // Step Functions: the synthesized definitions, their Lambda tasks bound to the handlers imported below.
     const workflows = options.workflows ?? synthesizeWorkflows();
@@ -179,6 +208,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       RETRY_STATE_MACHINE_ARN: LOCAL_RETRY_ARN,
       DIDIT_WEBHOOK_SECRET_ID: resources.diditWebhookSecretId,
       WEBHOOK_SIGNING_SECRET_ID: resources.webhookSigningSecretId,
+      WEBHOOK_SIGNING_SECRET_IDS: signingSecretIds.join(','),
+      CLIENT_APP_API_KEY_IDS: clientApps.map((c) => `${c.app}=${localApiKeyId(c.app)}`).join(','),
       ...options.handlerEnv,
     });
 
@@ -221,9 +252,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       [
         { method: 'POST', resource: '/v1/liveness-checks', handler: createCheck as ApiHandler },
         { method: 'GET', resource: '/v1/liveness-checks/{id}', handler: getCheck as ApiHandler },
+        // One function reads both, as in the stack (lib/parts/upload-api.ts).
+        { method: 'GET', resource: '/v1/liveness-checks', handler: getCheck as ApiHandler },
         { method: 'POST', resource: '/v1/webhooks/didit', handler: diditWebhook as ApiHandler, apiKeyRequired: false },
       ],
-      apiKey,
+      clientApps,
       webClient.files,
     );
     const apiUrl = await listen(server, options.port ?? 3000);
@@ -257,9 +290,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     tail.start();
     stops.push(() => tail.stop());
 
-    // The stack's rule starts the delivery state machine with the event as input; here the rule feeds a queue.
+    // The stack's rule starts the delivery state machine with the event's ids as input (its input transformer);
+    // here the rule feeds a queue, and the same ids-only request is made of each event.
     const deliveries = new QueuePump(motoEndpoint, resources.deliveryQueueUrl, async (body) => {
-      stepFunctions.startExecution({ stateMachineArn: LOCAL_DELIVERY_ARN, input: body });
+      const input = JSON.stringify(deliveryRequestFor(JSON.parse(body) as Parameters<typeof deliveryRequestFor>[0]));
+      stepFunctions.startExecution({ stateMachineArn: LOCAL_DELIVERY_ARN, input });
     });
     deliveries.start();
     stops.push(() => deliveries.stop());
@@ -302,6 +337,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     return {
       apiUrl,
       apiKey,
+      clientApps: running,
       motoEndpoint,
       diditBaseUrl,
       resources,

@@ -13,7 +13,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DIDIT_SESSION_INDEX_NAME, DUE_INDEX_NAME, WAITING_INDEX_NAME } from '../lambdas/core/check';
+import {
+  DIDIT_SESSION_INDEX_NAME,
+  DUE_INDEX_NAME,
+  OWNER_VENDOR_INDEX_NAME,
+  WAITING_INDEX_NAME,
+} from '../lambdas/core/check';
 import { EVENT_SOURCE, WEBHOOK_DELIVERY_PATTERN } from '../lambdas/core/check-events';
 import { generateWebhookSecret } from '../lambdas/core/standard-webhooks';
 import { emulatorClientConfig } from './aws-env';
@@ -32,6 +37,8 @@ export interface LocalResources {
   readonly deliveryQueueUrl: string;
   readonly diditWebhookSecretId: string;
   readonly webhookSigningSecretId: string;
+  /** One signing secret per further client app (`webhookSigningSecrets`), by app. */
+  readonly webhookSigningSecretIds: Readonly<Record<string, string>>;
 }
 
 export { UPLOAD_PREFIX } from '../lambdas/core/upload-rules';
@@ -45,7 +52,14 @@ import { UPLOAD_PREFIX } from '../lambdas/core/upload-rules';
  */
 export async function provisionLocalResources(
   endpoint: string,
-  options: { prefix: string; diditApiKey: string; diditWebhookSecret?: string; webhookSigningSecret?: string },
+  options: {
+    prefix: string;
+    diditApiKey: string;
+    diditWebhookSecret?: string;
+    webhookSigningSecret?: string;
+    /** Client app → its own whsec_ secret (the stack's per-app signing secrets). */
+    webhookSigningSecrets?: Readonly<Record<string, string>>;
+  },
 ): Promise<LocalResources> {
   const config = emulatorClientConfig(endpoint);
   const s3 = new S3Client({ ...config, forcePathStyle: true });
@@ -96,6 +110,8 @@ export async function provisionLocalResources(
         { AttributeName: 'didit_session_id', AttributeType: 'S' },
         { AttributeName: 'waiting_shard', AttributeType: 'S' },
         { AttributeName: 'wait_since', AttributeType: 'S' },
+        { AttributeName: 'owner_vendor_key', AttributeType: 'S' },
+        { AttributeName: 'created_at', AttributeType: 'S' },
       ],
       KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
       GlobalSecondaryIndexes: [
@@ -119,6 +135,14 @@ export async function provisionLocalResources(
             { AttributeName: 'wait_since', KeyType: 'RANGE' },
           ],
           Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+        {
+          IndexName: OWNER_VENDOR_INDEX_NAME,
+          KeySchema: [
+            { AttributeName: 'owner_vendor_key', KeyType: 'HASH' },
+            { AttributeName: 'created_at', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
         },
       ],
     }),
@@ -178,6 +202,14 @@ export async function provisionLocalResources(
     }),
   );
 
+  const webhookSigningSecretIds: Record<string, string> = {};
+  for (const [app, value] of Object.entries(options.webhookSigningSecrets ?? {})) {
+    const created = await secrets.send(
+      new CreateSecretCommand({ Name: name(`webhook-signing-secret-${app}`), SecretString: value }),
+    );
+    webhookSigningSecretIds[app] = created.ARN ?? name(`webhook-signing-secret-${app}`);
+  }
+
   for (const client of [s3, ddb, events, sqs, secrets]) client.destroy();
   return {
     bucketName,
@@ -189,6 +221,7 @@ export async function provisionLocalResources(
     deliveryQueueUrl: deliveryQueue.url,
     diditWebhookSecretId: diditWebhookSecret.ARN ?? name('didit-webhook-secret'),
     webhookSigningSecretId: signingSecret.ARN ?? name('webhook-signing-secret'),
+    webhookSigningSecretIds,
   };
 }
 

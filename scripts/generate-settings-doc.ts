@@ -138,7 +138,9 @@ function valuesOf(spec: SettingSpec, form: Form): string {
     case 'url':
       return form === 'env' ? 'http(s) URL' : 'https URL';
     case 'list':
-      return `list of ${spec.of}, or ${code(spec.wildcard)} alone`;
+      return spec.wildcard === undefined
+        ? `list of ${spec.of}${spec.mayBeEmpty ? ' (may be empty)' : ''}`
+        : `list of ${spec.of}, or ${code(spec.wildcard)} alone`;
     case 'text':
       return spec.what;
     case 'resource':

@@ -15,6 +15,7 @@ import {
   type Check,
   type CheckRequest,
   createCheck,
+  listChecks,
   uploadToS3,
   waitForDecision,
 } from './liveness-api';
@@ -52,6 +53,10 @@ const ui = {
   faceQuality: el('result-face-quality', HTMLElement),
   failure: el('result-error', HTMLElement),
   checkId: el('result-check-id', HTMLElement),
+  listButton: el('list-checks', HTMLButtonElement),
+  listPanel: el('check-list-panel', HTMLElement),
+  listVendor: el('check-list-vendor', HTMLElement),
+  list: el('check-list', HTMLOListElement),
 };
 
 interface Selfie {
@@ -265,6 +270,35 @@ function logStatus(text: string): void {
   item.textContent = text;
   ui.statusLog.append(item);
 }
+
+// The API lists only the checks this key created: another client app's checks for the same user never show.
+ui.listButton.addEventListener('click', () => {
+  const vendorData = ui.vendorData.value.trim();
+  if (!vendorData) {
+    showError('Type the vendor data (your user id) whose checks to list.');
+    return;
+  }
+  // apiSettings() throws a ClientError for a bad URL or key: it lands in the same error handler.
+  Promise.resolve()
+    .then(() => listChecks(apiSettings(), vendorData))
+    .then(
+      (page) => {
+        ui.listVendor.textContent = vendorData;
+        ui.list.replaceChildren(
+          ...page.items.map((check) => {
+            const item = document.createElement('li');
+            const outcome = check.result?.decision ?? check.error?.code ?? '';
+            item.textContent = `${check.created_at}  ${check.status} ${outcome}  (${check.id})`;
+            return item;
+          }),
+        );
+        if (page.items.length === 0)
+          ui.list.replaceChildren(Object.assign(document.createElement('li'), { textContent: 'none' }));
+        ui.listPanel.hidden = false;
+      },
+      (error: unknown) => showError(error instanceof ClientError ? error.message : `Something went wrong: ${error}`),
+    );
+});
 
 function showError(message: string): void {
   ui.error.textContent = message;

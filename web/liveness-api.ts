@@ -3,7 +3,7 @@
 // what to do next.
 
 import type { z } from 'zod';
-import type { apiErrorSchema, checkViewSchema, createdCheckSchema } from '../contracts/api';
+import type { apiErrorSchema, checkListSchema, checkViewSchema, createdCheckSchema } from '../contracts/api';
 import { TERMINAL_STATUSES } from '../lambdas/core/check';
 import type { AcceptedContentType } from '../lambdas/core/upload-rules';
 import { ClientError } from './client-error';
@@ -13,6 +13,7 @@ import { ClientError } from './client-error';
 export type CreatedCheck = z.output<typeof createdCheckSchema>;
 export type Check = z.output<typeof checkViewSchema>;
 export type PresignedUpload = CreatedCheck['upload'];
+export type CheckList = z.output<typeof checkListSchema>;
 type ApiErrorBody = z.output<typeof apiErrorSchema>;
 
 /** The fields of `POST /v1/liveness-checks` this page sends; the rest keep the stack's defaults. */
@@ -37,6 +38,12 @@ export function createCheck(api: ApiSettings, request: CheckRequest): Promise<Cr
 
 export function getCheck(api: ApiSettings, id: string): Promise<Check> {
   return callApi<Check>(api, 'GET', `v1/liveness-checks/${encodeURIComponent(id)}`, undefined, 200);
+}
+
+/** The caller's own checks for one vendor_data, newest first (one page of at most `limit`). */
+export function listChecks(api: ApiSettings, vendorData: string, limit = 20): Promise<CheckList> {
+  const query = new URLSearchParams({ vendor_data: vendorData, limit: String(limit) });
+  return callApi<CheckList>(api, 'GET', `v1/liveness-checks?${query}`, undefined, 200);
 }
 
 async function callApi<T>(

@@ -18,7 +18,12 @@ export { type AddressClass, classifyAddress };
  *    A kept-alive socket stays on the address that was checked.
  */
 
-export type CallbackRefusalReason = 'invalid_url' | 'scheme_not_allowed' | 'credentials_in_url' | 'address_not_allowed';
+export type CallbackRefusalReason =
+  | 'invalid_url'
+  | 'scheme_not_allowed'
+  | 'credentials_in_url'
+  | 'address_not_allowed'
+  | 'port_not_allowed';
 
 /** The callback target may never be called: retrying cannot help until its URL changes. */
 export class CallbackRefusedError extends Error {
@@ -38,6 +43,11 @@ export class CallbackRefusedError extends Error {
 export interface CallbackPolicy {
   /** Local stack only: also allow loopback, and plain `http:` to it. Never set in AWS. */
   readonly allowLoopbackHttp: boolean;
+  /**
+   * Origins (`https://host:port`) whose callbacks may use a port other than 443 (`callbackAllowedOrigins`).
+   * @default []
+   */
+  readonly allowedOrigins?: readonly string[];
 }
 
 /** Whether a callback may connect to this resolved address under the policy. */
@@ -83,6 +93,10 @@ export function assertDeliverableUrl(url: string | URL, policy: CallbackPolicy):
   }
   if (kind !== undefined && kind !== 'public' && !loopbackAllowed) {
     throw new CallbackRefusedError('address_not_allowed', `callback URL names a ${kind} address`, kind);
+  }
+  // The parser drops the default port: an empty port is 443 for https.
+  if (!loopbackAllowed && parsed.port !== '' && !(policy.allowedOrigins ?? []).includes(parsed.origin)) {
+    throw new CallbackRefusedError('port_not_allowed', 'callback URL must use port 443 unless its origin is allowed');
   }
   return parsed;
 }

@@ -2,10 +2,18 @@ import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/c
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { CheckRecord } from '../core/check';
-import { DIDIT_SESSION_INDEX_NAME, DUE_INDEX_NAME, DUE_SHARD, WAITING_INDEX_NAME, WAITING_SHARD } from '../core/check';
+import {
+  DIDIT_SESSION_INDEX_NAME,
+  DUE_INDEX_NAME,
+  DUE_SHARD,
+  OWNER_VENDOR_INDEX_NAME,
+  WAITING_INDEX_NAME,
+  WAITING_SHARD,
+} from '../core/check';
 import { CheckConflictError, type ConflictKind, conflictFor } from '../core/lifecycle/conflicts';
 import { CREATION, epochSeconds, type Step } from '../core/lifecycle/transitions';
-import type { Attempted, CheckStorePort, WaitingSummary } from '../core/ports';
+import type { ListPosition } from '../core/list-request';
+import type { Attempted, CheckListerPort, CheckPage, CheckStorePort, WaitingSummary } from '../core/ports';
 import { classifyAwsError } from './aws-errors';
 import { compile } from './dynamo-expressions';
 
@@ -14,7 +22,7 @@ import { compile } from './dynamo-expressions';
  * lambdas/core/lifecycle, run as one conditional UpdateItem. A refused condition becomes the transition's named
  * conflict here and nowhere else, with the item as it was (ReturnValuesOnConditionCheckFailure) and no second read.
  */
-export class CheckStore implements CheckStorePort {
+export class CheckStore implements CheckStorePort, CheckListerPort {
   private readonly doc: DynamoDBDocumentClient;
 
   constructor(
@@ -92,6 +100,29 @@ export class CheckStore implements CheckStorePort {
       ),
     );
     return out.Items?.[0]?.id as string | undefined;
+  }
+
+  async listByOwnerVendor(ownerVendorKey: string, limit: number, after: ListPosition | undefined): Promise<CheckPage> {
+    const out = await this.read(() =>
+      this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: OWNER_VENDOR_INDEX_NAME,
+          KeyConditionExpression: 'owner_vendor_key = :key',
+          ExpressionAttributeValues: { ':key': ownerVendorKey },
+          ScanIndexForward: false,
+          Limit: limit,
+          // The start key is rebuilt from the caller's own partition: a cursor never names an index key.
+          ...(after ? { ExclusiveStartKey: { owner_vendor_key: ownerVendorKey, ...after } } : {}),
+        }),
+      ),
+    );
+    const records = (out.Items ?? []) as CheckRecord[];
+    const last = records.at(-1);
+    return {
+      records,
+      next: out.LastEvaluatedKey && last ? { created_at: last.created_at, id: last.id } : undefined,
+    };
   }
 
   async waitingSummary(countLimit: number): Promise<WaitingSummary> {

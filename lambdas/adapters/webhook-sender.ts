@@ -1,7 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import type { Agent, Dispatcher } from 'undici';
 import type { WebhookSenderPort } from '../core/ports';
-import { assertDeliverableUrl, CallbackRefusedError, createCallbackAgent, type HostResolver } from './callback-guard';
+import {
+  assertDeliverableUrl,
+  type CallbackPolicy,
+  CallbackRefusedError,
+  createCallbackAgent,
+  type HostResolver,
+} from './callback-guard';
 
 /**
  * One attempt to deliver a signed webhook to a client's callback URL. Build one sender per container so connections
@@ -51,6 +57,8 @@ export function classifyDelivery(statusCode: number): DeliveryOutcome {
 export interface WebhookSenderOptions {
   /** Local stack only: allow `http://localhost` / loopback receivers. */
   readonly allowLoopbackHttp: boolean;
+  /** Origins whose callbacks may use a port other than 443. @default [] */
+  readonly allowedOrigins?: readonly string[];
   /**
    * DNS lookup, TCP connect and TLS handshake together.
    * @default 5000
@@ -133,12 +141,12 @@ const TRANSPORT_CODES: Readonly<Record<string, WebhookTransportCode>> = {
 
 export class WebhookSender implements WebhookSenderPort {
   private readonly agent: Agent;
-  private readonly policy: { readonly allowLoopbackHttp: boolean };
+  private readonly policy: CallbackPolicy;
   private readonly bodyTimeoutMs: number;
   private readonly userAgent: string;
 
   constructor(options: WebhookSenderOptions) {
-    this.policy = { allowLoopbackHttp: options.allowLoopbackHttp };
+    this.policy = { allowLoopbackHttp: options.allowLoopbackHttp, allowedOrigins: options.allowedOrigins ?? [] };
     this.bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
     this.agent = createCallbackAgent({

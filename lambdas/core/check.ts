@@ -53,6 +53,10 @@ export interface CheckOptions {
 /** A check as stored in DynamoDB (partition key `id`). */
 export interface CheckRecord extends CheckOptions {
   readonly id: string;
+  /** Who created the check and alone may see it (core/caller.ts); absent on checks stored before owners existed. */
+  readonly owner?: string;
+  /** Key of the by-owner-vendor index: a hash of owner and vendor_data; only on checks with both. */
+  readonly owner_vendor_key?: string;
   readonly status: CheckStatus;
   readonly upload_key: string;
   readonly created_at: string;
@@ -115,6 +119,8 @@ export const DUE_SHARD = 'due';
 export const DIDIT_SESSION_INDEX_NAME = 'by-didit-session';
 export const WAITING_INDEX_NAME = 'by-waiting';
 export const WAITING_SHARD = 'waiting';
+/** The caller's checks for one `vendor_data`, newest first (partition `owner_vendor_key`, sort `created_at`). */
+export const OWNER_VENDOR_INDEX_NAME = 'by-owner-vendor';
 
 export interface DeliveryAttempt {
   readonly webhook_id: string;

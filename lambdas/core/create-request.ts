@@ -1,5 +1,7 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { type FieldError, RequestValidationError } from '../errors';
+import { classifyAddress } from './address-classes';
 import type { CheckOptions } from './check';
 import { ACCEPTED_CONTENT_TYPES } from './upload-rules';
 
@@ -17,6 +19,8 @@ export interface CreateRequestRules {
   readonly defaultDeclineThreshold: number;
   /** Allow http:// and loopback callbacks (the local stack). */
   readonly allowInsecureCallbacks: boolean;
+  /** Origins whose callbacks may use a port other than 443 (`callbackAllowedOrigins`). @default [] */
+  readonly callbackAllowedOrigins?: readonly string[];
 }
 
 /** The single source of truth for `POST /v1/liveness-checks`; the OpenAPI document is generated from it. */
@@ -57,7 +61,7 @@ export function createCheckRequestSchema(rules: CreateRequestRules) {
       .string({ error: 'must be a URL string' })
       .max(CALLBACK_URL_MAX_LENGTH, `must be at most ${CALLBACK_URL_MAX_LENGTH} characters`)
       .superRefine((value, ctx) => {
-        const problem = callbackUrlProblem(value, rules.allowInsecureCallbacks);
+        const problem = callbackUrlProblem(value, rules.allowInsecureCallbacks, rules.callbackAllowedOrigins);
         if (problem) ctx.addIssue({ code: 'custom', message: problem });
       })
       .optional(),
@@ -133,8 +137,22 @@ function toFieldErrors(error: z.ZodError): FieldError[] {
   return fields;
 }
 
-/** Why a callback URL is refused, or undefined when it is acceptable. The delivery step re-checks resolved addresses. */
-export function callbackUrlProblem(value: string, allowInsecure: boolean): string | undefined {
+/**
+ * Why a callback URL is refused, or undefined when it is acceptable. The delivery step re-checks resolved addresses
+ * (adapters/callback-guard.ts).
+ *
+ * - `https` to a named public host on port 443; another port only for an origin in `allowedOrigins`
+ *   (`callbackAllowedOrigins`, e.g. `https://hooks.example.com:8443`);
+ * - no credentials, no IP literal, no `localhost`, `*.internal` or single-label name;
+ * - the local stack (`allowInsecure`) also allows `http` or `https` to loopback (`127.0.0.0/8`, `::1`, `localhost`) on
+ *   any port, and nothing else that is not public: link-local and metadata addresses (169.254.0.0/16, fe80::/10,
+ *   fd00:ec2::254, `metadata.google.internal`) stay refused there too.
+ */
+export function callbackUrlProblem(
+  value: string,
+  allowInsecure: boolean,
+  allowedOrigins: readonly string[] = [],
+): string | undefined {
   let url: URL;
   try {
     url = new URL(value);
@@ -142,17 +160,29 @@ export function callbackUrlProblem(value: string, allowInsecure: boolean): strin
     return 'must be an absolute URL';
   }
   if (url.username || url.password) return 'must not contain credentials';
-  if (url.protocol === 'http:' && allowInsecure) return undefined;
-  if (url.protocol !== 'https:') return 'must use https';
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must use https';
   // A fully qualified name may end in dots ("localhost.", "metadata.google.internal."): they name the same host.
-  const host = url.hostname.toLowerCase().replace(/\.+$/, '');
-  if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.internal') || isIpLiteral(host)) {
-    return allowInsecure ? undefined : 'must name a public host, not an IP address or local name';
+  const host = url.hostname
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.+$/, '');
+  const literal = isIP(host) !== 0 || isIpLiteral(host);
+  const loopback = literal ? classifyAddress(host) === 'loopback' : host === 'localhost' || host.endsWith('.localhost');
+  if (allowInsecure && loopback) return undefined;
+  if (literal || loopback || host.endsWith('.internal')) {
+    return allowInsecure
+      ? 'must name loopback or a public host, never a link-local, private or metadata address'
+      : 'must name a public host, not an IP address or local name';
   }
+  if (url.protocol !== 'https:') return 'must use https';
   if (!host.includes('.')) return 'must name a public host';
+  // The URL parser drops the default port, so an empty port is 443.
+  if (url.port !== '' && !allowedOrigins.includes(url.origin)) {
+    return 'must use port 443 (other ports only for origins in the callbackAllowedOrigins setting)';
+  }
   return undefined;
 }
 
 function isIpLiteral(host: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.startsWith('[');
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');
 }

@@ -3,6 +3,7 @@ import type { PresignedUpload } from './check-view';
 import type { DiditAnswer, DiditLivenessRequest } from './didit-types';
 import type { IdempotencyRecord } from './idempotency';
 import type { Step } from './lifecycle/transitions';
+import type { ListPosition } from './list-request';
 import type { PacerChange, PacerSignal, PacerState, Permit } from './pacing/pacer';
 import type { RetryRoundInput } from './retry-round';
 import type { AcceptedContentType } from './upload-rules';
@@ -36,6 +37,17 @@ export interface CheckStorePort {
   findBySessionId(sessionId: string): Promise<string | undefined>;
   /** How many checks are WAITING (counted up to `countLimit`), and since when the longest-waiting one has waited. */
   waitingSummary(countLimit: number): Promise<WaitingSummary>;
+}
+
+/** One page of a caller's checks for one vendor_data, newest first, and where the next page starts. */
+export interface CheckPage {
+  readonly records: readonly CheckRecord[];
+  readonly next: ListPosition | undefined;
+}
+
+/** Lists checks by the by-owner-vendor index (core/list-request.ts computes the key). */
+export interface CheckListerPort {
+  listByOwnerVendor(ownerVendorKey: string, limit: number, after: ListPosition | undefined): Promise<CheckPage>;
 }
 
 export interface WaitingSummary {

@@ -35,7 +35,10 @@ export const handler = instrumented(async (event: APIGatewayProxyEvent): Promise
         { field: 'Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters (a UUID, say)' },
       ]);
     }
-    const outcome = await creator.create(bodyText(event), { caller: callerOf(event), idempotencyKey });
+    const outcome = await creator.create(bodyText(event), {
+      caller: callerOf(event, config.clientAppKeys),
+      idempotencyKey,
+    });
     if (outcome.kind === 'replayed-check') {
       logger.info('Create replayed: the check already has its upload', { checkId: outcome.check.id });
       return json(200, outcome.check, { 'idempotent-replayed': 'true' });

@@ -7,31 +7,46 @@ import { EventPublisher } from '../adapters/event-publisher';
 import { cachedSecret } from '../adapters/secret-value';
 import { classifyDelivery, WebhookSender, WebhookTransportError } from '../adapters/webhook-sender';
 import { loadWebhookDeliveryConfig } from '../config';
+import { clientAppOf } from '../core/caller';
 import { instrumented, logger, metricsPort, tracer } from '../observability';
 import { type BusEvent, type DeliveryState, WebhookDeliverer } from '../services/webhook-deliverer';
 
 const config = loadWebhookDeliveryConfig();
-const signingSecret = cachedSecret(
-  tracer.captureAWSv3Client(new SecretsManagerClient({})),
-  config.signingSecretId,
-  config.secretCacheSeconds,
-);
+const secretsManager = tracer.captureAWSv3Client(new SecretsManagerClient({}));
+const secretSources = new Map<string, ReturnType<typeof cachedSecret>>();
+/** The signing secret of one secret id, cached per id. */
+const secretOf = (secretId: string) => {
+  let source = secretSources.get(secretId);
+  if (!source) {
+    source = cachedSecret(secretsManager, secretId, config.secretCacheSeconds);
+    secretSources.set(secretId, source);
+  }
+  return source;
+};
+// The secret holds the current signing secret, then (during a rotation) the previous one. Like the Standard Webhooks
+// libraries, a base64 key without the `whsec_` prefix is accepted (the stack generates one that way).
+const signingSecrets = async (secretId: string) =>
+  (await secretOf(secretId)())
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((secret) => (secret.startsWith('whsec_') ? secret : `whsec_${secret}`));
 const deliverer = new WebhookDeliverer(
   {
     store: new CheckStore(tracer.captureAWSv3Client(new DynamoDBClient({})), config.tableName),
     sender: new WebhookSender({
       allowLoopbackHttp: config.allowInsecureCallbacks,
+      allowedOrigins: config.callbackAllowedOrigins,
       connectTimeoutMs: config.connectTimeoutMs,
       headersTimeoutMs: config.responseTimeoutMs,
       bodyTimeoutMs: config.responseTimeoutMs,
     }),
-    // The secret holds the current signing secret, then (during a rotation) the previous one. Like the Standard Webhooks
-    // libraries, a base64 key without the `whsec_` prefix is accepted (the stack generates one that way).
-    signingSecrets: async () =>
-      (await signingSecret())
-        .split(/\s+/)
-        .filter(Boolean)
-        .map((secret) => (secret.startsWith('whsec_') ? secret : `whsec_${secret}`)),
+    signingSecrets: () => signingSecrets(config.signingSecretId),
+    // Each API-key client app signs with its own secret, so its receivers verify only its own webhooks; other owners
+    // (IAM, Cognito, checks stored before owners existed) use the default secret.
+    signingSecretsFor: (check) => {
+      const app = clientAppOf(check.owner);
+      return signingSecrets((app && config.signingSecretIdsByApp.get(app)) || config.signingSecretId);
+    },
     transportErrorCode: (error) => (error instanceof WebhookTransportError ? error.code : undefined),
     isRefusedCallback: (error) => error instanceof CallbackRefusedError,
     classify: classifyDelivery,

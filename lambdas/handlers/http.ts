@@ -1,5 +1,11 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { DependencyThrottledError, IdempotencyConflictError, RequestValidationError } from '../errors';
+import { type ClientAppKeys, type Owner, ownerOf } from '../core/caller';
+import {
+  CallerUnknownError,
+  DependencyThrottledError,
+  IdempotencyConflictError,
+  RequestValidationError,
+} from '../errors';
 import { logger } from '../observability';
 
 const JSON_HEADERS = {
@@ -31,6 +37,9 @@ export function responseForError(error: unknown): APIGatewayProxyResult {
       fields: [{ field: 'Idempotency-Key', message: 'was used with a different request body in the last 24 hours' }],
     });
   }
+  if (error instanceof CallerUnknownError) {
+    return errorResponse(401, 'UNAUTHORIZED', 'The request is not authenticated.');
+  }
   if (error instanceof DependencyThrottledError) {
     logger.warn('Dependency throttled', { errorName: error.name });
     return json(
@@ -44,16 +53,13 @@ export function responseForError(error: unknown): APIGatewayProxyResult {
 }
 
 /**
- * Who is calling, as API Gateway authenticated them: the API key's id, the Cognito user (`sub`), or the IAM principal.
- * Never the secret itself.
+ * The owner the request acts as (core/caller.ts): the client app of its API key, the IAM principal or the Cognito
+ * identity, as API Gateway authenticated it. Never the secret itself. CallerUnknownError (401) when there is none.
  */
-export function callerOf(event: Pick<APIGatewayProxyEvent, 'requestContext'>): string {
-  const { identity, authorizer } = event.requestContext ?? {};
-  const claims = (authorizer as { claims?: Record<string, unknown> } | null)?.claims;
-  if (typeof claims?.sub === 'string') return `cognito:${claims.sub}`;
-  if (identity?.userArn) return `iam:${identity.userArn}`;
-  if (identity?.apiKeyId) return `apikey:${identity.apiKeyId}`;
-  return 'anonymous';
+export function callerOf(event: Pick<APIGatewayProxyEvent, 'requestContext'>, appKeys: ClientAppKeys): Owner {
+  const owner = ownerOf(event.requestContext, appKeys);
+  if (owner === undefined) throw new CallerUnknownError('The request carries no authenticated identity');
+  return owner;
 }
 
 /** A request header by name, whatever its case. */
@@ -63,6 +69,11 @@ export function header(event: Pick<APIGatewayProxyEvent, 'headers'>, name: strin
     if (key.toLowerCase() === wanted && value !== undefined) return value;
   }
   return undefined;
+}
+
+/** The `404` every read of a check answers when it does not exist or belongs to someone else. */
+export function checkNotFound(): APIGatewayProxyResult {
+  return errorResponse(404, 'NOT_FOUND', 'No liveness check with this id');
 }
 
 /** API Gateway may hand the body over base64-encoded. */

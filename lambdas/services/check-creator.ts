@@ -10,6 +10,7 @@ import {
 } from '../core/idempotency';
 import { CheckAlreadyExistsError, CheckChangedError } from '../core/lifecycle/conflicts';
 import { epochSeconds, step } from '../core/lifecycle/transitions';
+import { ownerVendorKey } from '../core/list-request';
 import type { CheckStorePort, Clock, IdempotencyStorePort, UploadPresignerPort } from '../core/ports';
 import { IdempotencyConflictError } from '../errors';
 
@@ -23,9 +24,11 @@ export interface CreatorSettings {
   readonly checkRetentionDays: number;
   /** Allow `http://` and loopback callback URLs (the local stack only). */
   readonly allowInsecureCallbacks: boolean;
+  /** Origins whose callbacks may use a port other than 443. @default [] */
+  readonly callbackAllowedOrigins?: readonly string[];
 }
 
-/** Who asks, and the Idempotency-Key they sent (already validated), if any. */
+/** Who asks (the owner the check gets: core/caller.ts), and the Idempotency-Key they sent (validated), if any. */
 export interface CreateRequest {
   readonly caller: string;
   readonly idempotencyKey?: string | undefined;
@@ -74,11 +77,12 @@ export class CheckCreator {
     const options = parseCreateCheckRequest(rawBody, {
       defaultDeclineThreshold: this.config.defaultDeclineThreshold,
       allowInsecureCallbacks: this.config.allowInsecureCallbacks,
+      callbackAllowedOrigins: this.config.callbackAllowedOrigins ?? [],
     });
     const now = this.clock();
     const id = this.newId();
     if (request.idempotencyKey === undefined || !this.idempotency) {
-      return { kind: 'created', created: await this.createCheck(id, options, now) };
+      return { kind: 'created', created: await this.createCheck(id, options, now, request.caller) };
     }
     const record: IdempotencyRecord = {
       id: idempotencyRecordId(request.caller, request.idempotencyKey),
@@ -88,22 +92,25 @@ export class CheckCreator {
       expires_at: epochSeconds(now) + IDEMPOTENCY_WINDOW_SECONDS,
     };
     const claim = await this.idempotency.claim(record, now);
-    if (claim.claimed) return { kind: 'created', created: await this.createCheck(id, options, now) };
+    if (claim.claimed) return { kind: 'created', created: await this.createCheck(id, options, now, request.caller) };
     if (claim.current.fingerprint !== record.fingerprint) {
       throw new IdempotencyConflictError(
         'This Idempotency-Key was used for a request with a different body in the last 24 hours; use a new key',
       );
     }
-    return this.replay(claim.current.check_id, options, now);
+    return this.replay(claim.current.check_id, options, now, request.caller);
   }
 
-  private async createCheck(id: string, options: CheckOptions, now: Date): Promise<CreatedCheck> {
+  private async createCheck(id: string, options: CheckOptions, now: Date, owner: string): Promise<CreatedCheck> {
     const key = uploadKeyFor(this.config.uploadPrefix, id);
     const upload = await this.presigner.presign(key, options.content_type, this.config.uploadUrlTtlSeconds, now);
     const createdAt = now.toISOString();
     await this.store.create({
       ...options,
       id,
+      owner,
+      // Listable by its owner under its vendor_data (GET /v1/liveness-checks?vendor_data=…).
+      ...(options.vendor_data !== undefined ? { owner_vendor_key: ownerVendorKey(owner, options.vendor_data) } : {}),
       status: 'AWAITING_UPLOAD',
       upload_key: key,
       created_at: createdAt,
@@ -121,11 +128,11 @@ export class CheckCreator {
    * The same request again: the check its key created. Still waiting for its upload: a fresh upload URL for the same
    * key (and the expiry moved with it). Created by a request that died before storing the check: created now, once.
    */
-  private async replay(checkId: string, options: CheckOptions, now: Date): Promise<CreateOutcome> {
+  private async replay(checkId: string, options: CheckOptions, now: Date, owner: string): Promise<CreateOutcome> {
     let check: CheckRecord | undefined = await this.store.get(checkId);
     if (!check) {
       try {
-        return { kind: 'replayed', created: await this.createCheck(checkId, options, now) };
+        return { kind: 'replayed', created: await this.createCheck(checkId, options, now, owner) };
       } catch (error) {
         // A concurrent retry of the same request stored it first.
         if (!(error instanceof CheckAlreadyExistsError)) throw error;

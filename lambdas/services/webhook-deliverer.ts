@@ -1,18 +1,22 @@
-import type { DeliveryAttempt } from '../core/check';
+import type { CheckRecord, DeliveryAttempt } from '../core/check';
 import { DETAIL_TYPES } from '../core/check-events';
 import { step } from '../core/lifecycle/transitions';
 import { METRICS, type MetricsPort, NO_METRICS } from '../core/metrics';
 import type { CheckStorePort, Clock, EventSinkPort, WebhookSenderPort } from '../core/ports';
 import { signWebhook, WebhookSecretFormatError } from '../core/standard-webhooks';
+import {
+  type DeliveryRequest,
+  deliveryRequestFor,
+  storedWebhookPayload,
+  type WebhookPayload,
+} from '../core/webhook-payload';
 import { logger } from '../observability';
 
-/** The EventBridge event that started the delivery (the state machine's input, passed along unchanged). */
-export interface BusEvent {
-  readonly id: string;
-  readonly 'detail-type': string;
-  readonly time: string;
-  readonly detail: { readonly id: string } & Record<string, unknown>;
-}
+/**
+ * What started the delivery: the bus event's id, kind and time, and the check id (core/webhook-payload.ts
+ * `DeliveryRequest`, the state machine's input). Anything else an event carries is never read.
+ */
+export type BusEvent = DeliveryRequest;
 
 /** State carried between the delivery workflow's tasks. */
 export interface DeliveryState {
@@ -29,6 +33,10 @@ export interface DelivererPorts {
   readonly signingSecrets: () => Promise<string[]>;
   /** Maps a transport failure to a short code, or undefined if the error is not a transport failure. */
   readonly transportErrorCode: (error: unknown) => string | undefined;
+  /**
+   * The signing secrets of one check's owner (its client app's own secret), current first. @default signingSecrets
+   */
+  readonly signingSecretsFor?: (check: CheckRecord) => Promise<string[]>;
   /** True when the URL may never be delivered to (SSRF guard). */
   readonly isRefusedCallback: (error: unknown) => boolean;
   readonly classify: (statusCode: number) => 'delivered' | 'retry' | 'give_up';
@@ -46,9 +54,11 @@ export interface DelivererSettings {
 }
 
 /**
- * Delivers one check event to the check's callback_url, signed per Standard Webhooks. The body and the webhook-id
- * are derived from the event alone, so every retry of one delivery sends the same id and bytes (a receiver dedupes
- * on webhook-id); each attempt signs with its own timestamp. Every attempt is recorded on the check.
+ * Delivers one check event to the check's callback_url, signed per Standard Webhooks with the secret of the check's
+ * owner. The body is built from the check as stored at send time (core/webhook-payload.ts), never from the event: an
+ * event the stored check does not bear out (forged, or stale) is skipped. The webhook-id comes from the event id, so
+ * every retry of one delivery carries the same id (a receiver dedupes on it); each attempt signs with its own
+ * timestamp. Every attempt is recorded on the check.
  */
 export class WebhookDeliverer {
   constructor(
@@ -57,11 +67,21 @@ export class WebhookDeliverer {
   ) {}
 
   /** First task: skips events whose check has no callback, or whose delivery already succeeded (a duplicate event). */
-  async prepare(event: BusEvent): Promise<DeliveryState> {
+  async prepare(received: BusEvent): Promise<DeliveryState> {
+    // Whatever the input held beyond ids is dropped here: the workflow carries ids only.
+    const event = deliveryRequestFor(received);
     const check = await this.ports.store.get(event.detail.id);
     const id = webhookId(event);
     const done = check?.deliveries?.some((d) => d.webhook_id === id && d.outcome === 'delivered');
     if (!check?.callback_url || done) return { event, attempt: 0, outcome: 'skip' };
+    if (!storedWebhookPayload(check, event['detail-type'])) {
+      logger.warn('Event not borne out by the stored check: no webhook', {
+        checkId: check.id,
+        eventType: event['detail-type'],
+        status: check.status,
+      });
+      return { event, attempt: 0, outcome: 'skip' };
+    }
     return { event, attempt: 0, outcome: 'pending' };
   }
 
@@ -70,16 +90,24 @@ export class WebhookDeliverer {
     const attempt = state.attempt + 1;
     const check = await this.ports.store.get(event.detail.id);
     if (!check?.callback_url) return { event, attempt, outcome: 'give_up' };
+    // Read again at send time: the body says what the table says now.
+    const payload = storedWebhookPayload(check, event['detail-type']);
+    if (!payload) return { event, attempt, outcome: 'give_up' };
 
     const now = this.ports.clock();
-    const body = webhookBody(event);
+    const body = webhookBody(payload);
     let outcome: 'delivered' | 'retry' | 'give_up';
     let statusCode: number | null = null;
     let latencyMs = 0;
     let error: string | undefined;
     try {
       const headers = {
-        ...signWebhook(await this.ports.signingSecrets(), webhookId(event), Math.floor(now.getTime() / 1000), body),
+        ...signWebhook(
+          await (this.ports.signingSecretsFor?.(check) ?? this.ports.signingSecrets()),
+          webhookId(event),
+          Math.floor(now.getTime() / 1000),
+          body,
+        ),
         'content-type': 'application/json',
         'user-agent': 'liveness-service-webhooks/1',
       };
@@ -153,7 +181,7 @@ export function webhookId(event: BusEvent): string {
   return `msg_${event.id}`;
 }
 
-/** The same payload as the event: its type, time and detail. */
-export function webhookBody(event: BusEvent): string {
-  return JSON.stringify({ type: event['detail-type'], timestamp: event.time, data: event.detail });
+/** The body bytes: the stored check's payload (core/webhook-payload.ts) as JSON. */
+export function webhookBody(payload: WebhookPayload): string {
+  return JSON.stringify({ type: payload.type, timestamp: payload.timestamp, data: payload.data });
 }

@@ -4,7 +4,12 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { DIDIT_SESSION_INDEX_NAME, DUE_INDEX_NAME, WAITING_INDEX_NAME } from '../../lambdas/core/check';
+import {
+  DIDIT_SESSION_INDEX_NAME,
+  DUE_INDEX_NAME,
+  OWNER_VENDOR_INDEX_NAME,
+  WAITING_INDEX_NAME,
+} from '../../lambdas/core/check';
 
 export interface StorageProps {
   /** Key prefix the client uploads under, e.g. `uploads/`. */
@@ -110,6 +115,14 @@ export class Storage extends Construct {
       sortKey: CHECKS_TABLE_INDEXES[WAITING_INDEX_NAME].sortKey,
       projectionType: dynamodb.ProjectionType.KEYS_ONLY,
     });
+    // Sparse: only checks with an owner and a vendor_data carry owner_vendor_key (a hash of both), so a caller lists
+    // exactly its own checks for one end user, newest first. ALL: the list answers with each check's view.
+    table.addGlobalSecondaryIndex({
+      indexName: OWNER_VENDOR_INDEX_NAME,
+      partitionKey: CHECKS_TABLE_INDEXES[OWNER_VENDOR_INDEX_NAME].partitionKey,
+      sortKey: CHECKS_TABLE_INDEXES[OWNER_VENDOR_INDEX_NAME].sortKey,
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
     this.table = table;
   }
 }
@@ -119,8 +132,8 @@ export const CHECKS_TABLE_KEY: dynamodb.Attribute = { name: 'id', type: dynamodb
 /** Epoch-seconds attribute DynamoDB TTL must be enabled on. */
 export const CHECKS_TABLE_TTL_ATTRIBUTE = 'expires_at';
 /**
- * The indexes the sweeper (`by-due`, projection ALL; `by-waiting`, keys only) and the Didit webhook
- * (`by-didit-session`) query.
+ * The indexes the sweeper (`by-due`, projection ALL; `by-waiting`, keys only), the Didit webhook
+ * (`by-didit-session`) and the list route (`by-owner-vendor`, projection ALL) query.
  */
 export const CHECKS_TABLE_INDEXES = {
   [DUE_INDEX_NAME]: {
@@ -133,6 +146,10 @@ export const CHECKS_TABLE_INDEXES = {
   [WAITING_INDEX_NAME]: {
     partitionKey: { name: 'waiting_shard', type: dynamodb.AttributeType.STRING },
     sortKey: { name: 'wait_since', type: dynamodb.AttributeType.STRING },
+  },
+  [OWNER_VENDOR_INDEX_NAME]: {
+    partitionKey: { name: 'owner_vendor_key', type: dynamodb.AttributeType.STRING },
+    sortKey: { name: 'created_at', type: dynamodb.AttributeType.STRING },
   },
 } as const satisfies Record<string, { partitionKey: dynamodb.Attribute; sortKey?: dynamodb.Attribute }>;
 

@@ -1,4 +1,4 @@
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -6,6 +6,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { OWNER_VENDOR_INDEX_NAME } from '../../lambdas/core/check';
 import { SETTINGS } from '../../lambdas/core/settings/schema';
 import type { LivenessAuthorization } from '../authorization';
 import { NodeFunction } from './node-function';
@@ -36,6 +37,10 @@ export interface UploadApiProps {
   readonly authorization: LivenessAuthorization;
   /** Memory of both functions, in MiB. */
   readonly memorySize: number;
+  /** The client apps; with API keys, one key each (the first keeps the construct id `ApiKey`). */
+  readonly clientApps: readonly string[];
+  /** Origins whose callback URLs may use a port other than 443. */
+  readonly callbackAllowedOrigins: readonly string[];
 }
 
 /** Gateway response templates may use $context but not $util; these two render as JSON string literals. */
@@ -152,10 +157,11 @@ function checkMethodOptions(
       const authorizer = new apigateway.CognitoUserPoolsAuthorizer(scope, 'Authorizer', {
         cognitoUserPools: [authorization.userPool],
       });
+      // At least one scope, always (LivenessAuthorization.cognito): only access tokens granted it get through.
       return {
         authorizationType: apigateway.AuthorizationType.COGNITO,
         authorizer,
-        ...(authorization.scopes.length > 0 ? { authorizationScopes: [...authorization.scopes] } : {}),
+        authorizationScopes: [...authorization.scopes],
       };
     }
   }
@@ -167,8 +173,10 @@ function checkMethodOptions(
  */
 export class UploadApi extends Construct {
   public readonly api: apigateway.RestApi;
-  /** Only with API key authorization. */
+  /** The first client app's key; only with API key authorization. */
   public readonly apiKey: apigateway.IApiKey | undefined;
+  /** Every client app's key, by app; empty without API key authorization. */
+  public readonly apiKeys: Readonly<Record<string, apigateway.IApiKey>>;
   /** Only with API key authorization. */
   public readonly usagePlan: apigateway.UsagePlan | undefined;
   public readonly createCheckFunction: NodeFunction;
@@ -190,6 +198,7 @@ export class UploadApi extends Construct {
         [SETTINGS.uploadUrlTtlSeconds.env.name]: String(props.uploadUrlTtlSeconds),
         [SETTINGS.defaultDeclineThreshold.env.name]: String(props.defaultDeclineThreshold),
         [SETTINGS.checkRetentionDays.env.name]: String(props.checkRetentionDays),
+        [SETTINGS.callbackAllowedOrigins.env.name]: props.callbackAllowedOrigins.join(','),
       },
     });
     // Exactly the calls the handler makes: put a check (and an Idempotency-Key record); on a replayed create, read the
@@ -219,7 +228,7 @@ export class UploadApi extends Construct {
 
     this.getCheckFunction = new NodeFunction(this, 'GetCheck', {
       entry: GET_CHECK_ENTRY,
-      description: 'GET /v1/liveness-checks/{id}: returns a check status and result',
+      description: "GET /v1/liveness-checks/{id} and GET /v1/liveness-checks: the caller's own checks",
       architecture: props.architecture,
       memorySize: props.memorySize,
       logRetention: props.logRetention,
@@ -229,6 +238,12 @@ export class UploadApi extends Construct {
       grantee: this.getCheckFunction,
       actions: ['dynamodb:GetItem'],
       resourceArns: [props.table.tableArn],
+    });
+    // The list reads one index, nothing else.
+    iam.Grant.addToPrincipal({
+      grantee: this.getCheckFunction,
+      actions: ['dynamodb:Query'],
+      resourceArns: [`${props.table.tableArn}/index/${OWNER_VENDOR_INDEX_NAME}`],
     });
     grantKeyUse(props.table, this.getCheckFunction, 'read');
 
@@ -282,12 +297,19 @@ export class UploadApi extends Construct {
       new apigateway.LambdaIntegration(this.createCheckFunction, integrationOptions),
       methodOptions,
     );
-    checks
-      .addResource('{id}')
-      .addMethod('GET', new apigateway.LambdaIntegration(this.getCheckFunction, integrationOptions), {
-        ...methodOptions,
-        requestParameters: { 'method.request.path.id': true },
-      });
+    const readIntegration = new apigateway.LambdaIntegration(this.getCheckFunction, integrationOptions);
+    checks.addMethod('GET', readIntegration, {
+      ...methodOptions,
+      requestParameters: {
+        'method.request.querystring.vendor_data': false,
+        'method.request.querystring.limit': false,
+        'method.request.querystring.cursor': false,
+      },
+    });
+    checks.addResource('{id}').addMethod('GET', readIntegration, {
+      ...methodOptions,
+      requestParameters: { 'method.request.path.id': true },
+    });
 
     for (const response of gatewayErrors(props.authorization)) {
       this.api.addGatewayResponse(response.id, {
@@ -305,17 +327,42 @@ export class UploadApi extends Construct {
 
     if (props.authorization.mode === 'API_KEY') {
       this.usagePlan = this.api.addUsagePlan('UsagePlan', {
-        description: 'Throttling for the liveness API key',
+        description: 'Throttling for the liveness API keys (per key)',
         throttle: { rateLimit: props.throttlingRateLimit, burstLimit: props.throttlingBurstLimit },
         apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
       });
-      this.apiKey = this.api.addApiKey('ApiKey', {
-        description: 'Key for the liveness API; read its value with aws apigateway get-api-key --include-value',
+      const keys: Record<string, apigateway.IApiKey> = {};
+      props.clientApps.forEach((app, index) => {
+        // The first app keeps the id of the single key earlier versions created, so upgrading does not replace it.
+        // Scoped to the RestApi (as addApiKey would) but without stage keys: the usage plan grants the stage, and a
+        // stage key would make the key depend on the stage, which depends on the functions that name the key's id.
+        const key = new apigateway.ApiKey(this.api, index === 0 ? 'ApiKey' : `ApiKey-${app}`, {
+          description:
+            `Key of client app "${app}" for the liveness API (its checks are its own); read its value with ` +
+            'aws apigateway get-api-key --include-value',
+        });
+        this.usagePlan?.addApiKey(key);
+        keys[app] = key;
       });
-      this.usagePlan.addApiKey(this.apiKey);
+      this.apiKeys = keys;
+      this.apiKey = keys[props.clientApps[0] ?? ''];
+      // API Gateway tells the function which key authorized a call (requestContext.identity.apiKeyId), never the
+      // key's name; this map, fixed at deploy time, names the app each key belongs to: the owner of its checks.
+      const appKeyIds = Fn.join(
+        ',',
+        props.clientApps.map((app) => Fn.join('=', [app, (keys[app] as apigateway.IApiKey).keyId])),
+      );
+      for (const fn of [this.createCheckFunction, this.getCheckFunction]) {
+        fn.addEnvironment(SETTINGS.clientAppApiKeyIds.env.name, appKeyIds);
+      }
     } else {
       this.usagePlan = undefined;
       this.apiKey = undefined;
+      this.apiKeys = {};
+      // IAM and Cognito callers own checks by their principal or token: no key belongs to any app.
+      for (const fn of [this.createCheckFunction, this.getCheckFunction]) {
+        fn.addEnvironment(SETTINGS.clientAppApiKeyIds.env.name, '');
+      }
     }
 
     this.acknowledgeNagFindings(props.cloudWatchRole, props.authorization);

@@ -1,4 +1,4 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Fn, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -62,6 +62,13 @@ export interface WebhooksProps {
   readonly diditWebhookSourceIps?: readonly string[];
   /** How the check routes authenticate: decides what else a resource policy must allow. @default - API key */
   readonly authorization?: LivenessAuthorization;
+  /**
+   * The client apps: with API key authorization each gets its own signing secret (the first one is `signingSecret`).
+   * @default ['default']
+   */
+  readonly clientApps?: readonly string[];
+  /** Origins whose callback URLs may use a port other than 443. @default [] */
+  readonly callbackAllowedOrigins?: readonly string[];
 }
 
 /**
@@ -74,29 +81,41 @@ export class Webhooks extends Construct {
   public readonly deliveryStateMachine: sfn.StateMachine;
   public readonly deliverFunction: NodeFunction;
   public readonly diditWebhookFunction: NodeFunction;
+  /** The first client app's signing secret, which also signs for owners that are no client app (IAM, Cognito). */
   public readonly signingSecret: secretsmanager.ISecret;
+  /** Every client app's signing secret, by app. */
+  public readonly signingSecrets: Readonly<Record<string, secretsmanager.ISecret>>;
   public readonly diditWebhookSecret: secretsmanager.ISecret;
 
   constructor(scope: Construct, id: string, props: WebhooksProps) {
     super(scope, id);
     const caps = capsForHorizon(props.backoff, props.horizon.toSeconds());
 
-    this.signingSecret =
-      props.signingSecret ??
-      new secretsmanager.Secret(this, 'SigningSecret', {
+    const clientApps = props.clientApps ?? ['default'];
+    const [firstApp = 'default', ...otherApps] = clientApps;
+    const newSigningSecret = (id: string, app: string) =>
+      new secretsmanager.Secret(this, id, {
         description:
-          'Standard Webhooks signing secret(s) for callbacks: "whsec_<base64>", optionally followed by a space and ' +
-          'the previous secret while receivers rotate. The generated value is already a valid key (40 base64 ' +
-          'characters = 30 bytes): give receivers "whsec_" followed by it.',
+          `Standard Webhooks signing secret(s) for the callbacks of client app "${app}": "whsec_<base64>", ` +
+          'optionally followed by a space and the previous secret while receivers rotate. The generated value is ' +
+          'already a valid key (40 base64 characters = 30 bytes): give receivers "whsec_" followed by it.',
         // 40 letters and digits are canonical base64 for a 30-byte key, which the deliverer accepts without the prefix.
         generateSecretString: { passwordLength: 40, excludePunctuation: true, includeSpace: false },
       });
+    // The first app keeps the construct id of the single secret earlier versions created (no replacement on upgrade).
+    this.signingSecret = props.signingSecret ?? newSigningSecret('SigningSecret', firstApp);
+    // Only API keys tie a check to a client app; IAM and Cognito owners are signed for with the first secret.
+    const perApp = (props.authorization?.mode ?? 'API_KEY') === 'API_KEY';
+    this.signingSecrets = {
+      [firstApp]: this.signingSecret,
+      ...Object.fromEntries(perApp ? otherApps.map((app) => [app, newSigningSecret(`SigningSecret-${app}`, app)]) : []),
+    };
     this.diditWebhookSecret =
       props.diditWebhookSecret ??
       new secretsmanager.Secret(this, 'DiditWebhookSecret', {
         description: "Didit's webhook secret_shared_key (Didit console → webhooks); set it after deploying.",
       });
-    for (const secret of [this.signingSecret, this.diditWebhookSecret]) {
+    for (const secret of [...Object.values(this.signingSecrets), this.diditWebhookSecret]) {
       if (secret instanceof secretsmanager.Secret) {
         acknowledgeFinding(
           secret,
@@ -118,6 +137,11 @@ export class Webhooks extends Construct {
         [SETTINGS.tableName.env.name]: props.table.tableName,
         [SETTINGS.eventBusName.env.name]: props.eventBus.eventBusName,
         [SETTINGS.webhookSigningSecretId.env.name]: this.signingSecret.secretArn,
+        [SETTINGS.webhookSigningSecretIds.env.name]: Fn.join(
+          ',',
+          Object.entries(this.signingSecrets).map(([app, secret]) => Fn.join('=', [app, secret.secretArn])),
+        ),
+        [SETTINGS.callbackAllowedOrigins.env.name]: (props.callbackAllowedOrigins ?? []).join(','),
         [SETTINGS.webhookRetryHorizon.env.name]: String(props.horizon.toSeconds()),
         [SETTINGS.webhookMaxAttempts.env.name]: String(caps.length + 1),
       },
@@ -129,7 +153,7 @@ export class Webhooks extends Construct {
     });
     grantKeyUse(props.table, this.deliverFunction, 'write');
     props.eventBus.grantPutEventsTo(this.deliverFunction);
-    this.signingSecret.grantRead(this.deliverFunction);
+    for (const secret of Object.values(this.signingSecrets)) secret.grantRead(this.deliverFunction);
 
     this.deliveryStateMachine = this.deliveryWorkflow(caps, props.logRetention);
     new events.Rule(this, 'DeliverCheckEvents', {
@@ -142,6 +166,14 @@ export class Webhooks extends Construct {
       },
       targets: [
         new targets.SfnStateMachine(this.deliveryStateMachine, {
+          // Ids only: the execution history (kept 90 days) never holds vendor_data, metadata or a result, and the
+          // deliverer reads the check itself (core/webhook-payload.ts DeliveryRequest).
+          input: events.RuleTargetInput.fromObject({
+            id: events.EventField.eventId,
+            'detail-type': events.EventField.detailType,
+            time: events.EventField.time,
+            detail: { id: events.EventField.fromPath('$.detail.id') },
+          }),
           retryAttempts: 185,
           maxEventAge: Duration.hours(24),
           deadLetterQueue: props.undeliveredEvents,
@@ -222,7 +254,7 @@ export class Webhooks extends Construct {
     const prepare = new tasks.LambdaInvoke(this, DELIVERY_STATES.prepare, {
       lambdaFunction: this.deliverFunction,
       payloadResponseOnly: true,
-      // The execution input is the EventBridge event itself.
+      // The execution input is the delivery request the rule made of the event: its ids, kind and time.
       payload: sfn.TaskInput.fromObject({ action: 'prepare', event: sfn.JsonPath.entirePayload }),
       retryOnServiceExceptions: false,
     }).addRetry({ errors: ['States.ALL'], interval: Duration.seconds(2), maxAttempts: 5, backoffRate: 2 });

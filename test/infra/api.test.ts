@@ -54,6 +54,7 @@ describe('REST API', () => {
       uri: JSON.stringify((method.Integration as { Uri: unknown }).Uri),
     }));
     expect(routes.map((route) => route.route).sort()).toEqual([
+      'GET /v1/liveness-checks',
       'GET /v1/liveness-checks/{id}',
       'POST /v1/liveness-checks',
       'POST /v1/webhooks/didit',
@@ -61,16 +62,18 @@ describe('REST API', () => {
     const webhook = routes.find((route) => route.route === 'POST /v1/webhooks/didit');
     expect(webhook?.uri).toContain(functionLogicalId(service.functions.diditWebhook));
     const post = routes.find((route) => route.route.startsWith('POST'));
-    const get = routes.find((route) => route.route.startsWith('GET'));
     expect(post?.integration).toBe('AWS_PROXY');
     expect(post?.uri).toContain(functionLogicalId(service.functions.createCheck));
-    expect(get?.integration).toBe('AWS_PROXY');
-    expect(get?.uri).toContain(functionLogicalId(service.functions.getCheck));
+    // One read function serves a check and the list (it routes by resource).
+    for (const get of routes.filter((route) => route.route.startsWith('GET'))) {
+      expect(get.integration).toBe('AWS_PROXY');
+      expect(get.uri).toContain(functionLogicalId(service.functions.getCheck));
+    }
   });
 
   it('requires an API key on every method but the Didit webhook, which is signature-authenticated', () => {
     const all = methods();
-    expect(all.length).toBe(3);
+    expect(all.length).toBe(4);
     for (const method of all) {
       const isWebhook = resourcePath(method.ResourceId as { Ref: string }) === '/v1/webhooks/didit';
       expect(method.ApiKeyRequired ?? false).toBe(!isWebhook);

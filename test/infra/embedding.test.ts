@@ -56,6 +56,11 @@ function checksTable(
       projectionType: dynamodb.ProjectionType.KEYS_ONLY,
     });
   }
+  table.addGlobalSecondaryIndex({
+    indexName: 'by-owner-vendor',
+    partitionKey: { name: 'owner_vendor_key', type: dynamodb.AttributeType.STRING },
+    sortKey: { name: 'created_at', type: dynamodb.AttributeType.STRING },
+  });
   return table;
 }
 
@@ -140,7 +145,7 @@ describe('an existing checks table', () => {
     const built = embed((stack) => ({
       table: dynamodb.Table.fromTableAttributes(stack, 'Imported', {
         tableName: 'liveness-checks',
-        globalIndexes: ['by-due', 'by-didit-session', 'by-waiting'],
+        globalIndexes: ['by-due', 'by-didit-session', 'by-waiting', 'by-owner-vendor'],
       }),
     }));
     expect(Object.values(built.resources).filter((r) => r.Type === 'AWS::DynamoDB::Table')).toHaveLength(0);
@@ -223,6 +228,7 @@ describe('authorization', () => {
       { target: 'createCheck', authorizationType: 'NONE', apiKeyRequired: true },
       { target: 'diditWebhook', authorizationType: 'NONE', apiKeyRequired: false },
       { target: 'getCheck', authorizationType: 'NONE', apiKeyRequired: true },
+      { target: 'getCheck', authorizationType: 'NONE', apiKeyRequired: true },
     ]);
     expect(built.service.authorization.mode).toBe('API_KEY');
   });
@@ -232,6 +238,7 @@ describe('authorization', () => {
     expect(authOf(built)).toEqual([
       { target: 'createCheck', authorizationType: 'AWS_IAM', apiKeyRequired: false },
       { target: 'diditWebhook', authorizationType: 'NONE', apiKeyRequired: false },
+      { target: 'getCheck', authorizationType: 'AWS_IAM', apiKeyRequired: false },
       { target: 'getCheck', authorizationType: 'AWS_IAM', apiKeyRequired: false },
     ]);
     built.template.resourceCountIs('AWS::ApiGateway::ApiKey', 0);
@@ -250,7 +257,7 @@ describe('authorization', () => {
     expect(statements).toHaveLength(1);
     expect(statements[0]?.Action).toBe('execute-api:Invoke');
     expect(JSON.stringify(statements[0]?.Resource)).toMatch(
-      /\/POST\/v1\/liveness-checks".*\/GET\/v1\/liveness-checks\/\*"/,
+      /\/POST\/v1\/liveness-checks".*\/GET\/v1\/liveness-checks".*\/GET\/v1\/liveness-checks\/\*"/,
     );
   });
 
@@ -293,7 +300,7 @@ describe('authorization', () => {
         { type: 'NONE', scopes: undefined, authorizer: false },
       ]),
     );
-    expect(byRoute.filter((route) => route.type === 'COGNITO_USER_POOLS')).toHaveLength(2);
+    expect(byRoute.filter((route) => route.type === 'COGNITO_USER_POOLS')).toHaveLength(3);
     built.template.resourceCountIs('AWS::ApiGateway::ApiKey', 0);
   });
 });

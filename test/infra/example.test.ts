@@ -21,7 +21,11 @@ describe('the embedding example', () => {
     const checkMethods = ofType('AWS::ApiGateway::Method').filter(
       ([, method]) => method.Properties.AuthorizationType !== 'NONE',
     );
-    expect(checkMethods.map(([, method]) => method.Properties.AuthorizationType)).toEqual(['AWS_IAM', 'AWS_IAM']);
+    expect(checkMethods.map(([, method]) => method.Properties.AuthorizationType)).toEqual([
+      'AWS_IAM',
+      'AWS_IAM',
+      'AWS_IAM',
+    ]);
     expect(ofType('AWS::ApiGateway::ApiKey')).toEqual([]);
     const backend = logicalIdOf(stack.backendRole.node.defaultChild as CfnElement);
     expect(allowedActions(template, backend)).toEqual(['execute-api:Invoke']);

@@ -75,14 +75,17 @@ describe('functions', () => {
       UPLOAD_URL_TTL_SECONDS: '300',
       DEFAULT_DECLINE_THRESHOLD: '30',
       CHECK_RETENTION_DAYS: '30',
+      CALLBACK_ALLOWED_ORIGINS: '',
+      CLIENT_APP_API_KEY_IDS: { 'Fn::Join': ['=', ['default', { Ref: expect.any(String) }]] },
     });
   });
 
-  it('pass get-check only the table name', () => {
+  it('pass get-check only the table name and which client app each API key id belongs to', () => {
     expect(environmentOf(template, functionLogicalId(getCheck))).toEqual({
       ...POWERTOOLS_ENV,
       NODE_OPTIONS: '--enable-source-maps',
       TABLE_NAME: { Ref: expect.any(String) },
+      CLIENT_APP_API_KEY_IDS: { 'Fn::Join': ['=', ['default', { Ref: expect.any(String) }]] },
     });
   });
 

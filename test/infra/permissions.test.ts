@@ -44,8 +44,8 @@ describe('least privilege', () => {
     expect(JSON.stringify(put?.Resource)).toMatch(/"\/uploads\/\*"/);
   });
 
-  it('lets get-check read one item and nothing else', () => {
-    expect(businessActions(roleLogicalId(getCheck))).toEqual(['dynamodb:GetItem']);
+  it('lets get-check read one item, and query the by-owner-vendor index for the list, and nothing else', () => {
+    expect(businessActions(roleLogicalId(getCheck))).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
   });
 
   it('lets only the processor read the Didit API key secret', () => {
@@ -141,6 +141,13 @@ describe('Didit API key', () => {
       const env = environmentOf(template, functionLogicalId(fn));
       expect(JSON.stringify(env), fn.node.path).not.toMatch(secretValueRef);
       for (const [name, value] of Object.entries(env)) {
+        if (name === 'CLIENT_APP_API_KEY_IDS') {
+          // API key ids (a Ref to an AWS::ApiGateway::ApiKey is its id), never a key's value.
+          const refs = [...JSON.stringify(value).matchAll(/"Ref":"([^"]+)"/g)].map((match) => match[1] as string);
+          expect(refs.length, fn.node.path).toBeGreaterThan(0);
+          for (const ref of refs) expect(template.toJSON().Resources[ref].Type).toBe('AWS::ApiGateway::ApiKey');
+          continue;
+        }
         if (/KEY|SECRET|TOKEN|PASSWORD/i.test(name)) {
           expect(name, fn.node.path).toBe('DIDIT_API_KEY_SECRET_ID');
           // A Ref to an AWS::SecretsManager::Secret resolves to its ARN.

@@ -152,6 +152,11 @@ describe('parts of the profile alone', () => {
         partitionKey: { name: 'waiting_shard', type: dynamodb.AttributeType.STRING },
         sortKey: { name: 'wait_since', type: dynamodb.AttributeType.STRING },
       });
+      table.addGlobalSecondaryIndex({
+        indexName: 'by-owner-vendor',
+        partitionKey: { name: 'owner_vendor_key', type: dynamodb.AttributeType.STRING },
+        sortKey: { name: 'created_at', type: dynamodb.AttributeType.STRING },
+      });
       return { table, backupPlan: true };
     });
     const selection = built.ofType('AWS::Backup::BackupSelection')[0]?.[1].Properties.BackupSelection;

@@ -131,10 +131,31 @@ function refusalOf(action: () => unknown): CallbackRefusedError {
 
 describe('assertDeliverableUrl', () => {
   it('accepts https to a hostname and returns the parsed URL', () => {
-    const url = assertDeliverableUrl('https://hooks.example.com:8443/didit?tenant=1', AWS);
+    const url = assertDeliverableUrl('https://hooks.example.com/didit?tenant=1', AWS);
 
     expect(url.hostname).toBe('hooks.example.com');
-    expect(url.port).toBe('8443');
+    expect(url.port).toBe('');
+    expect(assertDeliverableUrl('https://hooks.example.com:443/x', AWS).port).toBe('');
+  });
+
+  it('refuses a port other than 443 unless the origin is in the allowlist (callbackAllowedOrigins)', () => {
+    const refused = (() => {
+      try {
+        assertDeliverableUrl('https://hooks.example.com:8443/didit', AWS);
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(refused).toBeInstanceOf(CallbackRefusedError);
+    expect((refused as CallbackRefusedError).reason).toBe('port_not_allowed');
+    const allowed = { ...AWS, allowedOrigins: ['https://hooks.example.com:8443'] };
+    expect(assertDeliverableUrl('https://hooks.example.com:8443/didit', allowed).port).toBe('8443');
+    // The allowlist names origins exactly: another host or port on it is still refused.
+    expect(() => assertDeliverableUrl('https://other.example.com:8443/', allowed)).toThrow(CallbackRefusedError);
+    expect(() => assertDeliverableUrl('https://hooks.example.com:9443/', allowed)).toThrow(CallbackRefusedError);
+    // An allowed origin never makes a private address deliverable.
+    const privateOrigin = { ...AWS, allowedOrigins: ['https://10.0.0.1:8443'] };
+    expect(() => assertDeliverableUrl('https://10.0.0.1:8443/', privateOrigin)).toThrow(CallbackRefusedError);
   });
 
   it('accepts https to a public address literal', () => {

@@ -17,7 +17,8 @@ import type { JsonSchema } from '../../contracts/json-schema';
 import type { CheckRecord } from '../../lambdas/core/check';
 import { terminalEventFor, WEBHOOK_DELIVERY_PATTERN } from '../../lambdas/core/check-events';
 import { generateWebhookSecret, signWebhook } from '../../lambdas/core/standard-webhooks';
-import { type BusEvent, webhookBody } from '../../lambdas/services/webhook-deliverer';
+import { storedWebhookPayload, type WebhookPayload } from '../../lambdas/core/webhook-payload';
+import { webhookBody } from '../../lambdas/services/webhook-deliverer';
 import { contractInputs, REPO_ROOT } from '../../scripts/generate-contracts';
 
 // The event and webhook schemas in schemas/ are generated from lambdas/core/contracts/events.ts. These tests keep the
@@ -88,10 +89,11 @@ const RECORDS: Record<string, CheckRecord> = {
   [DETAIL_TYPES.updated]: record({
     result: { ...approved, liveness: { ...approved.liveness, status: 'Declined', score: 12 }, decision: 'Declined' },
     pending_event_type: DETAIL_TYPES.updated,
+    history: [{ replaced_at: NOW, replaced_by: 'didit:status.updated', result: approved }],
   }),
 };
 
-function busEvent(detailType: string, detail: object): BusEvent & LivenessEvent {
+function busEvent(detailType: string, detail: object): LivenessEvent {
   return {
     version: '0',
     id: '6a7e8f90-1b2c-3d4e-5f60-718293a4b5c6',
@@ -102,7 +104,7 @@ function busEvent(detailType: string, detail: object): BusEvent & LivenessEvent 
     region: 'us-east-1',
     resources: [],
     detail,
-  } as BusEvent & LivenessEvent;
+  } as LivenessEvent;
 }
 
 describe('schemas/', () => {
@@ -161,8 +163,9 @@ describe('schemas/', () => {
     const accepts = validator(generated[WEBHOOK_PAYLOAD_PATH] as JsonSchema);
     const secret = generateWebhookSecret();
     for (const [detailType, stored] of Object.entries(RECORDS)) {
-      const event = terminalEventFor(stored);
-      const body = webhookBody(busEvent(detailType, event?.detail as object));
+      const fromTable = storedWebhookPayload(stored, detailType);
+      expect(fromTable, detailType).toBeDefined();
+      const body = webhookBody(fromTable as WebhookPayload);
       const result = accepts(JSON.parse(body));
       expect(result.valid, `${detailType}: ${result.errors}`).toBe(true);
 
@@ -173,7 +176,9 @@ describe('schemas/', () => {
     }
     // `type` and `data` must agree: a Failed detail under "Completed" is not a valid body.
     const failed = terminalEventFor(RECORDS[DETAIL_TYPES.failed] as CheckRecord);
-    const mismatched = JSON.parse(webhookBody(busEvent(DETAIL_TYPES.completed, failed?.detail as object)));
+    const mismatched = JSON.parse(
+      webhookBody({ type: DETAIL_TYPES.completed, timestamp: NOW, data: failed?.detail as WebhookPayload['data'] }),
+    );
     expect(accepts(mismatched).valid).toBe(false);
   });
 });

@@ -44,14 +44,14 @@ describe('api/openapi.json', () => {
     );
   });
 
-  it('is an OpenAPI 3.1 document with the three routes and the outgoing webhook', () => {
+  it('is an OpenAPI 3.1 document with the four operations and the outgoing webhook', () => {
     expect(generated.openapi).toBe('3.1.0');
     expect(Object.keys(generated.paths).sort()).toEqual([
       '/v1/liveness-checks',
       '/v1/liveness-checks/{id}',
       '/v1/webhooks/didit',
     ]);
-    expect(Object.keys(generated.paths['/v1/liveness-checks'] ?? {})).toEqual(['post']);
+    expect(Object.keys(generated.paths['/v1/liveness-checks'] ?? {})).toEqual(['post', 'get']);
     expect(Object.keys(generated.paths['/v1/liveness-checks/{id}'] ?? {})).toEqual(['get']);
     expect(Object.keys(generated.paths['/v1/webhooks/didit'] ?? {})).toEqual(['post']);
     expect(Object.keys(generated.webhooks as object)).toEqual(['livenessCheckEvent']);

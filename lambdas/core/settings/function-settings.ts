@@ -52,6 +52,22 @@ export const FUNCTION_RESOURCES = {
     env: { name: 'WEBHOOK_SIGNING_SECRET_ID', readBy: ['deliverWebhook'], setBy: 'stack' },
     doc: 'ARN of the secret holding the whsec_ callback signing secret(s)',
   },
+  webhookSigningSecretIds: {
+    kind: 'text',
+    default: '',
+    pattern: /^$|^[a-z0-9][a-z0-9-]*=[^,=\s]+(,[a-z0-9][a-z0-9-]*=[^,=\s]+)*$/,
+    what: 'a list "<client app>=<secret ARN>,…"',
+    env: { name: 'WEBHOOK_SIGNING_SECRET_IDS', readBy: ['deliverWebhook'], setBy: 'stack' },
+    doc: "each API-key client app's whsec_ signing secret (ARN); other owners' checks use WEBHOOK_SIGNING_SECRET_ID",
+  },
+  clientAppApiKeyIds: {
+    kind: 'text',
+    default: '',
+    pattern: /^$|^[a-z0-9][a-z0-9-]*=[^,=\s]+(,[a-z0-9][a-z0-9-]*=[^,=\s]+)*$/,
+    what: 'a list "<client app>=<API key id>,…"',
+    env: { name: 'CLIENT_APP_API_KEY_IDS', readBy: ['createCheck', 'getCheck'], setBy: 'stack' },
+    doc: 'which client app each API key belongs to: the owner of the checks created with it',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 const ms = 'ms';

@@ -78,14 +78,19 @@ export interface UrlSpec extends Exposure {
   readonly default: string;
 }
 
-/** A non-empty list of strings, each matching `item` or being the `wildcard`, which must then stand alone. */
+/**
+ * A list of strings, each matching `item` or being the `wildcard` (if it has one), which must then stand alone.
+ * Non-empty unless `mayBeEmpty`.
+ */
 export interface ListSpec extends Exposure {
   readonly kind: 'list';
   readonly default: readonly string[];
   /** What the list holds, plural (for messages). */
   readonly of: string;
   readonly item: { readonly pattern: RegExp; readonly what: string };
-  readonly wildcard: string;
+  readonly wildcard?: string;
+  /** An empty list is a value (`[]`, or an empty string from the environment). @default false */
+  readonly mayBeEmpty?: boolean;
 }
 
 /** A string matching `pattern`; without a default it is optional (undefined when not given). */

@@ -175,15 +175,18 @@ function listProblem(
   list: unknown,
   isUnknown: (value: unknown) => boolean = () => false,
 ): Problem | undefined {
-  if (!Array.isArray(list) || list.length === 0 || !list.every((item) => typeof item === 'string' || isUnknown(item))) {
-    return { problem: `must be a non-empty list of ${spec.of}` };
+  const sizeOk = Array.isArray(list) && (list.length > 0 || spec.mayBeEmpty === true);
+  if (!sizeOk || !list.every((item) => typeof item === 'string' || isUnknown(item))) {
+    return { problem: `must be a ${spec.mayBeEmpty ? '' : 'non-empty '}list of ${spec.of}` };
   }
   for (const item of list) {
     if (!isUnknown(item) && item !== spec.wildcard && !spec.item.pattern.test(item)) {
-      return { problem: `entries must be ${JSON.stringify(spec.wildcard)} or ${spec.item.what}`, got: item };
+      const allowed =
+        spec.wildcard === undefined ? spec.item.what : `${JSON.stringify(spec.wildcard)} or ${spec.item.what}`;
+      return { problem: `entries must be ${allowed}`, got: item };
     }
   }
-  if (list.includes(spec.wildcard) && list.length > 1) {
+  if (spec.wildcard !== undefined && list.includes(spec.wildcard) && list.length > 1) {
     return {
       problem: `${JSON.stringify(spec.wildcard)} already allows all ${spec.of} and cannot be combined with others`,
     };
@@ -194,6 +197,7 @@ function listProblem(
 /** A JSON array (`["a","b"]`) or a comma-separated list (`a,b`), as `-c key=value` passes it. */
 function listFromString(text: string): unknown {
   const trimmed = text.trim();
+  if (trimmed === '') return [];
   if (!trimmed.startsWith('[')) return trimmed.split(',').map((item) => item.trim());
   try {
     return JSON.parse(trimmed) as unknown;

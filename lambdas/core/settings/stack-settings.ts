@@ -106,6 +106,31 @@ export const STACK_SETTINGS = {
       'who may call `POST /v1/webhooks/didit` (an API Gateway resource policy); `18.203.201.92` is the address ' +
       'Didit publishes, `*` lets anyone try (signatures still decide)',
   },
+  clientApps: {
+    kind: 'list',
+    default: ['default'],
+    of: 'client app names',
+    item: { pattern: /^[a-z0-9][a-z0-9-]{0,62}$/, what: 'a lowercase name like "app-a" (letters, digits, "-")' },
+    context: 'clientApps',
+    prop: true,
+    doc:
+      'the client apps of the API: with API keys each gets its own key (its checks are its own) and its own `whsec_` ' +
+      'webhook signing secret',
+  },
+  callbackAllowedOrigins: {
+    kind: 'list',
+    default: [],
+    mayBeEmpty: true,
+    of: 'https origins with a port',
+    item: {
+      pattern: /^https:\/\/[a-z0-9]([a-z0-9.-]*[a-z0-9])?:\d{1,5}$/,
+      what: 'an https origin with its port, like "https://hooks.example.com:8443"',
+    },
+    context: 'callbackAllowedOrigins',
+    prop: true,
+    env: { name: 'CALLBACK_ALLOWED_ORIGINS', readBy: ['createCheck', 'deliverWebhook'], setBy: 'stack' },
+    doc: 'callback URLs must be https on port 443; these origins may use another port (still public addresses only)',
+  },
   authorization: {
     kind: 'choice',
     choices: ['apiKey', 'iam', 'cognito'],
