@@ -9,7 +9,7 @@ import { EventPublisher } from '../lambdas/adapters/event-publisher';
 import { PacerStateStore } from '../lambdas/adapters/pacer-state-store';
 import { cachedSecret } from '../lambdas/adapters/secret-value';
 import { UploadPresigner } from '../lambdas/adapters/upload-presigner';
-import { UploadReader } from '../lambdas/adapters/upload-reader';
+import { UploadReader, UploadRemover } from '../lambdas/adapters/upload-reader';
 import { loadCreateCheckConfig, loadProcessorConfig } from '../lambdas/config';
 import type { CheckRecord } from '../lambdas/core/check';
 import { toCheckView } from '../lambdas/core/check-view';
@@ -146,6 +146,7 @@ async function harness(motoEndpoint: string, floor: DiditFloor): Promise<Harness
     ports: {
       store,
       uploads: new UploadReader(s3, config.bucketName),
+      uploadRemover: new UploadRemover(s3, config.bucketName),
       prepareImage: prepareImageForDidit,
       didit: diditClient,
       // A budget far above the bench's calls: the bench measures the processor, not the pacing.
@@ -166,6 +167,8 @@ async function harness(motoEndpoint: string, floor: DiditFloor): Promise<Harness
       failureHorizonSeconds: config.pacing.failureHorizonSeconds,
       probeIntervalMs: config.pacing.probeIntervalSeconds * 1000,
       waitDueGraceSeconds: config.waitDueGraceSeconds,
+      keepUploadsUntilLifecycle: config.keepUploadsUntilLifecycle,
+      storeFaceAttributes: config.storeFaceAttributes,
     },
     diditClient,
     counts,

@@ -25,17 +25,30 @@ export interface ListArgs {
   readonly json: boolean;
 }
 
-export type CliArgs = VerifyArgs | ListArgs | { readonly command: 'help' };
+export interface DeleteArgs {
+  readonly command: 'delete';
+  readonly id: string;
+  readonly api: string | undefined;
+  readonly key: string | undefined;
+  readonly stackOutputs: string | undefined;
+  readonly json: boolean;
+}
+
+export type CliArgs = VerifyArgs | ListArgs | DeleteArgs | { readonly command: 'help' };
+
+const CHECK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Long enough for Didit's own retries (the retry workflow backs off for a minute or more before giving up). */
 export const DEFAULT_TIMEOUT_SECONDS = 300;
 
 export const USAGE = `Usage: liveness verify <selfie> [options]
        liveness list --vendor-data S [--limit N] [--api URL] [--key KEY] [--json]
+       liveness delete <check id> [--api URL] [--key KEY] [--stack-outputs FILE] [--json]
 
 verify: creates a liveness check, uploads the selfie with the presigned POST, waits for the decision and prints it.
 list:   prints the checks your API key (client app) created for one vendor_data, newest first; another client app's
         checks never appear.
+delete: erases a check (DELETE /v1/liveness-checks/{id}): its record, its selfie, and Didit's saved copy.
 
 Options:
   --api URL              API base URL (env LIVENESS_API_URL; default http://127.0.0.1:3000, the local stack)
@@ -68,6 +81,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   if (values.api !== undefined && values['stack-outputs'] !== undefined) {
     throw usage('--api and --stack-outputs both name the API; pass one');
   }
+  if (command === 'delete') return deleteArgs(values, file, extra);
   if (command === 'list') {
     if (file !== undefined) throw usage(`unexpected argument "${file}": list takes --vendor-data`);
     if (values['vendor-data'] === undefined || values['vendor-data'] === '') {
@@ -84,7 +98,7 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     };
   }
   if (values.limit !== undefined) throw usage('--limit is an option of list');
-  if (command !== 'verify') throw usage(`unknown command "${command}": the commands are verify and list`);
+  if (command !== 'verify') throw usage(`unknown command "${command}": the commands are verify, list and delete`);
   if (file === undefined) throw usage('missing the selfie: liveness verify <selfie>');
   if (extra.length > 0) throw usage(`unexpected argument "${extra[0]}": verify takes one file`);
   if (values.api !== undefined && values['stack-outputs'] !== undefined) {
@@ -102,6 +116,26 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     json: values.json ?? false,
     timeoutSeconds:
       values.timeout === undefined ? DEFAULT_TIMEOUT_SECONDS : numberIn('--timeout', values.timeout, 1, 86_400),
+  };
+}
+
+function deleteArgs(values: ReturnType<typeof parse>['values'], id: string | undefined, extra: string[]): DeleteArgs {
+  if (id === undefined) throw usage('missing the check id: liveness delete <check id>');
+  if (!CHECK_ID.test(id)) throw usage(`"${id}" is not a check id (a UUID)`);
+  if (extra.length > 0) throw usage(`unexpected argument "${extra[0]}": delete takes one check id`);
+  for (const flag of ['threshold', 'vendor-data', 'timeout', 'limit'] as const) {
+    if (values[flag] !== undefined) throw usage(`--${flag} is for verify, not delete`);
+  }
+  if (values.api !== undefined && values['stack-outputs'] !== undefined) {
+    throw usage('--api and --stack-outputs both name the API; pass one');
+  }
+  return {
+    command: 'delete',
+    id,
+    api: values.api,
+    key: values.key,
+    stackOutputs: values['stack-outputs'],
+    json: values.json ?? false,
   };
 }
 

@@ -50,6 +50,11 @@ export class LivenessApiClient {
     return this.request<CheckPage>('GET', `v1/liveness-checks?${query}`, 200);
   }
 
+  /** Erases the check; 204 (also when it was already erased). A check that does not exist is an API_ERROR (404). */
+  async deleteCheck(id: string): Promise<void> {
+    await this.request<undefined>('DELETE', `v1/liveness-checks/${encodeURIComponent(id)}`, 204);
+  }
+
   private async request<T>(method: string, path: string, expected: number, body?: unknown): Promise<T> {
     const url = apiUrl(this.target, path);
     for (let attempt = 0; ; attempt++) {
@@ -74,7 +79,7 @@ export class LivenessApiClient {
         });
       }
       const text = await res.text();
-      if (res.status === expected) return parseJson<T>(text, res, url);
+      if (res.status === expected) return expected === 204 ? (undefined as T) : parseJson<T>(text, res, url);
       if ((res.status === 429 || res.status === 503) && attempt < BUSY_RETRIES) {
         await sleep(retryAfterMs(res.headers.get('retry-after'), attempt));
         continue;

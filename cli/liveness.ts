@@ -1,5 +1,6 @@
 import { parseCliArgs, USAGE } from './cli-args';
 import { CliError } from './cli-error';
+import { deleteCommand } from './delete-command';
 import { EXIT_CODES } from './exit-codes';
 import { listCommand } from './list-command';
 import { jsonReport } from './verdict';
@@ -14,6 +15,7 @@ async function main(argv: readonly string[], io: CliIo): Promise<number> {
       return 0;
     }
     if (args.command === 'list') return await listCommand(args, io);
+    if (args.command === 'delete') return await deleteCommand(args, io);
     return await verifyCommand(args, io);
   } catch (error) {
     if (error instanceof CliError) {

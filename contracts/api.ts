@@ -90,8 +90,24 @@ export const checkViewSchema = z
     updated_at: timestampSchema,
     result: checkResultSchema.optional().meta({ description: 'Present when COMPLETED.' }),
     error: checkErrorSchema.optional().meta({ description: 'Present when FAILED or EXPIRED.' }),
-    deliveries: z.array(deliveryAttemptSchema).optional().meta({ description: 'Webhook attempts, oldest first.' }),
-    history: z.array(historyEntrySchema).optional().meta({ description: 'Replaced results, oldest first.' }),
+    deliveries: z.array(deliveryAttemptSchema).optional().meta({
+      description: 'Webhook attempts, oldest first: the newest 50 (older ones are counted in deliveries_dropped).',
+    }),
+    history: z.array(historyEntrySchema).optional().meta({
+      description: 'Replaced results, oldest first: the newest 10 (older ones are counted in history_dropped).',
+    }),
+    deliveries_dropped: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .meta({ description: 'How many of the oldest webhook attempts were dropped to keep `deliveries` within 50.' }),
+    history_dropped: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .meta({ description: 'How many of the oldest replaced results were dropped to keep `history` within 10.' }),
     retry: retryStateSchema.optional(),
     wait: waitStateSchema.optional(),
   })

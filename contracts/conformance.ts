@@ -7,7 +7,7 @@ import type {
   DeliveryAttempt,
   HistoryEntry,
 } from '../lambdas/core/check';
-import type { CheckEventDetail } from '../lambdas/core/check-events';
+import type { CheckDeletedDetail, CheckEventDetail } from '../lambdas/core/check-events';
 import type { CheckView, CreatedCheck, PresignedUpload } from '../lambdas/core/check-view';
 import type { DiditLiveness, DiditWarning } from '../lambdas/core/didit-types';
 import type { ReceiveOutcome } from '../lambdas/core/didit-webhook';
@@ -23,6 +23,7 @@ import type {
 } from './api';
 import type {
   checkCompletedDetailSchema,
+  checkDeletedDetailSchema,
   checkEventDetailSchema,
   checkExpiredDetailSchema,
   checkFailedDetailSchema,
@@ -77,4 +78,5 @@ export type Conformance = [
   Assert<Wire<z.infer<typeof checkFailedDetailSchema>> extends Wire<CheckEventDetail> ? true : false>,
   Assert<Wire<z.infer<typeof checkExpiredDetailSchema>> extends Wire<CheckEventDetail> ? true : false>,
   Assert<Wire<z.infer<typeof checkUpdatedDetailSchema>> extends Wire<CheckEventDetail> ? true : false>,
+  Assert<Same<z.infer<typeof checkDeletedDetailSchema>, CheckDeletedDetail>>,
 ];

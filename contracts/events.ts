@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { CHECK_EVENT_SCHEMA_VERSION, DETAIL_TYPES, EVENT_SOURCE } from '../lambdas/core/check-events';
+import {
+  CHECK_EVENT_SCHEMA_VERSION,
+  DELETED_EVENT_SCHEMA_VERSION,
+  DETAIL_TYPES,
+  EVENT_SOURCE,
+} from '../lambdas/core/check-events';
 import {
   checkErrorSchema,
   checkIdSchema,
@@ -112,6 +117,25 @@ export const webhookDeliveryFailedDetailSchema = z
   })
   .meta({ description: "A webhook to a check's callback_url was given up; the check itself is unaffected." });
 
+export const checkDeletedDetailSchema = z
+  .strictObject({
+    id: checkIdSchema,
+    deleted_at: timestampSchema.meta({ description: 'When DELETE erased the check.' }),
+    didit_erasure: z.enum(['PENDING', 'DONE', 'NOT_NEEDED']).meta({
+      description:
+        'PENDING: Didit saved the request (save_api_request) and is being asked to delete it (retried until it ' +
+        'confirms); NOT_NEEDED: Didit kept nothing.',
+    }),
+    schema_version: z.literal(DELETED_EVENT_SCHEMA_VERSION).meta({
+      description: 'Version of this detail shape (its own, separate from the check events).',
+    }),
+  })
+  .meta({
+    description:
+      'A check was erased on request (DELETE). No personal data: the id and when; subscribers holding copies of the ' +
+      "check's data erase theirs.",
+  });
+
 /**
  * The EventBridge envelope around a detail. Open (unknown fields allowed) because EventBridge owns it and adds
  * fields, e.g. `replay-name` on replayed events; the detail inside is closed.
@@ -176,6 +200,11 @@ export const livenessCheckUpdated = contract(
   checkUpdatedDetailSchema,
   'Didit changed the decision of a COMPLETED check (a status.updated webhook); the replaced result is in history.',
 );
+export const livenessCheckDeleted = contract(
+  DETAIL_TYPES.deleted,
+  checkDeletedDetailSchema,
+  'A check was erased by DELETE /v1/liveness-checks/{id}: record, upload and history gone; Didit asked to erase too.',
+);
 export const livenessWebhookDeliveryFailed = contract(
   DETAIL_TYPES.webhookDeliveryFailed,
   webhookDeliveryFailedDetailSchema,
@@ -188,6 +217,7 @@ export const EVENT_CONTRACTS = [
   livenessCheckFailed,
   livenessCheckExpired,
   livenessCheckUpdated,
+  livenessCheckDeleted,
   livenessWebhookDeliveryFailed,
 ] as const;
 
@@ -219,18 +249,21 @@ export type LivenessCheckFailedDetail = z.infer<typeof checkFailedDetailSchema>;
 export type LivenessCheckExpiredDetail = z.infer<typeof checkExpiredDetailSchema>;
 export type LivenessCheckUpdatedDetail = z.infer<typeof checkUpdatedDetailSchema>;
 export type LivenessWebhookDeliveryFailedDetail = z.infer<typeof webhookDeliveryFailedDetailSchema>;
+export type LivenessCheckDeletedDetail = z.infer<typeof checkDeletedDetailSchema>;
 
 export type LivenessCheckCompletedEvent = z.infer<typeof livenessCheckCompleted.event>;
 export type LivenessCheckFailedEvent = z.infer<typeof livenessCheckFailed.event>;
 export type LivenessCheckExpiredEvent = z.infer<typeof livenessCheckExpired.event>;
 export type LivenessCheckUpdatedEvent = z.infer<typeof livenessCheckUpdated.event>;
 export type LivenessWebhookDeliveryFailedEvent = z.infer<typeof livenessWebhookDeliveryFailed.event>;
+export type LivenessCheckDeletedEvent = z.infer<typeof livenessCheckDeleted.event>;
 /** Any event the service publishes; narrow on `detail-type`. */
 export type LivenessEvent =
   | LivenessCheckCompletedEvent
   | LivenessCheckFailedEvent
   | LivenessCheckExpiredEvent
   | LivenessCheckUpdatedEvent
+  | LivenessCheckDeletedEvent
   | LivenessWebhookDeliveryFailedEvent;
 
 /** A webhook body; narrow on `type`. */

@@ -23,6 +23,8 @@ export type {
   CheckEventDetailContract as CheckEventDetail,
   LivenessCheckCompletedDetail,
   LivenessCheckCompletedEvent,
+  LivenessCheckDeletedDetail,
+  LivenessCheckDeletedEvent,
   LivenessCheckExpiredDetail,
   LivenessCheckExpiredEvent,
   LivenessCheckFailedDetail,

@@ -531,8 +531,49 @@ export function buildOpenApiDocument(inputs: OpenApiInputs): JsonSchema {
             }),
             '401': responseRef('Unauthorized'),
             '404': errorResponse(
-              "No check with this id that the caller created (another caller's check answers the same), or it " +
-                'passed its retention and was deleted.',
+              "No check with this id that the caller created (another caller's check answers the same), it was " +
+                'erased (`DELETE`), or it passed its retention.',
+              {
+                code: 'NOT_FOUND',
+                message: 'No liveness check with this id',
+              },
+            ),
+            '429': responseRef('Throttled'),
+            '500': responseRef('InternalError'),
+            '503': responseRef('ServiceUnavailable'),
+          },
+        },
+        delete: {
+          operationId: 'deleteLivenessCheck',
+          tags: ['Liveness checks'],
+          summary: 'Erase a check: its record, its selfie, and the copy Didit saved',
+          description:
+            'For an erasure request (GDPR Art. 17, BIPA destruction). In any status, PROCESSING and RETRYING included: ' +
+            'the record is replaced by a tombstone (id, owner, deleted_at, and the state of the erasure at Didit), ' +
+            'the upload is deleted, its result, history and webhook deliveries go with the record, and "Liveness ' +
+            'Check Deleted" is published. When Didit saved the request (`save_api_request`), the service asks Didit ' +
+            'to delete that session and retries until Didit confirms. A processing attempt, retry round or Didit ' +
+            'webhook still in flight can no longer write the check back. Afterwards GET answers 404. A second DELETE ' +
+            'answers 204 again (DELETE is idempotent: a client retrying after a lost answer sees success) for as long ' +
+            "as the tombstone lasts (the check's own retention), then 404.",
+          parameters: [
+            {
+              name: 'id',
+              in: 'path',
+              required: true,
+              description: 'The check id from the 201 response.',
+              schema: { type: 'string', format: 'uuid' },
+            },
+          ],
+          responses: {
+            '204': { description: 'The check is erased (now, or by an earlier DELETE).' },
+            '400': errorResponse('The id is not a UUID.', {
+              code: 'VALIDATION_FAILED',
+              message: 'The request is invalid',
+            }),
+            '401': responseRef('Unauthorized'),
+            '404': errorResponse(
+              "No check with this id that the caller created (another caller's check answers the same).",
               {
                 code: 'NOT_FOUND',
                 message: 'No liveness check with this id',

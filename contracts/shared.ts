@@ -18,7 +18,8 @@ export const checkStatusSchema = z.enum(CHECK_STATUSES).meta({
   description:
     'AWAITING_UPLOAD until the image arrives, PROCESSING while it is checked, WAITING while it waits for Didit capacity ' +
     'or credits (no attempt spent), RETRYING while a real Didit failure is retried, then one of the terminal statuses ' +
-    'COMPLETED (a decision), FAILED (an error) or EXPIRED (no upload in time).',
+    'COMPLETED (a decision), FAILED (an error) or EXPIRED (no upload in time). DELETED is the status of what ' +
+    '`DELETE` leaves (a tombstone) and is never returned: a deleted check answers 404.',
 });
 
 export const decisionSchema = z.enum(['Approved', 'Declined']).meta({
@@ -47,11 +48,15 @@ export const diditFaceEntitySchema = z
   .strictObject({
     bbox: z.array(z.number()).meta({ description: 'Face bounding box in pixels of the image Didit was sent.' }),
     confidence: z.number(),
-    age: z.number().nullable().optional(),
-    gender: z.string().nullable().optional(),
-    race: z.string().nullable().optional(),
+    age: z.number().nullable().optional().meta({ description: 'Only with storeFaceAttributes: an estimate.' }),
+    gender: z.string().nullable().optional().meta({ description: 'Only with storeFaceAttributes: an estimate.' }),
+    race: z.string().nullable().optional().meta({ description: 'Only with storeFaceAttributes: an estimate.' }),
   })
-  .meta({ description: 'A face Didit found.' });
+  .meta({
+    description:
+      "A face Didit found. Didit's age, gender and race/ethnicity estimates are neither stored nor returned unless " +
+      'the deployment sets storeFaceAttributes.',
+  });
 
 export const diditWarningSchema = z
   .strictObject({

@@ -36,6 +36,15 @@ export interface CreateCheckConfig extends StorageConfig {
 
 export interface GetCheckConfig extends Pick<StorageConfig, 'tableName'> {
   readonly clientAppKeys: ClientAppKeys;
+  /** Return Didit's age/gender/race estimates (only stored at all when this is on). */
+  readonly storeFaceAttributes: boolean;
+}
+
+export interface DeleteCheckConfig extends StorageConfig {
+  readonly eventBusName: string;
+  /** How long the eraser may still be finishing a deletion before the sweeper takes over. */
+  readonly claimLeaseSeconds: number;
+  readonly clientAppKeys: ClientAppKeys;
 }
 
 export interface DiditConfig {
@@ -63,6 +72,10 @@ export interface ProcessorConfig extends StorageConfig {
   readonly waitDueGraceSeconds: number;
   readonly didit: DiditConfig;
   readonly image: ImageConfig;
+  /** Keep an ended check's upload until the lifecycle rule instead of deleting it (audits). */
+  readonly keepUploadsUntilLifecycle: boolean;
+  /** Store Didit's age/gender/race estimates with results. */
+  readonly storeFaceAttributes: boolean;
   /** The shared Didit budget and what ends a check Didit keeps failing. */
   readonly pacing: {
     readonly requestsPerMinute: number;
@@ -71,8 +84,11 @@ export interface ProcessorConfig extends StorageConfig {
   };
 }
 
-export interface SweeperConfig {
-  readonly tableName: string;
+export interface SweeperConfig extends StorageConfig {
+  readonly keepUploadsUntilLifecycle: boolean;
+  /** Didit, for erasing the sessions of deleted checks. */
+  readonly didit: DiditConfig;
+  readonly secretCacheSeconds: number;
   readonly eventBusName: string;
   readonly retryStateMachineArn: string;
   readonly claimLeaseSeconds: number;
@@ -82,7 +98,10 @@ export interface SweeperConfig {
 
 export function loadSweeperConfig(env: Env = process.env): SweeperConfig {
   return {
-    tableName: read(env, SETTINGS.tableName),
+    ...loadStorageConfig(env),
+    keepUploadsUntilLifecycle: read(env, SETTINGS.keepUploadsUntilLifecycle),
+    didit: loadDiditConfig(env),
+    secretCacheSeconds: read(env, SETTINGS.secretCacheSeconds),
     eventBusName: read(env, SETTINGS.eventBusName),
     retryStateMachineArn: read(env, SETTINGS.retryStateMachineArn),
     claimLeaseSeconds: read(env, SETTINGS.claimLeaseSeconds),
@@ -154,7 +173,20 @@ export function loadCreateCheckConfig(env: Env = process.env): CreateCheckConfig
 }
 
 export function loadGetCheckConfig(env: Env = process.env): GetCheckConfig {
-  return { tableName: read(env, SETTINGS.tableName), clientAppKeys: clientAppKeys(env) };
+  return {
+    tableName: read(env, SETTINGS.tableName),
+    clientAppKeys: clientAppKeys(env),
+    storeFaceAttributes: read(env, SETTINGS.storeFaceAttributes),
+  };
+}
+
+export function loadDeleteCheckConfig(env: Env = process.env): DeleteCheckConfig {
+  return {
+    ...loadStorageConfig(env),
+    eventBusName: read(env, SETTINGS.eventBusName),
+    claimLeaseSeconds: read(env, SETTINGS.claimLeaseSeconds),
+    clientAppKeys: clientAppKeys(env),
+  };
 }
 
 function clientAppKeys(env: Env): ClientAppKeys {
@@ -184,23 +216,29 @@ export function loadProcessorConfig(env: Env = process.env): ProcessorConfig {
     retryStateMachineArn: read(env, SETTINGS.retryStateMachineArn),
     retryDueSeconds: read(env, SETTINGS.retryDueSeconds),
     waitDueGraceSeconds: read(env, SETTINGS.waitDueGraceSeconds),
+    keepUploadsUntilLifecycle: read(env, SETTINGS.keepUploadsUntilLifecycle),
+    storeFaceAttributes: read(env, SETTINGS.storeFaceAttributes),
     pacing: {
       requestsPerMinute: read(env, SETTINGS.diditRequestsPerMinute),
       failureHorizonSeconds: read(env, SETTINGS.diditFailureHorizon),
       probeIntervalSeconds: read(env, SETTINGS.diditCircuitProbeInterval),
     },
-    didit: {
-      baseUrl: read(env, SETTINGS.diditBaseUrl),
-      apiKeySecretId: read(env, SETTINGS.diditApiKeySecretId),
-      connectTimeoutMs: read(env, SETTINGS.diditConnectTimeoutMs),
-      headersTimeoutMs: read(env, SETTINGS.diditHeadersTimeoutMs),
-      bodyTimeoutMs: read(env, SETTINGS.diditBodyTimeoutMs),
-    },
+    didit: loadDiditConfig(env),
     image: {
       maxLongEdge: read(env, SETTINGS.imageMaxLongEdge),
       maxOutputBytes: read(env, SETTINGS.imageMaxOutputBytes),
       maxInputPixels: read(env, SETTINGS.imageMaxInputPixels),
     },
+  };
+}
+
+function loadDiditConfig(env: Env): DiditConfig {
+  return {
+    baseUrl: read(env, SETTINGS.diditBaseUrl),
+    apiKeySecretId: read(env, SETTINGS.diditApiKeySecretId),
+    connectTimeoutMs: read(env, SETTINGS.diditConnectTimeoutMs),
+    headersTimeoutMs: read(env, SETTINGS.diditHeadersTimeoutMs),
+    bodyTimeoutMs: read(env, SETTINGS.diditBodyTimeoutMs),
   };
 }
 

@@ -40,6 +40,20 @@ export class RetryableError extends LivenessError {
 /** The uploaded object is not an image we accept (size, type, pixels, corruption). */
 export class ImageRejectedError extends PermanentError {}
 
+/**
+ * The object under the check's key is no longer the one S3 announced (its ETag changed: a second upload with the same
+ * presigned POST replaced it). The check was claimed for the first image and must not judge another one.
+ */
+export class UploadReplacedError extends ImageRejectedError {
+  constructor(options?: { cause?: unknown }) {
+    super(
+      'UPLOAD_REPLACED',
+      'The upload was replaced by another one after it arrived; create a new check for the new image',
+      options,
+    );
+  }
+}
+
 /** Didit refused the request itself (400, 413): sending it again cannot help. */
 export class DiditRejectedRequestError extends PermanentError {
   constructor(

@@ -59,6 +59,13 @@ export interface LivenessServiceProps {
   readonly defaultDeclineThreshold?: number;
   /** Whole days S3 keeps an uploaded image before its lifecycle rule deletes it (at least 1). @default 1 */
   readonly uploadRetentionDays?: number;
+  /**
+   * Keep each selfie until the lifecycle rule (`uploadRetentionDays`) instead of deleting it when its check ends, for
+   * customers who must audit the image; `DELETE` removes it either way. @default false
+   */
+  readonly keepUploadsUntilLifecycle?: boolean;
+  /** Store and return Didit's age, gender and race/ethnicity estimates per face. @default false */
+  readonly storeFaceAttributes?: boolean;
   /** CPU architecture of every function; sharp's binary is installed to match. @default lambda.Architecture.ARM_64 */
   readonly architecture?: lambda.Architecture;
   /** Didit API origin the processor calls; must be https. @default 'https://verification.didit.me' */
@@ -225,6 +232,7 @@ export interface LivenessServiceProps {
 export interface LivenessFunctions {
   readonly createCheck: NodeFunction;
   readonly getCheck: NodeFunction;
+  readonly deleteCheck: NodeFunction;
   readonly processUpload: NodeFunction;
   readonly sweepChecks: NodeFunction;
   readonly deliverWebhook: NodeFunction;
@@ -332,6 +340,8 @@ export class LivenessService extends Construct {
       uploadUrlTtlSeconds: config.uploadUrlTtlSeconds,
       defaultDeclineThreshold: config.defaultDeclineThreshold,
       checkRetentionDays: config.checkRetentionDays,
+      storeFaceAttributes: config.storeFaceAttributes,
+      eventBus,
       architecture: config.architecture,
       throttlingRateLimit: config.throttlingRateLimit,
       throttlingBurstLimit: config.throttlingBurstLimit,
@@ -351,6 +361,8 @@ export class LivenessService extends Construct {
       diditApiKeySecret: this.diditApiKeySecret,
       diditBaseUrl: config.diditBaseUrl,
       prescreen: config.prescreen,
+      keepUploadsUntilLifecycle: config.keepUploadsUntilLifecycle,
+      storeFaceAttributes: config.storeFaceAttributes,
       architecture: config.architecture,
       logRetention: config.logRetention,
       memorySize: config.processorMemorySize,
@@ -377,6 +389,11 @@ export class LivenessService extends Construct {
 
     const sweeper = new Sweeper(this, 'Sweeper', {
       table: storage.table,
+      bucket: storage.bucket,
+      uploadPrefix: UPLOAD_PREFIX,
+      keepUploadsUntilLifecycle: config.keepUploadsUntilLifecycle,
+      diditApiKeySecret: this.diditApiKeySecret,
+      diditBaseUrl: config.diditBaseUrl,
       undeliveredEvents,
       eventBus,
       retryWorkflow: this.retryWorkflow,
@@ -408,6 +425,7 @@ export class LivenessService extends Construct {
     if (!props.eventBus && eventBus instanceof events.EventBus) {
       restrictServiceEvents(eventBus, [
         processor.function,
+        api.deleteCheckFunction,
         sweeper.function,
         this.webhooks.deliverFunction,
         this.webhooks.diditWebhookFunction,
@@ -435,6 +453,7 @@ export class LivenessService extends Construct {
     this.functions = {
       createCheck: api.createCheckFunction,
       getCheck: api.getCheckFunction,
+      deleteCheck: api.deleteCheckFunction,
       processUpload: processor.function,
       sweepChecks: sweeper.function,
       deliverWebhook: this.webhooks.deliverFunction,
@@ -448,7 +467,12 @@ export class LivenessService extends Construct {
     // The functions invoked asynchronously (S3 → processor, EventBridge → sweeper) keep an invocation that still
     // fails after Lambda's retries in the one dead-letter queue; the others are only ever invoked synchronously.
     useDeadLetterQueue(sweeper.function, processor.deadLetterQueue);
-    for (const fn of [api.createCheckFunction, api.getCheckFunction, this.webhooks.diditWebhookFunction]) {
+    for (const fn of [
+      api.createCheckFunction,
+      api.getCheckFunction,
+      api.deleteCheckFunction,
+      this.webhooks.diditWebhookFunction,
+    ]) {
       acknowledgeSynchronousOnly(fn, 'API Gateway (a Lambda proxy integration)');
     }
     acknowledgeSynchronousOnly(this.webhooks.deliverFunction, 'the webhook delivery workflow (a Step Functions task)');

@@ -33,7 +33,14 @@ export class Ledger {
   readonly otherEvents = new Map<string, number>();
   /** Keyed by check index (from the vendor_data tag), not id: the processor knows only what Didit is sent. */
   readonly didit = new Map<number, DiditCalls>();
-  readonly sweeps: Record<SweepAction, number> = { EXPIRED: 0, HANDED_OFF: 0, REPUBLISHED: 0, SKIPPED: 0 };
+  readonly sweeps: Record<SweepAction, number> = {
+    EXPIRED: 0,
+    HANDED_OFF: 0,
+    REPUBLISHED: 0,
+    DIDIT_ERASED: 0,
+    DIDIT_ERASURE_RETRY: 0,
+    SKIPPED: 0,
+  };
   sweepRuns = 0;
   sweepFailures = 0;
   readonly stackLog: string[] = [];

@@ -41,6 +41,13 @@
  *     not sent); created_at is the current time like 2026-06-12T01:04:42.763000+00:00.
  *   - `vendor_data` beginning `sim:review`: status In Review (a reviewer decides later, see below).
  *
+ * Session deletion, `DELETE /v3/session/{id}/delete/` (Didit's erasure of a saved request): after a queued fault,
+ * no `x-api-key` → 401, a wrong one → 403 (each {"detail": ...}); then the request counts against the rate window
+ * (429 past it); a session this simulator saved (a 200 answer with `save_api_request` not false) and not deleted yet
+ * → 204 with no body, and it is gone; any other id (never saved, saved with `save_api_request` false, already
+ * deleted) → 404 {"detail": "Not found."}. Other methods on that path → 405. `savedSessions` and `deletedSessions`
+ * show what happened.
+ *
  * Webhooks (when `webhooks` is set, e.g. by the local stack): every request answered 200 with `save_api_request` not
  * false gets Didit's signed `status.updated` webhooks, and a `sim:review` one the reviewer's decision later; see
  * local/didit-webhook-emitter.ts.
@@ -66,6 +73,8 @@ import { LoopbackServer } from './loopback-server';
 import { analyseImage, type ImageTraits, readBody } from './rekognition-simulator';
 
 export const SIMULATOR_PATH = '/v3/passive-liveness/';
+/** Didit's session deletion: `DELETE /v3/session/{sessionId}/delete/`. */
+const SESSION_DELETE_PATH = /^\/v3\/session\/([^/]+)\/delete\/$/;
 /** Loopback-only control of the simulated balance: GET it, POST {"credits": n} (or null for unlimited) to set it. */
 export const CREDITS_PATH = '/__simulator/credits';
 const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
@@ -162,6 +171,11 @@ export class DiditSimulator {
   /** Sends Didit's status.updated webhooks for saved requests when set (the local stack sets it to its API). */
   webhooks: DiditWebhookEmitter | undefined;
 
+  /** Sessions saved by a 200 answer with `save_api_request` not false, and not deleted since. */
+  readonly savedSessions = new Set<string>();
+  /** Session ids deleted (answered 204), in order. */
+  readonly deletedSessions: string[] = [];
+
   /** The request window and the credit balance (see DiditQuota); tests and `npm start` may change both live. */
   readonly quota: DiditQuota;
 
@@ -229,6 +243,7 @@ export class DiditSimulator {
     this.quota.resetWindow();
     this.lastRequest = undefined;
     this.lastImage = undefined;
+    this.deletedSessions.length = 0;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -248,6 +263,11 @@ export class DiditSimulator {
     const path = new URL(req.url ?? '/', 'http://simulator').pathname;
     if (path === CREDITS_PATH) {
       this.controlCredits(req, body, res);
+      return;
+    }
+    const deletion = SESSION_DELETE_PATH.exec(path);
+    if (deletion) {
+      this.deleteSession(decodeURIComponent(deletion[1] as string), req, res);
       return;
     }
     if (path !== SIMULATOR_PATH) {
@@ -386,6 +406,7 @@ export class DiditSimulator {
     });
     this.successfulCalls++;
     if (!/^(false|0)$/i.test(fields.save_api_request ?? '')) {
+      this.savedSessions.add(requestId);
       this.webhooks?.schedule({
         sessionId: requestId,
         vendorData,
@@ -395,6 +416,36 @@ export class DiditSimulator {
         warnings: result.warnings as SimulatedWarning[],
       });
     }
+  }
+
+  /** `DELETE /v3/session/{id}/delete/`: 204 once for a saved session, 404 for any other; 401/403 without the key. */
+  private deleteSession(sessionId: string, req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'DELETE') {
+      sendJson(res, 405, { detail: `Method "${req.method}" not allowed.` });
+      return;
+    }
+    const apiKey = req.headers['x-api-key'];
+    if (apiKey === undefined) {
+      sendJson(res, 401, { detail: 'Authentication credentials were not provided.' });
+      return;
+    }
+    if (apiKey !== this.options.apiKey) {
+      sendJson(res, 403, { detail: 'You do not have permission to perform this action.' });
+      return;
+    }
+    const admission = this.quota.admit();
+    for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
+    if (!admission.admitted) {
+      sendJson(res, 429, { detail: 'Request was throttled.' });
+      return;
+    }
+    if (!this.savedSessions.delete(sessionId)) {
+      sendJson(res, 404, { detail: 'Not found.' });
+      return;
+    }
+    this.deletedSessions.push(sessionId);
+    res.writeHead(204);
+    res.end();
   }
 
   /** GET the balance, or POST {"credits": n | null} to set it; loopback callers only (the server binds 127.0.0.1). */

@@ -217,6 +217,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const [
       { handler: createCheck },
       { handler: getCheck },
+      { handler: deleteCheck },
       { handler: processUpload },
       { handler: sweepChecks },
       { handler: deliverWebhook },
@@ -224,6 +225,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     ] = await Promise.all([
       import('../lambdas/handlers/create-check'),
       import('../lambdas/handlers/get-check'),
+      import('../lambdas/handlers/delete-check'),
       import('../lambdas/handlers/process-upload'),
       import('../lambdas/handlers/sweep-checks'),
       import('../lambdas/handlers/deliver-webhook'),
@@ -254,6 +256,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         { method: 'GET', resource: '/v1/liveness-checks/{id}', handler: getCheck as ApiHandler },
         // One function reads both, as in the stack (lib/parts/upload-api.ts).
         { method: 'GET', resource: '/v1/liveness-checks', handler: getCheck as ApiHandler },
+        { method: 'DELETE', resource: '/v1/liveness-checks/{id}', handler: deleteCheck as ApiHandler },
         { method: 'POST', resource: '/v1/webhooks/didit', handler: diditWebhook as ApiHandler, apiKeyRequired: false },
       ],
       clientApps,

@@ -27,7 +27,7 @@ import {
 } from '../lib/parts/node-function';
 import { PROCESS_UPLOAD_ENTRY } from '../lib/parts/processor';
 import { SWEEP_CHECKS_ENTRY } from '../lib/parts/sweeper';
-import { CREATE_CHECK_ENTRY, GET_CHECK_ENTRY } from '../lib/parts/upload-api';
+import { CREATE_CHECK_ENTRY, DELETE_CHECK_ENTRY, GET_CHECK_ENTRY } from '../lib/parts/upload-api';
 import { DELIVER_WEBHOOK_ENTRY, DIDIT_WEBHOOK_ENTRY } from '../lib/parts/webhooks';
 import { lockSubset, readLock } from './lock-subset';
 
@@ -38,6 +38,7 @@ const ENTRY_POINTS = ['lib/index.ts', 'contracts/index.ts'];
 export const FUNCTIONS: readonly { readonly entry: string; readonly includeSharp?: boolean }[] = [
   { entry: CREATE_CHECK_ENTRY },
   { entry: GET_CHECK_ENTRY },
+  { entry: DELETE_CHECK_ENTRY },
   { entry: PROCESS_UPLOAD_ENTRY, includeSharp: true },
   { entry: SWEEP_CHECKS_ENTRY },
   { entry: DELIVER_WEBHOOK_ENTRY },

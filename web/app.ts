@@ -15,6 +15,7 @@ import {
   type Check,
   type CheckRequest,
   createCheck,
+  deleteCheck,
   listChecks,
   uploadToS3,
   waitForDecision,
@@ -57,6 +58,8 @@ const ui = {
   listPanel: el('check-list-panel', HTMLElement),
   listVendor: el('check-list-vendor', HTMLElement),
   list: el('check-list', HTMLOListElement),
+  deleteCheck: el('delete-check', HTMLButtonElement),
+  deleteStatus: el('delete-status', HTMLElement),
 };
 
 interface Selfie {
@@ -177,6 +180,22 @@ function useSelfie(blob: Blob, name: string): void {
     });
 }
 
+// The person's right to erasure: the check's record, its selfie and Didit's saved copy (DELETE /v1/liveness-checks/{id}).
+ui.deleteCheck.addEventListener('click', () => {
+  const id = ui.checkId.textContent ?? '';
+  if (!id) return;
+  ui.deleteCheck.disabled = true;
+  hideError();
+  deleteCheck(apiSettings(), id)
+    .then(() => {
+      ui.deleteStatus.textContent = 'Deleted: the check, its selfie and Didit’s copy are being erased.';
+    })
+    .catch((error: unknown) => {
+      ui.deleteCheck.disabled = false;
+      showError(error instanceof ClientError ? error.message : 'Deleting the check failed.');
+    });
+});
+
 async function verify(): Promise<void> {
   hideError();
   ui.result.hidden = true;
@@ -258,6 +277,8 @@ function showResult(check: Check): void {
       ? '—'
       : `${liveness.face_quality}${liveness.face_luminance == null ? '' : ` (luminance ${liveness.face_luminance})`}`;
   ui.checkId.textContent = check.id;
+  ui.deleteCheck.disabled = false;
+  ui.deleteStatus.textContent = '';
   ui.result.hidden = false;
 }
 

@@ -46,9 +46,14 @@ export function listChecks(api: ApiSettings, vendorData: string, limit = 20): Pr
   return callApi<CheckList>(api, 'GET', `v1/liveness-checks?${query}`, undefined, 200);
 }
 
+/** Erases the check (record, selfie, Didit's copy); 204, also when it was erased before. */
+export async function deleteCheck(api: ApiSettings, id: string): Promise<void> {
+  await callApi<undefined>(api, 'DELETE', `v1/liveness-checks/${encodeURIComponent(id)}`, undefined, 204);
+}
+
 async function callApi<T>(
   api: ApiSettings,
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'DELETE',
   path: string,
   body: object | undefined,
   expectedStatus: number,
@@ -67,6 +72,7 @@ async function callApi<T>(
     );
   }
   const text = await res.text();
+  if (res.status === expectedStatus && expectedStatus === 204) return undefined as T;
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -49,6 +49,7 @@ export class CheckStore implements CheckStorePort, CheckListerPort {
   }
 
   async execute(id: string, step: Step): Promise<CheckRecord> {
+    if (step.changes.replace) return this.replace(id, step, step.changes.replace);
     const out = await this.write(step.transition, step.refusal, () =>
       this.doc.send(
         new UpdateCommand({
@@ -61,6 +62,25 @@ export class CheckStore implements CheckStorePort, CheckListerPort {
       ),
     );
     return out.Attributes as CheckRecord;
+  }
+
+  /** A transition that leaves only the attributes it names (a tombstone): one conditional PutItem. */
+  private async replace(id: string, step: Step, attributes: Record<string, unknown>): Promise<CheckRecord> {
+    const { ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues } = compile(step.condition);
+    const item = { ...attributes, id };
+    await this.write(step.transition, step.refusal, () =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression,
+          ExpressionAttributeNames,
+          ExpressionAttributeValues,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      ),
+    );
+    return item as unknown as CheckRecord;
   }
 
   async attempt(id: string, step: Step): Promise<Attempted> {

@@ -216,7 +216,7 @@ async function readText(
 }
 
 /** Network and timeout failures become DiditUnavailableError; anything else (a bug) is rethrown unchanged. */
-function transportError(error: unknown): unknown {
+export function transportError(error: unknown): unknown {
   const reason = transientReason(error);
   if (reason === undefined) return error;
   return new DiditUnavailableError(`Didit call failed: ${reason}`, undefined, { cause: error });

@@ -1,5 +1,5 @@
 import type { FailureCode } from '../errors';
-import type { CheckRecord, CheckStatus, Decision } from './check';
+import type { CheckRecord, CheckStatus, Decision, Tombstone } from './check';
 
 /** `source` of every event the service publishes. */
 export const EVENT_SOURCE = 'liveness.service';
@@ -9,6 +9,7 @@ export const DETAIL_TYPES = {
   failed: 'Liveness Check Failed',
   expired: 'Liveness Check Expired',
   updated: 'Liveness Check Updated',
+  deleted: 'Liveness Check Deleted',
   webhookDeliveryFailed: 'Liveness Webhook Delivery Failed',
 } as const;
 
@@ -79,5 +80,32 @@ export function checkEventDetail(record: CheckRecord): CheckEventDetail {
     has_callback: Boolean(record.callback_url),
     occurred_at: record.updated_at,
     schema_version: CHECK_EVENT_SCHEMA_VERSION,
+  };
+}
+
+/** Version of the "Liveness Check Deleted" detail (its own schema: a deleted check has nothing else to say). */
+export const DELETED_EVENT_SCHEMA_VERSION = 1;
+
+/**
+ * The `detail` of "Liveness Check Deleted": the id and when, and whether Didit still holds a copy to erase. No personal
+ * data: no vendor_data, metadata or result (the check no longer has them).
+ */
+export interface CheckDeletedDetail {
+  readonly id: string;
+  readonly deleted_at: string;
+  /** PENDING: Didit kept the request (save_api_request) and is being asked to delete it; NOT_NEEDED: it kept none. */
+  readonly didit_erasure: 'PENDING' | 'DONE' | 'NOT_NEEDED';
+  readonly schema_version: typeof DELETED_EVENT_SCHEMA_VERSION;
+}
+
+export function checkDeletedEvent(tombstone: Tombstone): { detailType: string; detail: CheckDeletedDetail } {
+  return {
+    detailType: DETAIL_TYPES.deleted,
+    detail: {
+      id: tombstone.id,
+      deleted_at: tombstone.deleted_at,
+      didit_erasure: tombstone.didit_erasure ?? 'NOT_NEEDED',
+      schema_version: DELETED_EVENT_SCHEMA_VERSION,
+    },
   };
 }

@@ -1,6 +1,7 @@
 import type { CheckError, CheckRecord, CheckResult, CheckStatus, DeliveryAttempt, HistoryEntry } from './check';
 import type { DiditWarning } from './didit-types';
 import { storedWarning } from './didit-warnings';
+import { withoutFaceAttributes } from './face-attributes';
 import type { WaitReason } from './pacing/pacer';
 
 /** What the API hands out: the views of a check and of a new check's upload. Pure types and mapping. */
@@ -33,6 +34,10 @@ export interface CheckView {
   readonly error?: CheckError;
   readonly deliveries?: readonly DeliveryAttempt[];
   readonly history?: readonly HistoryEntry[];
+  /** Oldest delivery attempts dropped to keep `deliveries` within its cap (absent when none was). */
+  readonly deliveries_dropped?: number;
+  /** Oldest replaced results dropped to keep `history` within its cap (absent when none was). */
+  readonly history_dropped?: number;
   readonly retry?: {
     readonly round: number;
     readonly failed_attempts: number;
@@ -46,7 +51,16 @@ export interface CheckView {
   };
 }
 
-export function toCheckView(record: CheckRecord): CheckView {
+/** What a view may show. `faceAttributes`: Didit's age/gender/race estimates (the `storeFaceAttributes` setting). */
+export interface ViewOptions {
+  readonly faceAttributes?: boolean;
+}
+
+export function toCheckView(record: CheckRecord, options: ViewOptions = {}): CheckView {
+  const viewResult = (result: CheckResult) => {
+    const shown = trimmedWarnings(result);
+    return options.faceAttributes ? shown : withoutFaceAttributes(shown);
+  };
   return {
     id: record.id,
     status: record.status,
@@ -75,14 +89,16 @@ export function toCheckView(record: CheckRecord): CheckView {
         }
       : {}),
     ...(record.deliveries?.length ? { deliveries: record.deliveries } : {}),
+    ...(record.deliveries_dropped ? { deliveries_dropped: record.deliveries_dropped } : {}),
     ...(record.history?.length
       ? { history: record.history.map((entry) => ({ ...entry, result: viewResult(entry.result) })) }
       : {}),
+    ...(record.history_dropped ? { history_dropped: record.history_dropped } : {}),
   };
 }
 
 /** Results stored before warnings were trimmed to their documented fields may still hold Didit's `additional_data`. */
-function viewResult(result: CheckResult): CheckResult {
+function trimmedWarnings(result: CheckResult): CheckResult {
   const warnings = result.liveness.warnings.map((w): DiditWarning => storedWarning(w) ?? { risk: w.risk });
   return { ...result, liveness: { ...result.liveness, warnings } };
 }

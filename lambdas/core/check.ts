@@ -11,10 +11,14 @@ export const CHECK_STATUSES = [
   'COMPLETED',
   'FAILED',
   'EXPIRED',
+  'DELETED',
 ] as const;
 export type CheckStatus = (typeof CHECK_STATUSES)[number];
 
 export const TERMINAL_STATUSES: readonly CheckStatus[] = ['COMPLETED', 'FAILED', 'EXPIRED'];
+
+/** Every status but DELETED: a check that still exists (a DELETED item is only a tombstone, see `Tombstone`). */
+export const LIVE_STATUSES: readonly CheckStatus[] = CHECK_STATUSES.filter((s) => s !== 'DELETED');
 
 export type Decision = 'Approved' | 'Declined';
 
@@ -112,7 +116,60 @@ export interface CheckRecord extends CheckOptions {
   readonly didit_updated_at?: number;
   /** The detail-type of the pending event when it is not the status's own (a "Liveness Check Updated"). */
   readonly pending_event_type?: string;
+  /** The S3 ETag of the upload the check was claimed for: every read of the upload is pinned to it (`IfMatch`). */
+  readonly upload_etag?: string;
+  /** Replaced results dropped from `history` (oldest first) to keep it within HISTORY_CAP. */
+  readonly history_dropped?: number;
+  /** Delivery attempts ever recorded; `deliveries` keeps the newest DELIVERIES_CAP of them. */
+  readonly deliveries_total?: number;
+  /** Delivery attempts dropped from `deliveries` (oldest first) to keep it within DELIVERIES_CAP. */
+  readonly deliveries_dropped?: number;
+
+  // A tombstone (status DELETED) carries only these, besides `id`, the owner, `status` and its outbox fields.
+  /** When `DELETE /v1/liveness-checks/{id}` erased the check. */
+  readonly deleted_at?: string;
+  /** Didit's copy of the saved request: PENDING until Didit confirmed it deleted the session (204, or 404: gone). */
+  readonly didit_erasure?: DiditErasureState;
+  /** The Didit session still to delete (removed once done). */
+  readonly didit_erasure_session?: string;
+  readonly didit_erasure_attempts?: number;
+  /** The last failed attempt's named error (code and HTTP status), never a body. */
+  readonly didit_erasure_error?: string;
+  readonly didit_erased_at?: string;
 }
+
+export type DiditErasureState = 'PENDING' | 'DONE';
+
+/**
+ * What is left of a check after `DELETE`: its id, owner and deletion time, and the state of the erasure at Didit.
+ * Stored in the checks table as an item with status DELETED (so a late processor, retry round or Didit webhook finds
+ * the check ended and cannot write it back), until `expires_at`.
+ */
+export interface Tombstone {
+  readonly id: string;
+  readonly status: 'DELETED';
+  readonly owner?: string;
+  readonly deleted_at: string;
+  readonly expires_at?: number;
+  readonly event_pending?: boolean;
+  readonly due_shard?: string;
+  readonly due_at?: number;
+  readonly didit_erasure?: DiditErasureState;
+  readonly didit_erasure_session?: string;
+  readonly didit_erasure_attempts?: number;
+  readonly didit_erasure_error?: string;
+  readonly didit_erased_at?: string;
+}
+
+/** Whether a stored item is a deleted check's tombstone rather than a check. */
+export function isTombstone(record: Pick<CheckRecord, 'status'> | Tombstone): record is Tombstone {
+  return record.status === 'DELETED';
+}
+
+/** Newest replaced results kept on a check (each ≈ 1–3 KB); older ones are dropped and counted. */
+export const HISTORY_CAP = 10;
+/** Newest delivery attempts kept on a check (each ≈ 250 B); older ones are dropped and counted. */
+export const DELIVERIES_CAP = 50;
 
 export const DUE_INDEX_NAME = 'by-due';
 export const DUE_SHARD = 'due';

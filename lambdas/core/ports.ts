@@ -67,8 +67,24 @@ export interface IdempotencyStorePort {
 }
 
 export interface UploadReaderPort {
-  /** The uploaded bytes; ImageRejectedError when missing or over the limit. */
-  read(key: string): Promise<Uint8Array>;
+  /**
+   * The uploaded bytes; ImageRejectedError when missing or over the limit. With `etag`, only that version of the
+   * object (`IfMatch`): UploadReplacedError when another upload replaced it.
+   */
+  read(key: string, etag?: string): Promise<Uint8Array>;
+}
+
+/** Deletes uploads (idempotent: deleting what is not there succeeds). */
+export interface UploadRemoverPort {
+  remove(key: string): Promise<void>;
+}
+
+/** What Didit said to a request to delete one of its sessions. */
+export type DiditSessionErasure = 'DELETED' | 'ALREADY_GONE';
+
+/** Asks Didit to delete a saved session (`DELETE /v3/session/{id}/delete/`); named errors as DiditPort's. */
+export interface DiditSessionEraserPort {
+  deleteSession(sessionId: string): Promise<DiditSessionErasure>;
 }
 
 export interface UploadPresignerPort {

@@ -20,14 +20,16 @@ export const LIST_RESOURCE = '/v1/liveness-checks';
 /** GET /v1/liveness-checks/{id} (the caller's own check) and GET /v1/liveness-checks (list-checks.ts). */
 export const handler = instrumented(async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
   try {
-    if (event.resource === LIST_RESOURCE) return await listChecks(event, finder, config.clientAppKeys);
+    if (event.resource === LIST_RESOURCE) {
+      return await listChecks(event, finder, config.clientAppKeys, { faceAttributes: config.storeFaceAttributes });
+    }
     const id = event.pathParameters?.id ?? '';
     if (!isCheckId(id)) throw new RequestValidationError([{ field: 'id', message: 'must be a check id (a UUID)' }]);
     const owner = callerOf(event, config.clientAppKeys);
     // Another owner's check answers exactly like a missing one.
     const record = await finder.find(id, owner);
     if (!record) return checkNotFound();
-    return json(200, toCheckView(record));
+    return json(200, toCheckView(record, { faceAttributes: config.storeFaceAttributes }));
   } catch (error) {
     return responseForError(error);
   }

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { ClientAppKeys } from '../core/caller';
-import { toCheckView } from '../core/check-view';
+import { toCheckView, type ViewOptions } from '../core/check-view';
 import { parseListRequest } from '../core/list-request';
 import type { CheckFinder } from '../services/check-finder';
 import { callerOf, json } from './http';
@@ -13,9 +13,10 @@ export async function listChecks(
   event: APIGatewayProxyEvent,
   finder: CheckFinder,
   appKeys: ClientAppKeys,
+  view: ViewOptions = {},
 ): Promise<APIGatewayProxyResult> {
   const owner = callerOf(event, appKeys);
   const request = parseListRequest(event.queryStringParameters);
   const page = await finder.list(owner, request);
-  return json(200, { items: page.records.map(toCheckView), next_cursor: page.nextCursor });
+  return json(200, { items: page.records.map((record) => toCheckView(record, view)), next_cursor: page.nextCursor });
 }

@@ -13,7 +13,7 @@ import { RekognitionFaceDetector } from '../adapters/face-detector';
 import { PacerStateStore } from '../adapters/pacer-state-store';
 import { RetryWorkflow } from '../adapters/retry-workflow';
 import { cachedSecret } from '../adapters/secret-value';
-import { UploadReader } from '../adapters/upload-reader';
+import { UploadReader, UploadRemover } from '../adapters/upload-reader';
 import { loadProcessorConfig } from '../config';
 import { isCheckId } from '../core/check';
 import { prepareImageForDidit } from '../core/image-pipeline';
@@ -34,6 +34,7 @@ const processor = new CheckProcessor(
       probeIntervalMs,
     }),
     uploads: new UploadReader(s3, config.bucketName),
+    uploadRemover: new UploadRemover(s3, config.bucketName),
     prepareImage: prepareImageForDidit,
     faces: config.prescreenEnabled
       ? new RekognitionFaceDetector(tracer.captureAWSv3Client(new RekognitionClient({})))
@@ -60,6 +61,8 @@ const processor = new CheckProcessor(
     failureHorizonSeconds: config.pacing.failureHorizonSeconds,
     probeIntervalMs,
     waitDueGraceSeconds: config.waitDueGraceSeconds,
+    keepUploadsUntilLifecycle: config.keepUploadsUntilLifecycle,
+    storeFaceAttributes: config.storeFaceAttributes,
   },
 );
 
@@ -94,7 +97,8 @@ async function handleS3Event(event: S3Event): Promise<undefined> {
     // S3 event keys are URL-encoded with '+' for spaces.
     const key = decodeURIComponent(record.s3.object.key.replace(/\+/g, ' '));
     try {
-      const outcome = await processor.processUpload(key);
+      // The ETag pins every read to the object this event announced (a re-upload cannot swap the image).
+      const outcome = await processor.processUpload(key, record.s3.object.eTag || undefined);
       logger.info('Upload processed', { outcome });
     } catch (error) {
       logger.error('Upload processing will be retried', { errorName: error instanceof Error ? error.name : 'unknown' });

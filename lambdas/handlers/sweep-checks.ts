@@ -1,10 +1,15 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { CheckStore } from '../adapters/check-store';
+import { DiditSessionEraser } from '../adapters/didit-session-eraser';
 import { EventPublisher } from '../adapters/event-publisher';
 import { PacerStateStore } from '../adapters/pacer-state-store';
 import { RetryWorkflow } from '../adapters/retry-workflow';
+import { cachedSecret } from '../adapters/secret-value';
+import { UploadRemover } from '../adapters/upload-reader';
 import { loadSweeperConfig } from '../config';
 import { instrumented, metricsPort, tracer } from '../observability';
 import { CheckSweeper, type SweepAction } from '../services/check-sweeper';
@@ -17,14 +22,33 @@ const sweeper = new CheckSweeper(
     pacerState: new PacerStateStore(dynamo, config.tableName),
     events: new EventPublisher(tracer.captureAWSv3Client(new EventBridgeClient({})), config.eventBusName),
     retries: new RetryWorkflow(tracer.captureAWSv3Client(new SFNClient({})), config.retryStateMachineArn),
+    uploads: new UploadRemover(
+      tracer.captureAWSv3Client(new S3Client({ forcePathStyle: config.s3ForcePathStyle })),
+      config.bucketName,
+    ),
+    diditSessions: new DiditSessionEraser(
+      config.didit,
+      cachedSecret(
+        tracer.captureAWSv3Client(new SecretsManagerClient({})),
+        config.didit.apiKeySecretId,
+        config.secretCacheSeconds,
+      ),
+    ),
     clock: () => new Date(),
     metrics: metricsPort,
   },
-  { batchSize: config.batchSize, leaseSeconds: config.claimLeaseSeconds, retryDueSeconds: config.retryDueSeconds },
+  {
+    batchSize: config.batchSize,
+    leaseSeconds: config.claimLeaseSeconds,
+    retryDueSeconds: config.retryDueSeconds,
+    uploadPrefix: config.uploadPrefix,
+    keepUploadsUntilLifecycle: config.keepUploadsUntilLifecycle,
+  },
 );
 
 /**
- * Scheduled every minute: expires abandoned checks, restarts quiet rounds, republishes lost events, and reports the
- * waiting checks and Didit's out-of-credits circuit.
+ * Scheduled every minute: expires abandoned checks, restarts quiet rounds, republishes lost events, finishes deletions
+ * and erases deleted checks' sessions at Didit until Didit confirms, and reports the waiting checks and Didit's
+ * out-of-credits circuit.
  */
 export const handler = instrumented(async (): Promise<Record<SweepAction, number>> => sweeper.sweep());

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type CheckOptions, type CheckRecord, DUE_SHARD, uploadKeyFor } from '../core/check';
+import { type CheckOptions, type CheckRecord, DUE_SHARD, isTombstone, uploadKeyFor } from '../core/check';
 import { type CheckView, type CreatedCheck, toCheckView } from '../core/check-view';
 import { parseCreateCheckRequest } from '../core/create-request';
 import {
@@ -140,6 +140,9 @@ export class CheckCreator {
       }
     }
     if (!check) throw new Error(`check ${checkId} vanished while its create was replayed`);
+    if (isTombstone(check)) {
+      throw new IdempotencyConflictError('The check this Idempotency-Key created was deleted; send a new key');
+    }
     if (check.status === 'AWAITING_UPLOAD') {
       const upload = await this.presigner.presign(
         check.upload_key,

@@ -113,7 +113,7 @@ export class CheckEvaluator {
   }
 
   private async prepare(record: CheckRecord): Promise<PreparedImage> {
-    const original = await this.ports.uploads.read(record.upload_key);
+    const original = await this.ports.uploads.read(record.upload_key, record.upload_etag);
     const image = await this.ports.prepareImage(original, this.settings.image);
     this.ports.metrics.record(METRICS.imageBytesIn, image.inputBytes);
     this.ports.metrics.record(METRICS.imageBytesOut, image.outputBytes);

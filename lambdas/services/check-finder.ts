@@ -1,5 +1,6 @@
 import { isVisibleTo, type Owner } from '../core/caller';
-import type { CheckRecord } from '../core/check';
+import type { CheckRecord, Tombstone } from '../core/check';
+import { isTombstone } from '../core/check';
 import { encodeCursor, type ListRequest, ownerVendorKey } from '../core/list-request';
 import type { CheckListerPort, CheckStorePort } from '../core/ports';
 
@@ -23,10 +24,23 @@ export interface FoundPage {
 export class CheckFinder {
   constructor(private readonly ports: FinderPorts) {}
 
-  /** The check, if it exists and `owner` may see it; undefined otherwise (unknown id or another owner's check). */
+  /**
+   * The check, if it exists and `owner` may see it; undefined otherwise (unknown id, another owner's check, or a check
+   * erased by DELETE: a tombstone is no check).
+   */
   async find(id: string, owner: Owner): Promise<CheckRecord | undefined> {
+    const found = await this.findStored(id, owner);
+    return found && !isTombstone(found) ? found : undefined;
+  }
+
+  /**
+   * What is stored for this id that `owner` may see: a check or, once erased, its tombstone (which keeps the owner, so
+   * the same rule applies). DELETE reads through here: a second DELETE finds the tombstone, another owner nothing.
+   */
+  async findStored(id: string, owner: Owner): Promise<CheckRecord | Tombstone | undefined> {
     const record = await this.ports.store.get(id);
-    return record && isVisibleTo(record, owner) ? record : undefined;
+    if (!record || !isVisibleTo(record, owner)) return undefined;
+    return isTombstone(record) ? (record as unknown as Tombstone) : record;
   }
 
   /** The caller's own checks for one vendor_data, newest first. */

@@ -1,11 +1,12 @@
-import type { CheckError, CheckRecord } from '../core/check';
-import { checkIdFromKey, isTerminal } from '../core/check';
+import type { CheckError, CheckRecord, CheckResult } from '../core/check';
+import { checkIdFromKey, isTerminal, isTombstone } from '../core/check';
+import { rawAnswerWithoutFaceAttributes, withoutFaceAttributes } from '../core/face-attributes';
 import type { FailureCode } from '../core/failure-codes';
 import type { ImageConfig } from '../core/image-pipeline';
 import { CheckConflictError } from '../core/lifecycle/conflicts';
 import { type Step, step } from '../core/lifecycle/transitions';
 import { METRICS, type MetricsPort, NO_METRICS } from '../core/metrics';
-import type { CheckStorePort, Clock, EventSinkPort, RetrySchedulerPort } from '../core/ports';
+import type { CheckStorePort, Clock, EventSinkPort, RetrySchedulerPort, UploadRemoverPort } from '../core/ports';
 import { type AttemptResult, type RetryRoundInput, roundInput } from '../core/retry-round';
 import {
   asLivenessError,
@@ -24,6 +25,8 @@ export interface ProcessorPorts extends Omit<EvaluatorPorts, 'metrics'> {
   readonly events: EventSinkPort;
   /** Starts the Step Functions round that owns retries (idempotent per check and round). */
   readonly retries: RetrySchedulerPort;
+  /** Deletes uploads: an ended check's (unless kept for an audit) and any that arrives for an ended or deleted check. */
+  readonly uploadRemover: UploadRemoverPort;
   readonly clock: Clock;
   readonly newToken: () => string;
   /** Jitter for waits. @default Math.random */
@@ -47,6 +50,10 @@ export interface ProcessorSettings {
   readonly probeIntervalMs: number;
   /** How long past its resume time a WAITING check may stay quiet before the sweeper restarts its round. */
   readonly waitDueGraceSeconds: number;
+  /** Keep an ended check's upload until the bucket's lifecycle rule removes it (customers who must audit). */
+  readonly keepUploadsUntilLifecycle: boolean;
+  /** Store Didit's age, gender and race/ethnicity estimates with the result (off: only box and confidence). */
+  readonly storeFaceAttributes: boolean;
 }
 
 export type ProcessOutcome =
@@ -57,7 +64,8 @@ export type ProcessOutcome =
   | 'DUPLICATE'
   | 'REPUBLISHED'
   | 'NOT_A_CHECK'
-  | 'UNKNOWN_CHECK';
+  | 'UNKNOWN_CHECK'
+  | 'DELETED';
 
 /**
  * One uploaded object → one terminal check. Claim first so a duplicate S3 event cannot call Didit twice; complete the
@@ -79,22 +87,29 @@ export class CheckProcessor {
       { ...ports, metrics: this.metrics },
       { image: settings.image, probeIntervalMs: settings.probeIntervalMs },
     );
-    this.outbox = new EventOutbox(ports, settings.leaseSeconds);
+    this.outbox = new EventOutbox(
+      { ...ports, endedUploads: settings.keepUploadsUntilLifecycle ? undefined : ports.uploadRemover },
+      settings.leaseSeconds,
+    );
   }
 
-  /** The S3 path: first attempt for a freshly uploaded image. */
-  async processUpload(key: string): Promise<ProcessOutcome> {
+  /**
+   * The S3 path: first attempt for a freshly uploaded image. `etag` is the S3 event's: every read of the upload is
+   * pinned to it, so a second upload with the same presigned POST cannot swap the image under the check.
+   */
+  async processUpload(key: string, etag?: string): Promise<ProcessOutcome> {
     const id = checkIdFromKey(this.settings.uploadPrefix, key);
     if (!id) {
       logger.warn('Ignoring an object that does not belong to a check', { keyLength: key.length });
       return 'NOT_A_CHECK';
     }
     const token = this.ports.newToken();
-    const claim = await this.ports.store.attempt(id, step('claimUpload', this.claim(token)));
-    if (!claim.applied) return this.handleUnclaimed(id, claim.current);
+    const claim = await this.ports.store.attempt(id, step('claimUpload', { ...this.claim(token), etag }));
+    if (!claim.applied) return this.handleUnclaimed(id, key, claim.current);
     this.metrics.record(METRICS.checksStarted, 1);
     return this.withCheckKey(id, async () => {
       const finished = await this.run(claim.record, token, true);
+      if (isTombstone(finished)) return 'DELETED';
       this.recordOutcome(finished);
       if (finished.status === 'RETRYING' || finished.status === 'WAITING') {
         await this.ports.retries.startRound(roundInput(finished));
@@ -119,6 +134,7 @@ export class CheckProcessor {
     }
     return this.withCheckKey(input.check_id, async () => {
       const finished = await this.run(claim.record, token, false);
+      if (isTombstone(finished)) return { ...input, outcome: 'SKIPPED' };
       this.recordOutcome(finished);
       if (finished.status === 'WAITING') {
         return { ...input, resume_at: finished.resume_at ?? new Date().toISOString(), outcome: 'WAIT' };
@@ -156,8 +172,34 @@ export class CheckProcessor {
     return { token, now: this.ports.clock(), leaseSeconds: this.settings.leaseSeconds };
   }
 
-  /** One attempt of a claimed check, to the state it leaves it in (COMPLETED, FAILED, WAITING or RETRYING). */
+  /**
+   * One attempt of a claimed check, to the state it leaves it in (COMPLETED, FAILED, WAITING or RETRYING), or the
+   * tombstone when the check was deleted meanwhile: every write is then refused and nothing is written back, but a
+   * session Didit saved for this attempt is owed an erasure.
+   */
   private async run(record: CheckRecord, token: string, firstAttempt: boolean): Promise<CheckRecord> {
+    let answered: CheckResult | undefined;
+    try {
+      return await this.runClaimed(record, token, firstAttempt, (result) => {
+        answered = result;
+      });
+    } catch (error) {
+      if (!(error instanceof CheckConflictError && error.current && isTombstone(error.current))) throw error;
+      logger.info('The check was deleted while it was processed; nothing is written back', { checkId: record.id });
+      const session = record.save_api_request ? answered?.request_id : undefined;
+      if (session && !error.current.didit_erasure) {
+        await this.ports.store.attempt(record.id, step('requestDiditErasure', { session, now: this.ports.clock() }));
+      }
+      return error.current;
+    }
+  }
+
+  private async runClaimed(
+    record: CheckRecord,
+    token: string,
+    firstAttempt: boolean,
+    onAnswer: (result: CheckResult) => void,
+  ): Promise<CheckRecord> {
     let evaluation: Evaluation;
     try {
       evaluation = record.pending_result
@@ -168,7 +210,12 @@ export class CheckProcessor {
       return this.afterFailure(record, token, firstAttempt, asLivenessError(thrown), thrown);
     }
     if (evaluation.kind === 'wait') return this.waitOrGiveUp(record, token, firstAttempt, evaluation);
-    const { result, rawAnswer } = evaluation;
+    const result = this.settings.storeFaceAttributes ? evaluation.result : withoutFaceAttributes(evaluation.result);
+    const rawAnswer =
+      evaluation.rawAnswer === undefined || this.settings.storeFaceAttributes
+        ? evaluation.rawAnswer
+        : rawAnswerWithoutFaceAttributes(evaluation.rawAnswer);
+    onAnswer(result);
     try {
       return await this.write(record.id, step('complete', { token, result, now: this.ports.clock(), rawAnswer }));
     } catch (error) {
@@ -222,7 +269,9 @@ export class CheckProcessor {
         }),
       );
     }
-    const rawAnswer = thrown instanceof DiditChargedAnswerError ? thrown.rawBody : undefined;
+    const raw = thrown instanceof DiditChargedAnswerError ? thrown.rawBody : undefined;
+    const rawAnswer =
+      raw === undefined || this.settings.storeFaceAttributes ? raw : rawAnswerWithoutFaceAttributes(raw);
     return this.write(record.id, step('fail', { token, error: failure, now, rawAnswer }));
   }
 
@@ -288,10 +337,20 @@ export class CheckProcessor {
     }
   }
 
-  private async handleUnclaimed(id: string, current: CheckRecord | undefined): Promise<ProcessOutcome> {
+  private async handleUnclaimed(id: string, key: string, current: CheckRecord | undefined): Promise<ProcessOutcome> {
     if (!current) {
       logger.warn('Upload for an unknown check', { checkId: id });
       return 'UNKNOWN_CHECK';
+    }
+    if (isTombstone(current)) {
+      // Uploaded with the presigned POST after the check was deleted: erased at once.
+      await this.ports.uploadRemover.remove(key);
+      logger.info('Upload for a deleted check removed', { checkId: id });
+      return 'DELETED';
+    }
+    if (isTerminal(current.status) && !this.settings.keepUploadsUntilLifecycle) {
+      // A second upload after the check ended (or a late duplicate event): nothing will ever read it.
+      await this.ports.uploadRemover.remove(key);
     }
     if ((current.status === 'RETRYING' || current.status === 'WAITING') && current.retry_round !== undefined) {
       // The attempt that deferred may have died before starting its round; starting it again is a no-op if it runs.

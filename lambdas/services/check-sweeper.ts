@@ -1,17 +1,31 @@
-import type { CheckRecord } from '../core/check';
-import { isTerminal } from '../core/check';
+import type { CheckRecord, Tombstone } from '../core/check';
+import { isTerminal, isTombstone } from '../core/check';
 import { CheckConflictError } from '../core/lifecycle/conflicts';
 import { epochSeconds, step } from '../core/lifecycle/transitions';
 import { METRICS, type MetricsPort, NO_METRICS } from '../core/metrics';
-import type { CheckStorePort, Clock, EventSinkPort, PacerStatePort, RetrySchedulerPort } from '../core/ports';
+import type {
+  CheckStorePort,
+  Clock,
+  DiditSessionEraserPort,
+  EventSinkPort,
+  PacerStatePort,
+  RetrySchedulerPort,
+  UploadRemoverPort,
+} from '../core/ports';
 import { roundInput } from '../core/retry-round';
 import { logger } from '../observability';
+import { DeletionFinisher } from './check-eraser';
+import { DiditErasure } from './didit-erasure';
 import { EventOutbox } from './event-outbox';
 
 export interface SweeperPorts {
   readonly store: CheckStorePort;
   readonly events: EventSinkPort;
   readonly retries: RetrySchedulerPort;
+  /** Deletes uploads: an ended check's whose event it republishes, and a deleted check's. */
+  readonly uploads: UploadRemoverPort;
+  /** Asks Didit to delete the saved sessions of deleted checks. */
+  readonly diditSessions: DiditSessionEraserPort;
   /** The shared Didit budget's state, read for the circuit-state metric. */
   readonly pacerState?: Pick<PacerStatePort, 'read'>;
   readonly clock: Clock;
@@ -24,12 +38,15 @@ export interface SweeperSettings {
   readonly batchSize: number;
   readonly leaseSeconds: number;
   readonly retryDueSeconds: number;
+  readonly uploadPrefix: string;
+  /** Keep ended checks' uploads until the lifecycle rule (audits); a deleted check's upload goes regardless. */
+  readonly keepUploadsUntilLifecycle: boolean;
 }
 
 /** Counting WAITING checks stops here (about 10 index pages); the metric then reads "at least". */
 const WAITING_COUNT_LIMIT = 100_000;
 
-export type SweepAction = 'EXPIRED' | 'HANDED_OFF' | 'REPUBLISHED' | 'SKIPPED';
+export type SweepAction = 'EXPIRED' | 'HANDED_OFF' | 'REPUBLISHED' | 'DIDIT_ERASED' | 'DIDIT_ERASURE_RETRY' | 'SKIPPED';
 
 /**
  * The safety net behind "nothing stays stuck": runs on a schedule and looks only at checks past their due time in
@@ -38,16 +55,30 @@ export type SweepAction = 'EXPIRED' | 'HANDED_OFF' | 'REPUBLISHED' | 'SKIPPED';
  */
 export class CheckSweeper {
   private readonly outbox: EventOutbox;
+  private readonly deletions: DeletionFinisher;
+  private readonly diditErasure: DiditErasure;
 
   constructor(
     private readonly ports: SweeperPorts,
     private readonly settings: SweeperSettings,
   ) {
-    this.outbox = new EventOutbox(ports, settings.leaseSeconds);
+    this.outbox = new EventOutbox(
+      { ...ports, endedUploads: settings.keepUploadsUntilLifecycle ? undefined : ports.uploads },
+      settings.leaseSeconds,
+    );
+    this.deletions = new DeletionFinisher(ports, settings.uploadPrefix);
+    this.diditErasure = new DiditErasure({ store: ports.store, didit: ports.diditSessions, clock: ports.clock });
   }
 
   async sweep(): Promise<Record<SweepAction, number>> {
-    const counts: Record<SweepAction, number> = { EXPIRED: 0, HANDED_OFF: 0, REPUBLISHED: 0, SKIPPED: 0 };
+    const counts: Record<SweepAction, number> = {
+      EXPIRED: 0,
+      HANDED_OFF: 0,
+      REPUBLISHED: 0,
+      DIDIT_ERASED: 0,
+      DIDIT_ERASURE_RETRY: 0,
+      SKIPPED: 0,
+    };
     const now = this.ports.clock();
     const due = await this.ports.store.findDue(now, this.settings.batchSize);
     const metrics = this.ports.metrics ?? NO_METRICS;
@@ -90,6 +121,7 @@ export class CheckSweeper {
 
   private async handle(record: CheckRecord): Promise<SweepAction> {
     const now = this.ports.clock();
+    if (isTombstone(record)) return this.finishErasure(record);
     if (isTerminal(record.status)) {
       return (await this.outbox.republishIfPending(record)) ? 'REPUBLISHED' : 'SKIPPED';
     }
@@ -116,6 +148,25 @@ export class CheckSweeper {
     logger.warn('Check handed to a new retry round', { checkId: record.id, from: record.status });
     await this.ports.retries.startRound(roundInput(handed));
     return 'HANDED_OFF';
+  }
+
+  /**
+   * A deleted check still due: its eraser died before the upload was deleted and the event published (finished here),
+   * and/or Didit still holds the saved session (asked again, with a growing delay, until Didit confirms).
+   */
+  private async finishErasure(tombstone: Tombstone): Promise<SweepAction> {
+    let action: SweepAction = 'SKIPPED';
+    if (tombstone.event_pending) {
+      await this.deletions.finish(tombstone);
+      action = 'REPUBLISHED';
+    }
+    if (tombstone.didit_erasure === 'PENDING') {
+      const current = (await this.ports.store.get(tombstone.id)) ?? (tombstone as unknown as CheckRecord);
+      const outcome = await this.diditErasure.run(current);
+      if (outcome === 'DONE') action = 'DIDIT_ERASED';
+      if (outcome === 'RETRY') action = 'DIDIT_ERASURE_RETRY';
+    }
+    return action;
   }
 }
 

@@ -1,6 +1,5 @@
 import type { CheckRecord, DeliveryAttempt } from '../core/check';
 import { DETAIL_TYPES } from '../core/check-events';
-import { step } from '../core/lifecycle/transitions';
 import { METRICS, type MetricsPort, NO_METRICS } from '../core/metrics';
 import type { CheckStorePort, Clock, EventSinkPort, WebhookSenderPort } from '../core/ports';
 import { signWebhook, WebhookSecretFormatError } from '../core/standard-webhooks';
@@ -11,6 +10,7 @@ import {
   type WebhookPayload,
 } from '../core/webhook-payload';
 import { logger } from '../observability';
+import { recordDeliveryAttempt } from './delivery-log';
 
 /**
  * What started the delivery: the bus event's id, kind and time, and the check id (core/webhook-payload.ts
@@ -141,7 +141,7 @@ export class WebhookDeliverer {
       outcome,
       ...(error ? { error } : {}),
     };
-    await this.ports.store.execute(event.detail.id, step('recordDelivery', { attempt: record }));
+    await recordDeliveryAttempt(this.ports.store, event.detail.id, check, record);
     logger.info('Webhook attempt', { checkId: event.detail.id, attempt, outcome, statusCode, latencyMs, error });
     (this.ports.metrics ?? NO_METRICS).record(METRICS.webhookAttempts, 1, outcome);
 

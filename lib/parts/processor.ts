@@ -38,6 +38,10 @@ export interface ProcessorProps {
   readonly diditApiKeySecret: secretsmanager.ISecret;
   readonly diditBaseUrl: string;
   readonly prescreen: boolean;
+  /** Keep an ended check's upload until the bucket's lifecycle rule instead of deleting it. */
+  readonly keepUploadsUntilLifecycle: boolean;
+  /** Store Didit's age/gender/race estimates with results. */
+  readonly storeFaceAttributes: boolean;
   readonly architecture: lambda.Architecture;
   readonly logRetention: logs.RetentionDays;
   /** Memory in MiB (also buys CPU). @default PROCESSOR_MEMORY_MIB */
@@ -91,6 +95,8 @@ export class Processor extends Construct {
         [SETTINGS.uploadPrefix.env.name]: props.uploadPrefix,
         [SETTINGS.eventBusName.env.name]: props.eventBus.eventBusName,
         [SETTINGS.prescreen.env.name]: String(props.prescreen),
+        [SETTINGS.keepUploadsUntilLifecycle.env.name]: String(props.keepUploadsUntilLifecycle),
+        [SETTINGS.storeFaceAttributes.env.name]: String(props.storeFaceAttributes),
         [SETTINGS.diditBaseUrl.env.name]: props.diditBaseUrl,
         // The ARN, never the value: the function reads the key from Secrets Manager at run time.
         [SETTINGS.diditApiKeySecretId.env.name]: props.diditApiKeySecret.secretArn,
@@ -112,18 +118,19 @@ export class Processor extends Construct {
     grantKeyUse(props.bucket, fn, 'read');
     props.eventBus.grantPutEventsTo(fn);
     props.diditApiKeySecret.grantRead(fn);
-    // Only GetObject (which also answers HeadObject) and only under the uploads prefix; bucket.grantRead would add
-    // s3:List* and s3:GetBucket* on the whole bucket.
+    // Only GetObject (which also answers HeadObject) and DeleteObject (an ended check's selfie, an upload for a deleted
+    // check), only under the uploads prefix; bucket.grantRead/grantDelete would add s3:List* and s3:GetBucket* on the
+    // whole bucket.
     iam.Grant.addToPrincipal({
       grantee: fn,
-      actions: ['s3:GetObject'],
+      actions: ['s3:GetObject', 's3:DeleteObject'],
       resourceArns: [props.bucket.arnForObjects(`${props.uploadPrefix}*`)],
     });
     Validations.of(fn.role ?? fn).acknowledge({
       id: bucketPrefixWildcardFinding(props.bucket, props.uploadPrefix),
       reason:
-        'Each check uploads to its own key under the uploads prefix, unknown at deploy time; s3:GetObject is scoped ' +
-        'to that prefix and nothing else in the bucket.',
+        'Each check uploads to its own key under the uploads prefix, unknown at deploy time; s3:GetObject and ' +
+        's3:DeleteObject are scoped to that prefix and nothing else in the bucket.',
     });
 
     if (props.prescreen) {

@@ -1,6 +1,7 @@
 import { Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -14,6 +15,7 @@ import { bucketPrefixWildcardFinding, grantKeyUse } from './storage';
 
 export const CREATE_CHECK_ENTRY = 'lambdas/handlers/create-check.ts';
 export const GET_CHECK_ENTRY = 'lambdas/handlers/get-check.ts';
+export const DELETE_CHECK_ENTRY = 'lambdas/handlers/delete-check.ts';
 /** The one stage the API deploys; callers' URLs and IAM grants name it. */
 export const STAGE_NAME = 'prod';
 
@@ -25,6 +27,10 @@ export interface UploadApiProps {
   readonly uploadUrlTtlSeconds: number;
   readonly defaultDeclineThreshold: number;
   readonly checkRetentionDays: number;
+  /** GET returns Didit's age/gender/race estimates (only stored at all when this is on). */
+  readonly storeFaceAttributes: boolean;
+  /** The bus "Liveness Check Deleted" goes to. */
+  readonly eventBus: events.IEventBus;
   readonly architecture: lambda.Architecture;
   /** Steady-state requests per second for the API key (usage plan and stage default). */
   readonly throttlingRateLimit: number;
@@ -181,6 +187,7 @@ export class UploadApi extends Construct {
   public readonly usagePlan: apigateway.UsagePlan | undefined;
   public readonly createCheckFunction: NodeFunction;
   public readonly getCheckFunction: NodeFunction;
+  public readonly deleteCheckFunction: NodeFunction;
 
   constructor(scope: Construct, id: string, props: UploadApiProps) {
     super(scope, id);
@@ -232,7 +239,10 @@ export class UploadApi extends Construct {
       architecture: props.architecture,
       memorySize: props.memorySize,
       logRetention: props.logRetention,
-      environment: { [SETTINGS.tableName.env.name]: props.table.tableName },
+      environment: {
+        [SETTINGS.tableName.env.name]: props.table.tableName,
+        [SETTINGS.storeFaceAttributes.env.name]: String(props.storeFaceAttributes),
+      },
     });
     iam.Grant.addToPrincipal({
       grantee: this.getCheckFunction,
@@ -246,6 +256,40 @@ export class UploadApi extends Construct {
       resourceArns: [`${props.table.tableArn}/index/${OWNER_VENDOR_INDEX_NAME}`],
     });
     grantKeyUse(props.table, this.getCheckFunction, 'read');
+
+    this.deleteCheckFunction = new NodeFunction(this, 'DeleteCheck', {
+      entry: DELETE_CHECK_ENTRY,
+      description: 'DELETE /v1/liveness-checks/{id}: erases a check (tombstone), its upload, and publishes Deleted',
+      architecture: props.architecture,
+      memorySize: props.memorySize,
+      logRetention: props.logRetention,
+      environment: {
+        [SETTINGS.tableName.env.name]: props.table.tableName,
+        [SETTINGS.bucketName.env.name]: props.bucket.bucketName,
+        [SETTINGS.uploadPrefix.env.name]: props.uploadPrefix,
+        [SETTINGS.eventBusName.env.name]: props.eventBus.eventBusName,
+      },
+    });
+    // Read the check, replace it with its tombstone (a conditional PutItem), clear the tombstone's outbox flag
+    // (UpdateItem); delete the upload (never read or list it); publish the deletion event.
+    iam.Grant.addToPrincipal({
+      grantee: this.deleteCheckFunction,
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      resourceArns: [props.table.tableArn],
+    });
+    grantKeyUse(props.table, this.deleteCheckFunction, 'write');
+    iam.Grant.addToPrincipal({
+      grantee: this.deleteCheckFunction,
+      actions: ['s3:DeleteObject'],
+      resourceArns: [props.bucket.arnForObjects(`${props.uploadPrefix}*`)],
+    });
+    Validations.of(this.deleteCheckFunction.role ?? this.deleteCheckFunction).acknowledge({
+      id: bucketPrefixWildcardFinding(props.bucket, props.uploadPrefix),
+      reason:
+        'Each check uploads to its own key under the uploads prefix, unknown at deploy time; s3:DeleteObject is ' +
+        'scoped to that prefix and nothing else in the bucket.',
+    });
+    props.eventBus.grantPutEventsTo(this.deleteCheckFunction);
 
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention });
     this.api = new apigateway.RestApi(this, 'Api', {
@@ -306,7 +350,12 @@ export class UploadApi extends Construct {
         'method.request.querystring.cursor': false,
       },
     });
-    checks.addResource('{id}').addMethod('GET', readIntegration, {
+    const check = checks.addResource('{id}');
+    check.addMethod('GET', readIntegration, {
+      ...methodOptions,
+      requestParameters: { 'method.request.path.id': true },
+    });
+    check.addMethod('DELETE', new apigateway.LambdaIntegration(this.deleteCheckFunction, integrationOptions), {
       ...methodOptions,
       requestParameters: { 'method.request.path.id': true },
     });
@@ -352,7 +401,7 @@ export class UploadApi extends Construct {
         ',',
         props.clientApps.map((app) => Fn.join('=', [app, (keys[app] as apigateway.IApiKey).keyId])),
       );
-      for (const fn of [this.createCheckFunction, this.getCheckFunction]) {
+      for (const fn of [this.createCheckFunction, this.getCheckFunction, this.deleteCheckFunction]) {
         fn.addEnvironment(SETTINGS.clientAppApiKeyIds.env.name, appKeyIds);
       }
     } else {
@@ -360,7 +409,7 @@ export class UploadApi extends Construct {
       this.apiKey = undefined;
       this.apiKeys = {};
       // IAM and Cognito callers own checks by their principal or token: no key belongs to any app.
-      for (const fn of [this.createCheckFunction, this.getCheckFunction]) {
+      for (const fn of [this.createCheckFunction, this.getCheckFunction, this.deleteCheckFunction]) {
         fn.addEnvironment(SETTINGS.clientAppApiKeyIds.env.name, '');
       }
     }

@@ -125,6 +125,13 @@ describe('the browser sample client', () => {
 
     mkdirSync(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+    // The person can erase the check from the same page: DELETE, then the API no longer knows it.
+    await page.click('#delete-check');
+    await page.waitForSelector('#delete-status:has-text("Deleted")');
+    expect(await page.isDisabled('#delete-check')).toBe(true);
+    expect((await new ApiClient(stack.apiUrl, stack.apiKey).getCheck(checkId)).status).toBe(404);
+    expect(pageErrors).toEqual([]);
   });
 
   it('refuses a photo over 5 MiB with a clear message, before creating a check or uploading', async () => {

@@ -1,17 +1,60 @@
 import type { CheckRecord } from '../../lambdas/core/check';
 import type { DiditAnswer, DiditLivenessRequest, DiditPassiveLivenessResponse } from '../../lambdas/core/didit-types';
 import type { ImageConfig, PreparedImage } from '../../lambdas/core/image-pipeline';
-import type { DiditPort, FaceCounterPort, UploadReaderPort } from '../../lambdas/core/ports';
-import { ImageRejectedError } from '../../lambdas/errors';
+import type {
+  DiditPort,
+  DiditSessionEraserPort,
+  DiditSessionErasure,
+  FaceCounterPort,
+  UploadReaderPort,
+  UploadRemoverPort,
+} from '../../lambdas/core/ports';
+import { ImageRejectedError, UploadReplacedError } from '../../lambdas/errors';
 
 /** Fakes of the processor's inward ports: uploads, the image step, Didit and the face counter. */
 
-export class MemoryUploads implements UploadReaderPort {
+/** Uploads in memory, with S3's meaning: each put gets a new ETag, a read pinned to another ETag is refused. */
+export class MemoryUploads implements UploadReaderPort, UploadRemoverPort {
   readonly objects = new Map<string, Uint8Array>();
-  async read(key: string): Promise<Uint8Array> {
+  readonly etags = new Map<string, string>();
+  readonly removed: string[] = [];
+  private puts = 0;
+
+  /** Stores an object as an upload would; returns its ETag. */
+  put(key: string, bytes: Uint8Array): string {
+    const etag = `etag-${++this.puts}`;
+    this.objects.set(key, bytes);
+    this.etags.set(key, etag);
+    return etag;
+  }
+
+  async read(key: string, etag?: string): Promise<Uint8Array> {
     const bytes = this.objects.get(key);
     if (!bytes) throw new ImageRejectedError('IMAGE_NOT_FOUND', 'The uploaded object no longer exists');
+    if (etag !== undefined && this.etags.has(key) && this.etags.get(key) !== etag) throw new UploadReplacedError();
     return bytes;
+  }
+
+  async remove(key: string): Promise<void> {
+    this.objects.delete(key);
+    this.etags.delete(key);
+    this.removed.push(key);
+  }
+}
+
+/** Didit's session deletion scripted call by call: each entry answers or throws; past the script, DELETED. */
+export class ScriptedSessionEraser implements DiditSessionEraserPort {
+  readonly sessions: string[] = [];
+  private readonly script: Array<() => DiditSessionErasure> = [];
+
+  answer(...answers: Array<() => DiditSessionErasure>): this {
+    this.script.push(...answers);
+    return this;
+  }
+
+  async deleteSession(sessionId: string): Promise<DiditSessionErasure> {
+    this.sessions.push(sessionId);
+    return (this.script.shift() ?? (() => 'DELETED' as const))();
   }
 }
 

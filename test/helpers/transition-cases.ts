@@ -27,6 +27,10 @@ export const RESULT: CheckResult = {
 
 /** A stored check in `status`, with whatever a check in that status carries. */
 export function storedCheck(id: string, status: CheckStatus, extra: Partial<CheckRecord> = {}): CheckRecord {
+  if (status === 'DELETED') {
+    // A tombstone: nothing of the check but its id and when it was deleted.
+    return { id, status, deleted_at: EARLIER, expires_at: NOW_EPOCH + 86_400, ...extra } as CheckRecord;
+  }
   return {
     id,
     status,
@@ -91,11 +95,14 @@ function waitingAt(round: number): Partial<CheckRecord> {
 /** Didit's signed timestamp of the update the applyDiditUpdate cases apply. */
 const DIDIT_SENT_AT = NOW_EPOCH - 5;
 
+const LIVE = ['AWAITING_UPLOAD', 'PROCESSING', 'WAITING', 'RETRYING', 'COMPLETED', 'FAILED', 'EXPIRED'] as const;
+
 /** One accepted case per starting status the row names, and one refused case per guard. */
 export const TRANSITION_CASES: readonly TransitionCase[] = [
   ok('renewUpload', 'AWAITING_UPLOAD', {}, () => step('renewUpload', renew)),
   no('renewUpload', 'PROCESSING', {}, () => step('renewUpload', renew), 'whose upload arrived'),
   ok('claimUpload', 'AWAITING_UPLOAD', {}, () => step('claimUpload', claim)),
+  ok('claimUpload', 'AWAITING_UPLOAD', {}, () => step('claimUpload', { ...claim, etag: '"abc"' }), 'pinning the ETag'),
   ok('claimUpload', 'PROCESSING', lapsed, () => step('claimUpload', claim), 'whose claim lapsed'),
   no('claimUpload', 'PROCESSING', {}, () => step('claimUpload', claim), 'held by a live claim'),
   no('claimUpload', undefined, {}, () => step('claimUpload', claim), 'of no stored check'),
@@ -246,6 +253,13 @@ export const TRANSITION_CASES: readonly TransitionCase[] = [
   ok(
     'applyDiditUpdate',
     'COMPLETED',
+    { history: Array.from({ length: 10 }, (_, i) => ({ replaced_at: EARLIER, replaced_by: `r${i}`, result: RESULT })) },
+    (seen) => step('applyDiditUpdate', diditUpdate(seen)),
+    'with a full history',
+  ),
+  ok(
+    'applyDiditUpdate',
+    'COMPLETED',
     { didit_updated_at: DIDIT_SENT_AT - 1 },
     (seen) => step('applyDiditUpdate', diditUpdate(seen)),
     'after an older Didit update',
@@ -317,11 +331,160 @@ export const TRANSITION_CASES: readonly TransitionCase[] = [
     () => step('markEventPublished', { status: 'FAILED' }),
     'that moved to another status',
   ),
-  ...(['AWAITING_UPLOAD', 'PROCESSING', 'WAITING', 'RETRYING', 'COMPLETED', 'FAILED', 'EXPIRED'] as const).map(
-    (status) => ok('recordDelivery', status, {}, () => step('recordDelivery', { attempt: delivery() })),
+  ...LIVE.map((status) =>
+    ok('recordDelivery', status, {}, (seen) =>
+      step('recordDelivery', { attempt: delivery(), seen: seen as CheckRecord }),
+    ),
   ),
-  no('recordDelivery', undefined, {}, () => step('recordDelivery', { attempt: delivery() }), 'of no stored check'),
+  ok(
+    'recordDelivery',
+    'COMPLETED',
+    atCap(),
+    (seen) => step('recordDelivery', { attempt: delivery(), seen: seen as CheckRecord }),
+    'at the cap',
+  ),
+  no(
+    'recordDelivery',
+    'COMPLETED',
+    atCap(),
+    (seen) => step('recordDelivery', { attempt: delivery(), seen: { ...(seen as CheckRecord), deliveries_total: 49 } }),
+    'at the cap, with an attempt recorded since it was read,',
+  ),
+  no(
+    'recordDelivery',
+    undefined,
+    {},
+    () => step('recordDelivery', { attempt: delivery(), seen: storedCheck('x', 'COMPLETED') }),
+    'of no stored check',
+  ),
+  no(
+    'recordDelivery',
+    'DELETED',
+    {},
+    () => step('recordDelivery', { attempt: delivery(), seen: storedCheck('x', 'COMPLETED') }),
+    'that was deleted',
+  ),
+  ...LIVE.map((status) => ok('erase', status, erasable(status), (seen) => step('erase', erasure(seen)))),
+  no(
+    'erase',
+    'PROCESSING',
+    {},
+    (seen) => step('erase', erasure({ ...(seen as CheckRecord), updated_at: NOW.toISOString() })),
+    'changed since it was read',
+  ),
+  no('erase', 'DELETED', { updated_at: EARLIER }, (seen) => step('erase', erasure(seen)), 'already deleted'),
+  no('erase', undefined, {}, () => step('erase', erasure(storedCheck('x', 'COMPLETED'))), 'of no stored check'),
+  ok('requestDiditErasure', 'DELETED', {}, () => step('requestDiditErasure', { session: 'didit-session-2', now: NOW })),
+  no(
+    'requestDiditErasure',
+    'DELETED',
+    { didit_erasure: 'PENDING', didit_erasure_session: 'didit-session-1' },
+    () => step('requestDiditErasure', { session: 'didit-session-2', now: NOW }),
+    'already owing one',
+  ),
+  no(
+    'requestDiditErasure',
+    'PROCESSING',
+    {},
+    () => step('requestDiditErasure', { session: 'didit-session-2', now: NOW }),
+    'not deleted',
+  ),
+  ok('markDeletionPublished', 'DELETED', { event_pending: true, due_shard: 'due', due_at: NOW_EPOCH }, (seen) =>
+    step('markDeletionPublished', { seen: seen as CheckRecord, now: NOW }),
+  ),
+  no(
+    'markDeletionPublished',
+    'DELETED',
+    { event_pending: true, ...owed(0) },
+    (seen) => step('markDeletionPublished', { seen: { ...(seen as CheckRecord), didit_erasure: undefined }, now: NOW }),
+    'owing a Didit erasure it did not read',
+  ),
+  ok(
+    'markDeletionPublished',
+    'DELETED',
+    { event_pending: true, ...owed(0) },
+    (seen) => step('markDeletionPublished', { seen: seen as CheckRecord, now: NOW }),
+    'owing a Didit erasure',
+  ),
+  no(
+    'markDeletionPublished',
+    'DELETED',
+    {},
+    (seen) => step('markDeletionPublished', { seen: seen as CheckRecord, now: NOW }),
+    'with no event pending',
+  ),
+  ok('diditErasureFailed', 'DELETED', owed(2), (seen) =>
+    step('diditErasureFailed', {
+      seen: seen as CheckRecord,
+      error: 'DIDIT_UNAVAILABLE (HTTP 503)',
+      now: NOW,
+      retryInSeconds: 240,
+    }),
+  ),
+  no(
+    'diditErasureFailed',
+    'DELETED',
+    owed(3),
+    (seen) =>
+      step('diditErasureFailed', {
+        seen: { ...(seen as CheckRecord), didit_erasure_attempts: 2 },
+        error: 'x',
+        now: NOW,
+        retryInSeconds: 60,
+      }),
+    'after an attempt recorded since it was read,',
+  ),
+  no(
+    'diditErasureFailed',
+    'DELETED',
+    { didit_erasure: 'DONE' },
+    (seen) => step('diditErasureFailed', { seen: seen as CheckRecord, error: 'x', now: NOW, retryInSeconds: 60 }),
+    'whose erasure is done',
+  ),
+  ok('diditErasureDone', 'DELETED', owed(1), (seen) =>
+    step('diditErasureDone', { seen: seen as CheckRecord, now: NOW }),
+  ),
+  no(
+    'diditErasureDone',
+    'DELETED',
+    { ...owed(1), event_pending: true },
+    (seen) => step('diditErasureDone', { seen: { ...(seen as CheckRecord), event_pending: undefined }, now: NOW }),
+    'with a deletion event pending it did not read',
+  ),
+  no(
+    'diditErasureDone',
+    'DELETED',
+    { didit_erasure: 'DONE' },
+    (seen) => step('diditErasureDone', { seen: seen as CheckRecord, now: NOW }),
+    'whose erasure is done',
+  ),
 ];
+
+/** A check whose deliveries are at the cap (DELIVERIES_CAP = 50). */
+function atCap(): Partial<CheckRecord> {
+  const deliveries = Array.from({ length: 50 }, (_, i) => ({ ...delivery(), webhook_id: `msg_${i}` }));
+  return { deliveries, deliveries_total: 50 };
+}
+
+/** Completed checks saved at Didit owe an erasure there; the rest do not (covers both shapes of the tombstone). */
+function erasable(status: CheckStatus): Partial<CheckRecord> {
+  return status === 'COMPLETED' ? { save_api_request: true, owner: 'apikey:app-a' } : { save_api_request: false };
+}
+
+function erasure(seen: CheckRecord | undefined) {
+  return { seen: seen as CheckRecord, now: NOW, leaseSeconds: 60 };
+}
+
+/** A tombstone that still owes Didit an erasure, after `attempts` failed ones. */
+function owed(attempts: number): Partial<CheckRecord> {
+  return {
+    didit_erasure: 'PENDING',
+    didit_erasure_session: 'didit-session-1',
+    didit_erasure_attempts: attempts,
+    due_shard: 'due',
+    due_at: NOW_EPOCH - 1,
+  };
+}
 
 function diditUpdate(seen: CheckRecord | undefined) {
   return {

@@ -55,6 +55,7 @@ describe('REST API', () => {
     }));
     expect(routes.map((route) => route.route).sort()).toEqual([
       'GET /v1/liveness-checks',
+      'DELETE /v1/liveness-checks/{id}',
       'GET /v1/liveness-checks/{id}',
       'POST /v1/liveness-checks',
       'POST /v1/webhooks/didit',
@@ -69,11 +70,14 @@ describe('REST API', () => {
       expect(get.integration).toBe('AWS_PROXY');
       expect(get.uri).toContain(functionLogicalId(service.functions.getCheck));
     }
+    const del = routes.find((route) => route.route.startsWith('DELETE'));
+    expect(del?.integration).toBe('AWS_PROXY');
+    expect(del?.uri).toContain(functionLogicalId(service.functions.deleteCheck));
   });
 
   it('requires an API key on every method but the Didit webhook, which is signature-authenticated', () => {
     const all = methods();
-    expect(all.length).toBe(4);
+    expect(all.length).toBe(5);
     for (const method of all) {
       const isWebhook = resourcePath(method.ResourceId as { Ref: string }) === '/v1/webhooks/didit';
       expect(method.ApiKeyRequired ?? false).toBe(!isWebhook);

@@ -226,6 +226,7 @@ describe('authorization', () => {
     const built = embed();
     expect(authOf(built)).toEqual([
       { target: 'createCheck', authorizationType: 'NONE', apiKeyRequired: true },
+      { target: 'deleteCheck', authorizationType: 'NONE', apiKeyRequired: true },
       { target: 'diditWebhook', authorizationType: 'NONE', apiKeyRequired: false },
       { target: 'getCheck', authorizationType: 'NONE', apiKeyRequired: true },
       { target: 'getCheck', authorizationType: 'NONE', apiKeyRequired: true },
@@ -237,6 +238,7 @@ describe('authorization', () => {
     const built = embed(() => ({ authorization: LivenessAuthorization.iam() }));
     expect(authOf(built)).toEqual([
       { target: 'createCheck', authorizationType: 'AWS_IAM', apiKeyRequired: false },
+      { target: 'deleteCheck', authorizationType: 'AWS_IAM', apiKeyRequired: false },
       { target: 'diditWebhook', authorizationType: 'NONE', apiKeyRequired: false },
       { target: 'getCheck', authorizationType: 'AWS_IAM', apiKeyRequired: false },
       { target: 'getCheck', authorizationType: 'AWS_IAM', apiKeyRequired: false },
@@ -318,6 +320,7 @@ describe('sizes and policies', () => {
     expect(memory).toEqual({
       createCheck: 512,
       getCheck: 512,
+      deleteCheck: 512,
       processUpload: 2048,
       sweepChecks: 512,
       deliverWebhook: 512,

@@ -80,7 +80,7 @@ describe('LivenessService eventSchemaRegistry', () => {
     new LivenessService(on, 'Liveness', { eventSchemaRegistry: true });
     const withRegistry = Template.fromStack(on);
     withRegistry.resourceCountIs('AWS::EventSchemas::Registry', 1);
-    withRegistry.resourceCountIs('AWS::EventSchemas::Schema', 5);
+    withRegistry.resourceCountIs('AWS::EventSchemas::Schema', 6);
 
     const off = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'WithoutRegistry');
     new LivenessService(off, 'Liveness');

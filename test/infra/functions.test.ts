@@ -80,11 +80,24 @@ describe('functions', () => {
     });
   });
 
-  it('pass get-check only the table name and which client app each API key id belongs to', () => {
+  it('pass get-check the table name, which client app each API key id belongs to, and the face-attribute setting', () => {
     expect(environmentOf(template, functionLogicalId(getCheck))).toEqual({
       ...POWERTOOLS_ENV,
       NODE_OPTIONS: '--enable-source-maps',
       TABLE_NAME: { Ref: expect.any(String) },
+      CLIENT_APP_API_KEY_IDS: { 'Fn::Join': ['=', ['default', { Ref: expect.any(String) }]] },
+      STORE_FACE_ATTRIBUTES: 'false',
+    });
+  });
+
+  it('pass delete-check the table, bucket, prefix and bus, nothing else', () => {
+    expect(environmentOf(template, functionLogicalId(stack.service.functions.deleteCheck))).toEqual({
+      ...POWERTOOLS_ENV,
+      NODE_OPTIONS: '--enable-source-maps',
+      TABLE_NAME: { Ref: expect.any(String) },
+      BUCKET_NAME: { Ref: expect.any(String) },
+      UPLOAD_PREFIX: 'uploads/',
+      EVENT_BUS_NAME: { Ref: expect.any(String) },
       CLIENT_APP_API_KEY_IDS: { 'Fn::Join': ['=', ['default', { Ref: expect.any(String) }]] },
     });
   });
@@ -98,6 +111,8 @@ describe('functions', () => {
       UPLOAD_PREFIX: 'uploads/',
       EVENT_BUS_NAME: { Ref: expect.any(String) },
       PRESCREEN_ENABLED: 'false',
+      KEEP_UPLOADS_UNTIL_LIFECYCLE: 'false',
+      STORE_FACE_ATTRIBUTES: 'false',
       DIDIT_BASE_URL: 'https://verification.didit.me',
       DIDIT_API_KEY_SECRET_ID: { Ref: expect.stringMatching(/DiditApiKey/) },
       DIDIT_REQUESTS_PER_MINUTE: '280',

@@ -188,7 +188,7 @@ describe('a plain-JavaScript CDK app using the installed package', () => {
       const functions = Object.values(template.Resources).filter(
         (resource) => resource.Type === 'AWS::Lambda::Function' && resource.Properties.Runtime === 'nodejs24.x',
       );
-      expect(functions.map((fn) => fn.Properties.Handler)).toEqual(Array(6).fill('index.handler'));
+      expect(functions.map((fn) => fn.Properties.Handler)).toEqual(Array(7).fill('index.handler'));
     }
     const arm = processorAsset(outdir, 'LivenessArm');
     const packagedProcessor = path.join(app, 'node_modules/didit-liveness-service/dist/functions/process-upload-arm64');
@@ -277,7 +277,7 @@ describe('examples/embed against the installed package', () => {
     const functions = Object.values(template.Resources).filter(
       (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Runtime === 'nodejs24.x',
     );
-    expect(functions).toHaveLength(6);
+    expect(functions).toHaveLength(7);
     expect(new Set(functions.map((fn) => fn.Properties.Architectures?.[0]))).toEqual(new Set(['x86_64']));
     const x86 = processorAsset(path.join(embed, 'cdk.out'), 'LivenessEmbedExample');
     expect(existsSync(path.join(x86, 'node_modules', '@img', 'sharp-linux-x64'))).toBe(true);

@@ -16,8 +16,8 @@ import {
 } from '../helpers/cdk';
 
 const { stack, template } = buildLivenessStack();
-const { createCheck, getCheck, processUpload } = stack.service.functions;
-const all = { createCheck, getCheck, processUpload };
+const { createCheck, getCheck, deleteCheck, processUpload, sweepChecks } = stack.service.functions;
+const all = { createCheck, getCheck, deleteCheck, processUpload };
 
 /** Actions every function has for its own logs and X-Ray; not what the tests below are about. */
 const HOUSEKEEPING = new Set([
@@ -48,31 +48,33 @@ describe('least privilege', () => {
     expect(businessActions(roleLogicalId(getCheck))).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
   });
 
-  it('lets only the processor read the Didit API key secret', () => {
+  it('lets only the processor and the sweeper (Didit session erasure) read the Didit API key secret', () => {
     expect(allowedActions(template, roleLogicalId(processUpload))).toContain('secretsmanager:GetSecretValue');
-    for (const fn of [createCheck, getCheck]) {
+    expect(allowedActions(template, roleLogicalId(sweepChecks))).toContain('secretsmanager:GetSecretValue');
+    for (const fn of [createCheck, getCheck, deleteCheck]) {
       expect(
         allowedActions(template, roleLogicalId(fn)).filter((action) => action.startsWith('secretsmanager:')),
       ).toEqual([]);
     }
   });
 
-  it('lets only the processor publish to the event bus', () => {
+  it('lets only the processor and delete-check (of the API-facing functions) publish to the event bus', () => {
     const publishers = Object.entries(all)
       .filter(([, fn]) => allowedActions(template, roleLogicalId(fn)).includes('events:PutEvents'))
       .map(([name]) => name);
-    expect(publishers).toEqual(['processUpload']);
+    expect(publishers).toEqual(['deleteCheck', 'processUpload']);
     const put = allowStatementsForRole(template, roleLogicalId(processUpload)).find(
       (statement) => statement.Action === 'events:PutEvents',
     );
     expect(put?.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/EventsBus/), 'Arn'] });
   });
 
-  it('gives the processor reads and conditional updates on the table, GetObject under uploads/, and retry starts', () => {
+  it('gives the processor reads and conditional updates on the table, Get/DeleteObject under uploads/, retry starts', () => {
     expect(businessActions(roleLogicalId(processUpload))).toEqual([
       'dynamodb:GetItem',
       'dynamodb:UpdateItem',
       'events:PutEvents',
+      's3:DeleteObject',
       's3:GetObject',
       'secretsmanager:DescribeSecret',
       'secretsmanager:GetSecretValue',
@@ -82,6 +84,33 @@ describe('least privilege', () => {
       'sqs:SendMessage',
       'states:StartExecution',
     ]);
+  });
+
+  it('lets delete-check read, replace and update items, delete objects under uploads/ only, and publish', () => {
+    const role = roleLogicalId(deleteCheck);
+    expect(businessActions(role)).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'events:PutEvents',
+      's3:DeleteObject',
+    ]);
+  });
+
+  it('scopes every s3:DeleteObject to the uploads prefix, and gives it only to the functions that end or erase checks', () => {
+    const deleters = Object.entries(stack.service.functions).filter(([, fn]) =>
+      allowedActions(template, roleLogicalId(fn)).includes('s3:DeleteObject'),
+    );
+    expect(deleters.map(([name]) => name).sort()).toEqual(['deleteCheck', 'processUpload', 'sweepChecks']);
+    for (const [name, fn] of deleters) {
+      const statements = allowStatementsForRole(template, roleLogicalId(fn)).filter((statement) =>
+        JSON.stringify(statement.Action).includes('s3:DeleteObject'),
+      );
+      expect(statements.length, name).toBeGreaterThan(0);
+      for (const statement of statements) expect(JSON.stringify(statement.Resource), name).toMatch(/"\/uploads\/\*"/);
+    }
+    // The sweeper deletes but never reads an upload.
+    expect(allowedActions(template, roleLogicalId(sweepChecks))).not.toContain('s3:GetObject');
   });
 
   it('lets the processor send only to its own dead-letter queue', () => {

@@ -172,7 +172,7 @@ describe('the regulated profile: customer-managed key', () => {
         expect(JSON.stringify(resource.Properties[property]), `${id}.${property}`).toContain(keyId);
       }
     }
-    expect(ofType('AWS::Logs::LogGroup')).toHaveLength(10);
+    expect(ofType('AWS::Logs::LogGroup')).toHaveLength(11);
     expect(ofType('AWS::SecretsManager::Secret')).toHaveLength(3);
   });
 });
@@ -329,6 +329,7 @@ describe('the regulated profile: backups, alarms, storage, functions', () => {
     expect(reserved).toEqual({
       createCheck: 20,
       getCheck: 20,
+      deleteCheck: 20,
       processUpload: 50,
       sweepChecks: 1,
       deliverWebhook: 20,

@@ -12,7 +12,7 @@ import { DiditClient } from '../../lambdas/adapters/didit-client';
 import { EventPublisher } from '../../lambdas/adapters/event-publisher';
 import { RekognitionFaceDetector } from '../../lambdas/adapters/face-detector';
 import { PacerStateStore } from '../../lambdas/adapters/pacer-state-store';
-import { UploadReader } from '../../lambdas/adapters/upload-reader';
+import { UploadReader, UploadRemover } from '../../lambdas/adapters/upload-reader';
 import { loadProcessorConfig } from '../../lambdas/config';
 import type { CheckRecord } from '../../lambdas/core/check';
 import { prepareImageForDidit } from '../../lambdas/core/image-pipeline';
@@ -22,7 +22,7 @@ import type { MetricsPort } from '../../lambdas/core/metrics';
 import type { DomainEvent } from '../../lambdas/core/ports';
 import type { RetryRoundInput } from '../../lambdas/core/retry-round';
 import { MAX_UPLOAD_BYTES } from '../../lambdas/core/upload-rules';
-import { CheckProcessor, type ProcessorPorts } from '../../lambdas/services/check-processor';
+import { CheckProcessor, type ProcessorPorts, type ProcessorSettings } from '../../lambdas/services/check-processor';
 import { DiditPacer } from '../../lambdas/services/didit-pacer';
 import { emulatorClientConfig } from '../../local/aws-env';
 import { DiditSimulator } from '../../local/didit-simulator';
@@ -91,12 +91,13 @@ beforeEach(() => {
   didit.clear();
 });
 
-function processor(overrides: Partial<ProcessorPorts> = {}): CheckProcessor {
+function processor(overrides: Partial<ProcessorPorts> = {}, settings: Partial<ProcessorSettings> = {}): CheckProcessor {
   const cfg = config();
   return new CheckProcessor(
     {
       store,
       uploads: new UploadReader(s3, resources.bucketName),
+      uploadRemover: new UploadRemover(s3, resources.bucketName),
       prepareImage: prepareImageForDidit,
       didit: diditClient,
       pacer: new DiditPacer(new PacerStateStore(dynamo, resources.tableName, pacerId), {
@@ -117,6 +118,9 @@ function processor(overrides: Partial<ProcessorPorts> = {}): CheckProcessor {
       failureHorizonSeconds: 3600,
       probeIntervalMs: 60_000,
       waitDueGraceSeconds: 300,
+      keepUploadsUntilLifecycle: false,
+      storeFaceAttributes: false,
+      ...settings,
     },
   );
 }

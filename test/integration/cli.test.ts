@@ -226,6 +226,30 @@ describe('liveness verify against the local stack', () => {
   });
 });
 
+describe('liveness delete against the local stack', () => {
+  it('erases a check: exit 0, then GET answers 404; again exit 0; an unknown id exit 8; a bad id exit 1', async () => {
+    const api = new ApiClient(stack.apiUrl, stack.apiKey);
+    const created = await api.createCheck({ vendor_data: 'user-cli-delete' });
+
+    const run = await runCli(['delete', created.id], local());
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain(`Deleted ${created.id}`);
+    expect((await api.getCheck(created.id)).status).toBe(404);
+
+    const again = await runCli(['delete', created.id, '--json'], local());
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toEqual({ outcome: 'DELETED', id: created.id });
+
+    const unknown = await runCli(['delete', '3f0c2f7e-3c1b-4d8e-9a51-0a4c1e9b7d21', '--json'], local());
+    expect(unknown.code).toBe(EXIT_CODES.API_ERROR);
+    expect(JSON.parse(unknown.stdout)).toMatchObject({ outcome: 'API_ERROR', error: { code: 'NOT_FOUND' } });
+
+    const bad = await runCli(['delete', 'not-an-id'], local());
+    expect(bad.code).toBe(EXIT_CODES.USAGE_ERROR);
+    expect(bad.stderr).toContain('is not a check id');
+  });
+});
+
 describe('how long the CLI waits', () => {
   const pending = { id: 'c1', status: 'PROCESSING', created_at: '', updated_at: '', vendor_data: null, metadata: null };
 

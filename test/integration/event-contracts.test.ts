@@ -234,6 +234,19 @@ describe('every detail-type, produced for real, matches its schema', () => {
     expect(failure.detail).toMatchObject({ reason: 'REFUSED_BY_RECEIVER', last_status_code: 404 });
   });
 
+  it('Liveness Check Deleted (DELETE, then the sweeper erases the session at Didit)', async () => {
+    const created = await createCheck({ callback_url: `${receiverBase}/deleted` });
+    await ApiClient.upload(created.upload, selfie, 'image/jpeg');
+    await terminal(created.id);
+    const res = await api.request('DELETE', `/v1/liveness-checks/${created.id}`);
+    expect(res.status).toBe(204);
+    const deleted = await eventFor(DETAIL_TYPES.deleted, created.id);
+    expectEventMatches(deleted);
+    expect(deleted.detail).toMatchObject({ id: created.id, didit_erasure: 'PENDING' });
+    // Not a webhook: the deleted check has no callback URL left to send to.
+    await stack.sweep();
+  });
+
   it('every event captured on the bus, and every webhook body received, matches its schema', async () => {
     // Every event published so far has been received and every delivery made: "every" below means all of them.
     await waitForStackIdle(stack);

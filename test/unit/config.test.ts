@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   loadCreateCheckConfig,
+  loadDeleteCheckConfig,
   loadDiditWebhookConfig,
   loadGetCheckConfig,
   loadProcessorConfig,
@@ -17,6 +18,7 @@ type Env = Record<string, string | undefined>;
 const LOADERS: Record<FunctionRole, (env: Env) => unknown> = {
   createCheck: loadCreateCheckConfig,
   getCheck: loadGetCheckConfig,
+  deleteCheck: loadDeleteCheckConfig,
   processUpload: loadProcessorConfig,
   sweepChecks: loadSweeperConfig,
   deliverWebhook: loadWebhookDeliveryConfig,

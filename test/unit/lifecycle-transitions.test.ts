@@ -71,15 +71,22 @@ describe('the table', () => {
     expect([...touched].sort()).toEqual([...new Set(row(name).fields)].sort());
   });
 
-  it('terminal statuses have no way out: only outbox and delivery bookkeeping start from them', () => {
+  it('terminal statuses have no way out but erasure: only outbox and delivery bookkeeping start from them', () => {
     for (const name of NAMES) {
-      if (row(name).from.some(isTerminal)) expect(row(name).to, name).toBe('same');
+      if (row(name).from.some(isTerminal)) expect(row(name).to, name).toBe(name === 'erase' ? 'DELETED' : 'same');
+    }
+  });
+
+  it('a tombstone is final: nothing leads out of DELETED, and only erasure leads into it', () => {
+    for (const name of NAMES) {
+      if (row(name).from.includes('DELETED')) expect(row(name).to, name).toBe('same');
+      if (row(name).to === 'DELETED') expect(name).toBe('erase');
     }
   });
 
   it('every status a check can be in is reached by some transition, and every non-terminal one can be left', () => {
     expect(reachableStatuses().sort()).toEqual([...CHECK_STATUSES].sort());
-    for (const status of CHECK_STATUSES.filter((s) => !isTerminal(s))) {
+    for (const status of CHECK_STATUSES.filter((s) => !isTerminal(s) && s !== 'DELETED')) {
       const leaving = NAMES.filter((n) => row(n).from.includes(status) && row(n).to !== 'same' && row(n).to !== status);
       expect(leaving.length, status).toBeGreaterThan(0);
     }
@@ -146,6 +153,68 @@ describe('what the writes leave behind', () => {
       didit_updated_at: Math.floor(NOW.getTime() / 1000) - 5,
       pending_event_type: 'Liveness Check Updated',
     });
+  });
+
+  it('the first claim pins the upload to the S3 event ETag', () => {
+    expect(byName('claimUpload from AWAITING_UPLOAD pinning the ETag is accepted').upload_etag).toBe('"abc"');
+  });
+
+  it('a Didit update onto a full history drops the oldest and counts it', () => {
+    const next = byName('applyDiditUpdate from COMPLETED with a full history is accepted');
+    expect(next.history).toHaveLength(10);
+    expect(next.history?.[0]?.replaced_by).toBe('r1');
+    expect(next.history?.at(-1)?.replaced_by).toBe('didit:status.updated');
+    expect(next.history_dropped).toBe(1);
+  });
+
+  it('a delivery at the cap drops the oldest attempt and counts it', () => {
+    const next = byName('recordDelivery from COMPLETED at the cap is accepted');
+    expect(next.deliveries).toHaveLength(50);
+    expect(next.deliveries?.[0]?.webhook_id).toBe('msg_1');
+    expect(next).toMatchObject({ deliveries_total: 51, deliveries_dropped: 1 });
+  });
+
+  it('erasing leaves a tombstone of id, deletion time and the Didit erasure owed, and nothing else of the check', () => {
+    const next = byName('erase from COMPLETED is accepted') as unknown as Record<string, unknown>;
+    expect(Object.keys(next).sort()).toEqual(
+      [
+        'id',
+        'status',
+        'owner',
+        'deleted_at',
+        'expires_at',
+        'event_pending',
+        'due_shard',
+        'due_at',
+        'didit_erasure',
+        'didit_erasure_session',
+        'didit_erasure_attempts',
+      ].sort(),
+    );
+    expect(next).toMatchObject({
+      status: 'DELETED',
+      didit_erasure: 'PENDING',
+      didit_erasure_session: 'didit-session-1',
+    });
+    const unsaved = byName('erase from FAILED is accepted') as unknown as Record<string, unknown>;
+    expect(unsaved.didit_erasure).toBeUndefined();
+  });
+
+  it('a failed Didit erasure counts the attempt and comes due again; a done one leaves the due index', () => {
+    expect(byName('diditErasureFailed from DELETED is accepted')).toMatchObject({
+      didit_erasure: 'PENDING',
+      didit_erasure_attempts: 3,
+      didit_erasure_error: 'DIDIT_UNAVAILABLE (HTTP 503)',
+      due_at: Math.floor(NOW.getTime() / 1000) + 240,
+    });
+    const done = byName('diditErasureDone from DELETED is accepted');
+    expect(done).toMatchObject({
+      didit_erasure: 'DONE',
+      didit_erasure_attempts: 2,
+      didit_erased_at: NOW.toISOString(),
+    });
+    expect(done.didit_erasure_session).toBeUndefined();
+    expect(done.due_at).toBeUndefined();
   });
 
   it('publishing takes the check out of the due index', () => {

@@ -52,7 +52,7 @@ describe('api/openapi.json', () => {
       '/v1/webhooks/didit',
     ]);
     expect(Object.keys(generated.paths['/v1/liveness-checks'] ?? {})).toEqual(['post', 'get']);
-    expect(Object.keys(generated.paths['/v1/liveness-checks/{id}'] ?? {})).toEqual(['get']);
+    expect(Object.keys(generated.paths['/v1/liveness-checks/{id}'] ?? {})).toEqual(['get', 'delete']);
     expect(Object.keys(generated.paths['/v1/webhooks/didit'] ?? {})).toEqual(['post']);
     expect(Object.keys(generated.webhooks as object)).toEqual(['livenessCheckEvent']);
   });

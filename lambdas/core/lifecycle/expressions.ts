@@ -28,6 +28,11 @@ export interface Changes {
   /** Target attribute ← source attribute, as stored. */
   readonly copy?: Readonly<Partial<Record<Field, Field>>>;
   readonly remove?: readonly Field[];
+  /**
+   * The item becomes exactly `id` plus these attributes; everything else it held is gone (a tombstone). Used alone:
+   * the store writes it as one conditional PutItem.
+   */
+  readonly replace?: Readonly<Partial<Record<Field, unknown>>>;
 }
 
 export const exists = (field: Field): Condition => ({ op: 'exists', field });
@@ -63,6 +68,7 @@ export function holds(condition: Condition, record: Partial<CheckRecord> | undef
 
 /** The record after the changes, as DynamoDB would store it. */
 export function applyChanges(record: CheckRecord, changes: Changes): CheckRecord {
+  if (changes.replace) return { id: record.id, ...changes.replace } as unknown as CheckRecord;
   const next: Record<string, unknown> = { ...record };
   for (const [field, source] of Object.entries(changes.copy ?? {})) next[field] = record[source as Field];
   for (const [field, value] of Object.entries(changes.set ?? {})) next[field] = value;
@@ -84,5 +90,6 @@ export function changedFields(changes: Changes): Field[] {
     ...Object.keys(changes.append ?? {}),
     ...Object.keys(changes.copy ?? {}),
     ...(changes.remove ?? []),
+    ...Object.keys(changes.replace ?? {}),
   ] as Field[];
 }

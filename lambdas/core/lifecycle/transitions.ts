@@ -1,5 +1,5 @@
 import type { CheckError, CheckRecord, CheckResult, CheckStatus, DeliveryAttempt, HistoryEntry } from '../check';
-import { CHECK_STATUSES, DUE_SHARD, TERMINAL_STATUSES, WAITING_SHARD } from '../check';
+import { DELIVERIES_CAP, DUE_SHARD, HISTORY_CAP, LIVE_STATUSES, TERMINAL_STATUSES, WAITING_SHARD } from '../check';
 import { DETAIL_TYPES } from '../check-events';
 import type { WaitReason } from '../pacing/pacer';
 import type { ConflictKind } from './conflicts';
@@ -126,12 +126,16 @@ export const TRANSITIONS = {
     from: ['AWAITING_UPLOAD', 'PROCESSING'],
     to: 'PROCESSING',
     guard: 'PROCESSING only once its claim has lapsed',
-    fields: CLAIM_FIELDS,
+    fields: [...CLAIM_FIELDS, 'upload_etag'],
     refusal: 'claim',
-    step: ({ token, now, leaseSeconds }: Claim) => ({
-      condition: and(exists('id'), or(eq('status', 'AWAITING_UPLOAD'), leaseLapsed(now))),
-      changes: claimChanges(token, now, leaseSeconds),
-    }),
+    step: ({ token, now, leaseSeconds, etag }: Claim & { etag?: string }) => {
+      const changes = claimChanges(token, now, leaseSeconds);
+      return {
+        condition: and(exists('id'), or(eq('status', 'AWAITING_UPLOAD'), leaseLapsed(now))),
+        // The first claim pins the upload the S3 event announced; a takeover keeps the pinned one.
+        changes: etag ? { ...changes, setIfAbsent: { upload_etag: etag } } : changes,
+      };
+    },
   },
   /** The workflow path: an attempt of this round claims the check, or takes over this round's lapsed attempt. */
   claimRetry: {
@@ -407,6 +411,7 @@ export const TRANSITIONS = {
     fields: [
       'result',
       'history',
+      'history_dropped',
       'didit_event_ids',
       'didit_updated_at',
       'event_pending',
@@ -423,6 +428,9 @@ export const TRANSITIONS = {
         replaced_by: 'didit:status.updated',
         result: seen.result as CheckResult,
       };
+      // The condition pins the check to `seen`, so the capped history is computed from the list as stored.
+      const history = [...(seen.history ?? []), replaced];
+      const dropped = Math.max(0, history.length - HISTORY_CAP);
       return {
         condition: and(
           eq('status', 'COMPLETED'),
@@ -438,8 +446,10 @@ export const TRANSITIONS = {
             due_shard: DUE_SHARD,
             due_at: epochSeconds(now) + PENDING_EVENT_DUE_SECONDS,
             updated_at: now.toISOString(),
+            history: history.slice(dropped),
+            ...(dropped > 0 ? { history_dropped: (seen.history_dropped ?? 0) + dropped } : {}),
           },
-          append: { history: [replaced], didit_event_ids: [p.eventId] },
+          append: { didit_event_ids: [p.eventId] },
         },
       };
     },
@@ -476,22 +486,197 @@ export const TRANSITIONS = {
       changes: { remove: ['event_pending', 'event_claimed_until', 'pending_event_type', 'due_shard', 'due_at'] },
     }),
   },
-  /** One webhook delivery attempt, visible in GET. */
+  /**
+   * One webhook delivery attempt, visible in GET. Appended while the list is under DELIVERIES_CAP; at the cap the
+   * oldest are dropped and counted, computed from the list as read and conditional on no attempt recorded since
+   * (`deliveries_total`), so a concurrent attempt is never lost (the caller reads again). Never onto a tombstone.
+   */
   recordDelivery: {
-    from: CHECK_STATUSES,
+    from: LIVE_STATUSES,
     to: 'same',
-    guard: 'the check exists',
-    fields: ['deliveries'],
-    refusal: 'missing',
-    step: ({ attempt }: { attempt: DeliveryAttempt }) => ({
-      condition: exists('id'),
-      changes: { append: { deliveries: [attempt] } },
+    guard: 'the check exists and is not deleted; at the cap, no attempt was recorded since it was read',
+    fields: ['deliveries', 'deliveries_total', 'deliveries_dropped'],
+    refusal: 'changed',
+    step: ({ attempt, seen }: { attempt: DeliveryAttempt; seen: CheckRecord }) => {
+      const live = and(exists('id'), isIn('status', LIVE_STATUSES));
+      const kept = seen.deliveries ?? [];
+      if (kept.length < DELIVERIES_CAP) {
+        return { condition: live, changes: { append: { deliveries: [attempt] }, increment: ['deliveries_total'] } };
+      }
+      const deliveries = [...kept, attempt].slice(-DELIVERIES_CAP);
+      const total = (seen.deliveries_total ?? kept.length) + 1;
+      return {
+        condition: and(
+          live,
+          seen.deliveries_total === undefined
+            ? notExists('deliveries_total')
+            : eq('deliveries_total', seen.deliveries_total),
+        ),
+        changes: { set: { deliveries, deliveries_total: total, deliveries_dropped: total - deliveries.length } },
+      };
+    },
+  },
+  /**
+   * `DELETE /v1/liveness-checks/{id}`: the check becomes a tombstone (id, owner, deleted_at, and the Didit erasure
+   * still owed), from any status, as it was read (`updated_at`), so whatever the erasure does next (the Didit session
+   * to delete) matches what was erased. Every later write of the processor, a retry round or a Didit webhook is
+   * refused by its own guard (none starts from DELETED). The deletion event and the upload's removal are pending
+   * (the outbox: the sweeper finishes them if the eraser dies).
+   */
+  erase: {
+    from: LIVE_STATUSES,
+    to: 'DELETED',
+    guard: 'unchanged since it was read (updated_at)',
+    fields: [
+      'status',
+      'owner',
+      'deleted_at',
+      'expires_at',
+      'event_pending',
+      'due_shard',
+      'due_at',
+      'didit_erasure',
+      'didit_erasure_session',
+      'didit_erasure_attempts',
+    ],
+    refusal: 'changed',
+    step: ({ seen, now, leaseSeconds }: { seen: CheckRecord; now: Date; leaseSeconds: number }) => {
+      const session = diditSessionToErase(seen);
+      return {
+        condition: and(isIn('status', LIVE_STATUSES), eq('updated_at', seen.updated_at)),
+        changes: {
+          replace: {
+            status: 'DELETED',
+            // Kept so the owner rule still applies: a second DELETE by the owner answers 204, anyone else 404.
+            ...(seen.owner !== undefined ? { owner: seen.owner } : {}),
+            deleted_at: now.toISOString(),
+            // Kept while the check would have been: a second DELETE answers the same; TTL then removes it.
+            expires_at: seen.expires_at,
+            event_pending: true,
+            due_shard: DUE_SHARD,
+            due_at: epochSeconds(now) + leaseSeconds,
+            ...(session ? { didit_erasure: 'PENDING', didit_erasure_session: session, didit_erasure_attempts: 0 } : {}),
+          },
+        },
+      };
+    },
+  },
+  /**
+   * A processor whose attempt got Didit's answer after the check was deleted: Didit saved that request, so its session
+   * is owed an erasure too (the check itself stays deleted).
+   */
+  requestDiditErasure: {
+    from: ['DELETED'],
+    to: 'same',
+    guard: 'no Didit erasure is owed yet',
+    fields: ['didit_erasure', 'didit_erasure_session', 'didit_erasure_attempts', 'due_shard', 'due_at'],
+    refusal: 'changed',
+    step: ({ session, now }: { session: string; now: Date }) => ({
+      condition: and(eq('status', 'DELETED'), notExists('didit_erasure')),
+      changes: {
+        set: {
+          didit_erasure: 'PENDING',
+          didit_erasure_session: session,
+          didit_erasure_attempts: 0,
+          due_shard: DUE_SHARD,
+          due_at: epochSeconds(now),
+        },
+      },
+    }),
+  },
+  /** The deletion event is on the bus and the upload is gone; the tombstone stays due (now) only for a pending erasure. */
+  markDeletionPublished: {
+    from: ['DELETED'],
+    to: 'same',
+    guard: 'a deletion event is pending; the Didit erasure owed is as read',
+    fields: ['event_pending', 'due_shard', 'due_at'],
+    refusal: 'changed',
+    step: ({ seen, now }: { seen: CheckRecord; now: Date }) => ({
+      condition: and(
+        eq('status', 'DELETED'),
+        eq('event_pending', true),
+        // Whether it stays due depends on the erasure owed: as read, or refused (read again).
+        seen.didit_erasure === undefined ? notExists('didit_erasure') : eq('didit_erasure', seen.didit_erasure),
+      ),
+      // With an erasure owed, Didit is asked at the next sweep; otherwise the tombstone leaves the due index.
+      changes:
+        seen.didit_erasure === 'PENDING'
+          ? { set: { due_at: epochSeconds(now) }, remove: ['event_pending'] }
+          : { remove: ['event_pending', 'due_shard', 'due_at'] },
+    }),
+  },
+  /** Didit did not confirm the erasure: counted, the error kept, and tried again after `retryInSeconds`. */
+  diditErasureFailed: {
+    from: ['DELETED'],
+    to: 'same',
+    guard: 'the erasure is still pending, after as many attempts as were read',
+    fields: ['didit_erasure_attempts', 'didit_erasure_error', 'due_shard', 'due_at'],
+    refusal: 'changed',
+    step: ({
+      seen,
+      error,
+      now,
+      retryInSeconds,
+    }: {
+      seen: CheckRecord;
+      error: string;
+      now: Date;
+      retryInSeconds: number;
+    }) => ({
+      condition: and(
+        eq('status', 'DELETED'),
+        eq('didit_erasure', 'PENDING'),
+        eq('didit_erasure_attempts', seen.didit_erasure_attempts ?? 0),
+      ),
+      changes: {
+        set: { didit_erasure_error: error, due_shard: DUE_SHARD, due_at: epochSeconds(now) + retryInSeconds },
+        increment: ['didit_erasure_attempts'],
+      },
+    }),
+  },
+  /** Didit deleted the session (204) or had none (404): the tombstone records it and leaves the due index. */
+  diditErasureDone: {
+    from: ['DELETED'],
+    to: 'same',
+    guard: 'the erasure is pending; the deletion event is as read',
+    fields: [
+      'didit_erasure',
+      'didit_erased_at',
+      'didit_erasure_attempts',
+      'didit_erasure_session',
+      'didit_erasure_error',
+      'due_shard',
+      'due_at',
+    ],
+    refusal: 'changed',
+    step: ({ seen, now }: { seen: CheckRecord; now: Date }) => ({
+      condition: and(
+        eq('status', 'DELETED'),
+        eq('didit_erasure', 'PENDING'),
+        // Whether it stays due depends on the deletion event: as read, or refused (the next sweep reads again).
+        seen.event_pending ? eq('event_pending', true) : notExists('event_pending'),
+      ),
+      changes: {
+        set: { didit_erasure: 'DONE', didit_erased_at: now.toISOString() },
+        increment: ['didit_erasure_attempts'],
+        remove: [
+          'didit_erasure_session',
+          'didit_erasure_error',
+          ...(seen.event_pending ? [] : (['due_shard', 'due_at'] as Field[])),
+        ],
+      },
     }),
   },
 } as const satisfies Record<string, TransitionRow<never>>;
 
 export type TransitionName = keyof typeof TRANSITIONS;
 type ParamsOf<N extends TransitionName> = Parameters<(typeof TRANSITIONS)[N]['step']>[0];
+
+/** The Didit session a deleted check leaves to erase at Didit: only a request Didit saved (`save_api_request`). */
+export function diditSessionToErase(check: CheckRecord): string | undefined {
+  if (!check.save_api_request) return undefined;
+  return check.didit_session_id ?? check.result?.request_id ?? check.pending_result?.request_id ?? undefined;
+}
 
 /** The conditional write for one transition, ready for the store. */
 export function step<N extends TransitionName>(transition: N, params: ParamsOf<N>): Step {

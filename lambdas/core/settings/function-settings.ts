@@ -13,21 +13,33 @@ export const FUNCTION_RESOURCES = {
     kind: 'resource',
     env: {
       name: 'TABLE_NAME',
-      readBy: ['createCheck', 'getCheck', 'processUpload', 'sweepChecks', 'deliverWebhook', 'diditWebhook'],
+      readBy: [
+        'createCheck',
+        'getCheck',
+        'deleteCheck',
+        'processUpload',
+        'sweepChecks',
+        'deliverWebhook',
+        'diditWebhook',
+      ],
       setBy: 'stack',
     },
     doc: 'the checks table',
   },
   bucketName: {
     kind: 'resource',
-    env: { name: 'BUCKET_NAME', readBy: ['createCheck', 'processUpload'], setBy: 'stack' },
+    env: {
+      name: 'BUCKET_NAME',
+      readBy: ['createCheck', 'processUpload', 'sweepChecks', 'deleteCheck'],
+      setBy: 'stack',
+    },
     doc: 'the uploads bucket',
   },
   eventBusName: {
     kind: 'resource',
     env: {
       name: 'EVENT_BUS_NAME',
-      readBy: ['processUpload', 'sweepChecks', 'deliverWebhook', 'diditWebhook'],
+      readBy: ['deleteCheck', 'processUpload', 'sweepChecks', 'deliverWebhook', 'diditWebhook'],
       setBy: 'stack',
     },
     doc: 'the bus check events go to',
@@ -39,7 +51,7 @@ export const FUNCTION_RESOURCES = {
   },
   diditApiKeySecretId: {
     kind: 'resource',
-    env: { name: 'DIDIT_API_KEY_SECRET_ID', readBy: ['processUpload'], setBy: 'stack' },
+    env: { name: 'DIDIT_API_KEY_SECRET_ID', readBy: ['processUpload', 'sweepChecks'], setBy: 'stack' },
     doc: 'ARN of the secret holding the Didit API key (never the key itself)',
   },
   diditWebhookSecretId: {
@@ -65,7 +77,7 @@ export const FUNCTION_RESOURCES = {
     default: '',
     pattern: /^$|^[a-z0-9][a-z0-9-]*=[^,=\s]+(,[a-z0-9][a-z0-9-]*=[^,=\s]+)*$/,
     what: 'a list "<client app>=<API key id>,…"',
-    env: { name: 'CLIENT_APP_API_KEY_IDS', readBy: ['createCheck', 'getCheck'], setBy: 'stack' },
+    env: { name: 'CLIENT_APP_API_KEY_IDS', readBy: ['createCheck', 'getCheck', 'deleteCheck'], setBy: 'stack' },
     doc: 'which client app each API key belongs to: the owner of the checks created with it',
   },
 } as const satisfies Record<string, SettingSpec>;
@@ -78,7 +90,11 @@ export const FUNCTION_SETTINGS = {
     default: UPLOAD_PREFIX,
     pattern: /^[a-z0-9-]+\/$/,
     what: 'a lowercase prefix ending in "/", like "uploads/"',
-    env: { name: 'UPLOAD_PREFIX', readBy: ['createCheck', 'processUpload'], setBy: 'stack' },
+    env: {
+      name: 'UPLOAD_PREFIX',
+      readBy: ['createCheck', 'deleteCheck', 'processUpload', 'sweepChecks'],
+      setBy: 'stack',
+    },
     doc: 'key prefix of uploads: the presigned POST allows it, the trigger and the lifecycle rule match it',
   },
   webhookMaxAttempts: {
@@ -92,7 +108,11 @@ export const FUNCTION_SETTINGS = {
   s3ForcePathStyle: {
     kind: 'boolean',
     default: false,
-    env: { name: 'S3_FORCE_PATH_STYLE', readBy: ['createCheck', 'processUpload'], setBy: 'local' },
+    env: {
+      name: 'S3_FORCE_PATH_STYLE',
+      readBy: ['createCheck', 'deleteCheck', 'processUpload', 'sweepChecks'],
+      setBy: 'local',
+    },
     doc: 'path-style S3 URLs, for emulators without virtual-host DNS',
   },
   allowInsecureCallbacks: {
@@ -107,7 +127,7 @@ export const FUNCTION_SETTINGS = {
     min: 5,
     max: 3600,
     unit: 'seconds',
-    env: { name: 'CLAIM_LEASE_SECONDS', readBy: ['processUpload', 'sweepChecks'] },
+    env: { name: 'CLAIM_LEASE_SECONDS', readBy: ['deleteCheck', 'processUpload', 'sweepChecks'] },
     doc: 'how long a claim keeps other processors off a check; must outlast the processor timeout (90 s)',
   },
   retryDueSeconds: {
@@ -143,7 +163,7 @@ export const FUNCTION_SETTINGS = {
     min: 0,
     max: 3600,
     unit: 'seconds',
-    env: { name: 'SECRET_CACHE_SECONDS', readBy: ['processUpload', 'deliverWebhook', 'diditWebhook'] },
+    env: { name: 'SECRET_CACHE_SECONDS', readBy: ['processUpload', 'sweepChecks', 'deliverWebhook', 'diditWebhook'] },
     doc: 'how long a secret is cached before Secrets Manager is asked again (rotation pick-up)',
   },
   secretRefreshSeconds: {
@@ -179,7 +199,7 @@ export const FUNCTION_SETTINGS = {
     min: 100,
     max: 60_000,
     unit: ms,
-    env: { name: 'DIDIT_CONNECT_TIMEOUT_MS', readBy: ['processUpload'] },
+    env: { name: 'DIDIT_CONNECT_TIMEOUT_MS', readBy: ['processUpload', 'sweepChecks'] },
     doc: 'connect timeout of the Didit call (the processor timeout covers connect + headers + body)',
   },
   diditHeadersTimeoutMs: {
@@ -188,7 +208,7 @@ export const FUNCTION_SETTINGS = {
     min: 100,
     max: 120_000,
     unit: ms,
-    env: { name: 'DIDIT_HEADERS_TIMEOUT_MS', readBy: ['processUpload'] },
+    env: { name: 'DIDIT_HEADERS_TIMEOUT_MS', readBy: ['processUpload', 'sweepChecks'] },
     doc: 'time Didit has to send its response headers',
   },
   diditBodyTimeoutMs: {
@@ -197,7 +217,7 @@ export const FUNCTION_SETTINGS = {
     min: 100,
     max: 120_000,
     unit: ms,
-    env: { name: 'DIDIT_BODY_TIMEOUT_MS', readBy: ['processUpload'] },
+    env: { name: 'DIDIT_BODY_TIMEOUT_MS', readBy: ['processUpload', 'sweepChecks'] },
     doc: "longest pause while reading Didit's answer",
   },
   imageMaxLongEdge: {

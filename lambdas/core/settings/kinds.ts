@@ -7,6 +7,7 @@
 export type FunctionRole =
   | 'createCheck'
   | 'getCheck'
+  | 'deleteCheck'
   | 'processUpload'
   | 'sweepChecks'
   | 'deliverWebhook'

@@ -43,6 +43,26 @@ export const STACK_SETTINGS = {
     prop: true,
     doc: 'S3 lifecycle deletes uploaded selfies after this many days',
   },
+  keepUploadsUntilLifecycle: {
+    kind: 'boolean',
+    default: false,
+    context: 'keepUploadsUntilLifecycle',
+    prop: true,
+    env: { name: 'KEEP_UPLOADS_UNTIL_LIFECYCLE', readBy: ['processUpload', 'sweepChecks'], setBy: 'stack' },
+    doc:
+      'keep each selfie until the lifecycle rule (`uploadRetentionDays`) instead of deleting it when its check ends, ' +
+      'for customers who must audit the image; `DELETE` removes it either way',
+  },
+  storeFaceAttributes: {
+    kind: 'boolean',
+    default: false,
+    context: 'storeFaceAttributes',
+    prop: true,
+    env: { name: 'STORE_FACE_ATTRIBUTES', readBy: ['processUpload', 'getCheck'], setBy: 'stack' },
+    doc:
+      "store and return Didit's age, gender and race/ethnicity estimates per face; off, only the box and confidence " +
+      'are kept (nothing in the decision needs them)',
+  },
   checkRetentionDays: {
     kind: 'integer',
     default: 30,
@@ -78,7 +98,7 @@ export const STACK_SETTINGS = {
     default: 'https://verification.didit.me',
     context: 'diditBaseUrl',
     prop: true,
-    env: { name: 'DIDIT_BASE_URL', readBy: ['processUpload'], setBy: 'stack' },
+    env: { name: 'DIDIT_BASE_URL', readBy: ['processUpload', 'sweepChecks'], setBy: 'stack' },
     doc: 'Didit API origin the processor calls',
   },
   corsAllowedOrigins: {

@@ -10,7 +10,7 @@ import {
   DiditUnavailableError,
 } from '../../../lambdas/errors';
 import { PACE_LEAD_MS } from '../../../lambdas/services/check-evaluator';
-import { CheckProcessor, type ProcessorPorts } from '../../../lambdas/services/check-processor';
+import { CheckProcessor, type ProcessorPorts, type ProcessorSettings } from '../../../lambdas/services/check-processor';
 import type { DiditPacer } from '../../../lambdas/services/didit-pacer';
 import { MemoryCheckStore } from '../../fakes/memory-check-store';
 import { type MemoryPacerState, memoryPacer } from '../../fakes/memory-pacer';
@@ -47,7 +47,7 @@ beforeEach(() => {
   clock = new ManualClock();
 });
 
-function processor(overrides: Partial<ProcessorPorts> = {}): CheckProcessor {
+function processor(overrides: Partial<ProcessorPorts> = {}, settings: Partial<ProcessorSettings> = {}): CheckProcessor {
   return new CheckProcessor(
     {
       store,
@@ -57,6 +57,7 @@ function processor(overrides: Partial<ProcessorPorts> = {}): CheckProcessor {
       pacer,
       events,
       retries,
+      uploadRemover: uploads,
       clock: clock.now,
       newToken: randomUUID,
       random: () => 0,
@@ -71,6 +72,9 @@ function processor(overrides: Partial<ProcessorPorts> = {}): CheckProcessor {
       failureHorizonSeconds: HORIZON,
       probeIntervalMs: 60_000,
       waitDueGraceSeconds: 300,
+      keepUploadsUntilLifecycle: false,
+      storeFaceAttributes: false,
+      ...settings,
     },
   );
 }

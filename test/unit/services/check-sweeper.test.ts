@@ -4,6 +4,7 @@ import type { CheckRecord } from '../../../lambdas/core/check';
 import { epochSeconds } from '../../../lambdas/core/lifecycle/transitions';
 import { CheckSweeper } from '../../../lambdas/services/check-sweeper';
 import { MemoryCheckStore } from '../../fakes/memory-check-store';
+import { MemoryUploads, ScriptedSessionEraser } from '../../fakes/processor-fakes';
 import { ManualClock, RecordingEvents, RecordingMetrics, RecordingRetries } from '../../fakes/recorders';
 import { storedCheck } from '../../helpers/transition-cases';
 
@@ -13,6 +14,8 @@ let events: RecordingEvents;
 let retries: RecordingRetries;
 let metrics: RecordingMetrics;
 let clock: ManualClock;
+let uploads: MemoryUploads;
+let diditSessions: ScriptedSessionEraser;
 
 beforeEach(() => {
   store = new MemoryCheckStore();
@@ -20,12 +23,20 @@ beforeEach(() => {
   retries = new RecordingRetries();
   metrics = new RecordingMetrics();
   clock = new ManualClock(new Date('2026-11-26T12:00:00.000Z'));
+  uploads = new MemoryUploads();
+  diditSessions = new ScriptedSessionEraser();
 });
 
-const sweeper = () =>
+const sweeper = (over: MemoryCheckStore = store) =>
   new CheckSweeper(
-    { store, events, retries, clock: clock.now, metrics },
-    { batchSize: 10, leaseSeconds: 60, retryDueSeconds: 900 },
+    { store: over, events, retries, uploads, diditSessions, clock: clock.now, metrics },
+    {
+      batchSize: 10,
+      leaseSeconds: 60,
+      retryDueSeconds: 900,
+      uploadPrefix: 'uploads/',
+      keepUploadsUntilLifecycle: false,
+    },
   );
 
 async function stored(status: CheckRecord['status'], extra: Partial<CheckRecord> = {}): Promise<string> {
@@ -81,10 +92,7 @@ describe('a sweep', () => {
         return due;
       },
     });
-    const counts = await new CheckSweeper(
-      { store: racing, events, retries, clock: clock.now, metrics },
-      { batchSize: 10, leaseSeconds: 60, retryDueSeconds: 900 },
-    ).sweep();
+    const counts = await sweeper(racing).sweep();
     expect(counts).toMatchObject({ SKIPPED: 1, EXPIRED: 0 });
     expect(events.published).toEqual([]);
   });
