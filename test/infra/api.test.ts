@@ -54,8 +54,8 @@ describe('REST API', () => {
       uri: JSON.stringify((method.Integration as { Uri: unknown }).Uri),
     }));
     expect(routes.map((route) => route.route).sort()).toEqual([
-      'GET /v1/liveness-checks',
       'DELETE /v1/liveness-checks/{id}',
+      'GET /v1/liveness-checks',
       'GET /v1/liveness-checks/{id}',
       'POST /v1/liveness-checks',
       'POST /v1/webhooks/didit',

@@ -302,7 +302,7 @@ describe('authorization', () => {
         { type: 'NONE', scopes: undefined, authorizer: false },
       ]),
     );
-    expect(byRoute.filter((route) => route.type === 'COGNITO_USER_POOLS')).toHaveLength(3);
+    expect(byRoute.filter((route) => route.type === 'COGNITO_USER_POOLS')).toHaveLength(4);
     built.template.resourceCountIs('AWS::ApiGateway::ApiKey', 0);
   });
 });

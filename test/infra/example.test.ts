@@ -25,6 +25,7 @@ describe('the embedding example', () => {
       'AWS_IAM',
       'AWS_IAM',
       'AWS_IAM',
+      'AWS_IAM',
     ]);
     expect(ofType('AWS::ApiGateway::ApiKey')).toEqual([]);
     const backend = logicalIdOf(stack.backendRole.node.defaultChild as CfnElement);

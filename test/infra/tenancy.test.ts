@@ -147,6 +147,7 @@ describe('the event bus', () => {
     const writers = statement.Condition.ArnNotEquals['aws:PrincipalArn'];
     const expected = [
       service.functions.processUpload,
+      service.functions.deleteCheck,
       service.functions.sweepChecks,
       service.functions.deliverWebhook,
       service.functions.diditWebhook,
@@ -172,7 +173,7 @@ describe('Cognito authorization', () => {
       (r) => r.Type === 'AWS::ApiGateway::Method',
     );
     const cognitoMethods = methods.filter((m) => m.Properties.AuthorizationType === 'COGNITO_USER_POOLS');
-    expect(cognitoMethods).toHaveLength(3);
+    expect(cognitoMethods).toHaveLength(4);
     for (const method of cognitoMethods) expect(method.Properties.AuthorizationScopes).toEqual([DEFAULT_COGNITO_SCOPE]);
     expect(methods.filter((m) => m.Properties.AuthorizationType === 'NONE')).toHaveLength(1);
   });
