@@ -16,6 +16,7 @@ import { storedCheck } from '../helpers/transition-cases';
 type Handler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 let createCheck: Handler;
 let getCheck: Handler;
+let deleteCheck: Handler;
 let store: CheckStore;
 
 interface Identity {
@@ -98,6 +99,9 @@ async function create(identity: Identity, vendorData: string): Promise<string> {
 const get = (identity: Identity, id: string) =>
   getCheck(event(identity, 'GET', '/v1/liveness-checks/{id}', { pathParameters: { id } }));
 
+const erase = (identity: Identity, id: string) =>
+  deleteCheck(event(identity, 'DELETE', '/v1/liveness-checks/{id}', { pathParameters: { id } }));
+
 const list = (identity: Identity, query: Record<string, string>) =>
   getCheck(event(identity, 'GET', '/v1/liveness-checks', { queryStringParameters: query }));
 
@@ -119,10 +123,12 @@ beforeAll(async () => {
     BUCKET_NAME: resources.bucketName,
     UPLOAD_PREFIX,
     CLIENT_APP_API_KEY_IDS: 'app-a=key-id-a,app-b=key-id-b',
+    EVENT_BUS_NAME: resources.eventBusName,
   });
   // Like Lambda, each handler reads its configuration once, when it is loaded.
   ({ handler: createCheck } = (await import('../../lambdas/handlers/create-check')) as { handler: Handler });
   ({ handler: getCheck } = (await import('../../lambdas/handlers/get-check')) as { handler: Handler });
+  ({ handler: deleteCheck } = (await import('../../lambdas/handlers/delete-check')) as { handler: Handler });
   store = new CheckStore(
     new DynamoDBClient({ ...emulatorClientConfig(endpoint), maxAttempts: 1 }),
     resources.tableName,
@@ -144,6 +150,26 @@ describe.each(Object.entries(MODES))('%s', (_mode, { owner, other, sameOwner }) 
     expect(theirs.body).toBe(unknown.body);
     expect(theirs.body).not.toContain(vendor);
     if (sameOwner) expect((await get(sameOwner, id)).statusCode).toBe(200);
+  });
+
+  it('DELETE: another client gets the 404 of an unknown id and erases nothing; the owner erases, twice 204', async () => {
+    const vendor = `user-${randomUUID()}`;
+    const id = await create(owner, vendor);
+
+    const theirs = await erase(other, id);
+    const unknown = await erase(other, randomUUID());
+    expect(theirs.statusCode, theirs.body).toBe(404);
+    expect(theirs.body).toBe(unknown.body);
+    expect((await get(owner, id)).statusCode).toBe(200);
+
+    expect((await erase(owner, id)).statusCode).toBe(204);
+    expect((await get(owner, id)).statusCode).toBe(404);
+    expect((await erase(owner, id)).statusCode).toBe(204);
+    // The tombstone keeps its owner: to another client it is still an unknown id.
+    const afterwards = await erase(other, id);
+    expect(afterwards.statusCode).toBe(404);
+    expect(afterwards.body).toBe(unknown.body);
+    expect(await store.get(id)).toMatchObject({ id, status: 'DELETED' });
   });
 
   it('list: the owner finds its check under its vendor_data; another client finds nothing there', async () => {
