@@ -38,6 +38,15 @@ import {
   failureCodeSchema,
 } from './shared';
 
+/** The `{id}` path parameter of the check routes. */
+const CHECK_ID_PARAMETER = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: 'The check id from the 201 response.',
+  schema: { type: 'string', format: 'uuid' },
+} as const;
+
 export interface OpenApiInputs {
   /** `info.version`: the service's version (package.json). */
   readonly version: string;
@@ -504,15 +513,7 @@ export function buildOpenApiDocument(inputs: OpenApiInputs): JsonSchema {
             'Poll until `status` is COMPLETED, FAILED or EXPIRED, or subscribe to the events instead. `retry`, ' +
             '`deliveries` and `history` appear once there is something to show. Only the caller that created the ' +
             'check can read it; to anyone else it does not exist (404).',
-          parameters: [
-            {
-              name: 'id',
-              in: 'path',
-              required: true,
-              description: 'The check id from the 201 response.',
-              schema: { type: 'string', format: 'uuid' },
-            },
-          ],
+          parameters: [CHECK_ID_PARAMETER],
           responses: {
             '200': {
               description: 'The check.',
@@ -556,15 +557,7 @@ export function buildOpenApiDocument(inputs: OpenApiInputs): JsonSchema {
             'webhook still in flight can no longer write the check back. Afterwards GET answers 404. A second DELETE ' +
             'answers 204 again (DELETE is idempotent: a client retrying after a lost answer sees success) for as long ' +
             "as the tombstone lasts (the check's own retention), then 404.",
-          parameters: [
-            {
-              name: 'id',
-              in: 'path',
-              required: true,
-              description: 'The check id from the 201 response.',
-              schema: { type: 'string', format: 'uuid' },
-            },
-          ],
+          parameters: [CHECK_ID_PARAMETER],
           responses: {
             '204': { description: 'The check is erased (now, or by an earlier DELETE).' },
             '400': errorResponse('The id is not a UUID.', {

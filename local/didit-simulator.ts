@@ -278,24 +278,7 @@ export class DiditSimulator {
       sendJson(res, 405, { detail: `Method "${req.method}" not allowed.` });
       return;
     }
-    const apiKey = req.headers['x-api-key'];
-    if (apiKey === undefined) {
-      sendJson(res, 401, { detail: 'Authentication credentials were not provided.' });
-      return;
-    }
-    if (apiKey !== this.options.apiKey) {
-      sendJson(res, 401, { detail: 'Invalid API key.' });
-      return;
-    }
-    // Every authenticated request counts against the window, refused ones included; every answer says where it stands.
-    const admission = this.quota.admit();
-    for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
-    if (!admission.admitted) {
-      sendJson(res, 429, {
-        detail: `Request was throttled. Expected available in ${admission.headers['retry-after']} seconds.`,
-      });
-      return;
-    }
+    if (!this.admitted(req, res, { status: 401, detail: 'Invalid API key.' })) return;
     const contentType = req.headers['content-type'] ?? '';
     if (!contentType.toLowerCase().startsWith('multipart/form-data')) {
       sendJson(res, 415, { detail: `Unsupported media type "${contentType}" in request.` });
@@ -418,27 +401,40 @@ export class DiditSimulator {
     }
   }
 
+  /**
+   * The key check and the rate window every Didit route shares: no key → 401; a wrong key → `wrongKey`; then the request
+   * counts against the window (refused ones included), every answer says where it stands, and past the limit → 429.
+   * False when it answered.
+   */
+  private admitted(req: IncomingMessage, res: ServerResponse, wrongKey: { status: number; detail: string }): boolean {
+    const apiKey = req.headers['x-api-key'];
+    if (apiKey === undefined) {
+      sendJson(res, 401, { detail: 'Authentication credentials were not provided.' });
+      return false;
+    }
+    if (apiKey !== this.options.apiKey) {
+      sendJson(res, wrongKey.status, { detail: wrongKey.detail });
+      return false;
+    }
+    const admission = this.quota.admit();
+    for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
+    if (!admission.admitted) {
+      sendJson(res, 429, {
+        detail: `Request was throttled. Expected available in ${admission.headers['retry-after']} seconds.`,
+      });
+      return false;
+    }
+    return true;
+  }
+
   /** `DELETE /v3/session/{id}/delete/`: 204 once for a saved session, 404 for any other; 401/403 without the key. */
   private deleteSession(sessionId: string, req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'DELETE') {
       sendJson(res, 405, { detail: `Method "${req.method}" not allowed.` });
       return;
     }
-    const apiKey = req.headers['x-api-key'];
-    if (apiKey === undefined) {
-      sendJson(res, 401, { detail: 'Authentication credentials were not provided.' });
-      return;
-    }
-    if (apiKey !== this.options.apiKey) {
-      sendJson(res, 403, { detail: 'You do not have permission to perform this action.' });
-      return;
-    }
-    const admission = this.quota.admit();
-    for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
-    if (!admission.admitted) {
-      sendJson(res, 429, { detail: 'Request was throttled.' });
-      return;
-    }
+    const wrongKey = { status: 403, detail: 'You do not have permission to perform this action.' };
+    if (!this.admitted(req, res, wrongKey)) return;
     if (!this.savedSessions.delete(sessionId)) {
       sendJson(res, 404, { detail: 'Not found.' });
       return;
