@@ -134,6 +134,29 @@ describe('the browser sample client', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it('lists the checks for the typed vendor data, newest first, and not those of another user', async () => {
+    const api = new ApiClient(stack.apiUrl, stack.apiKey);
+    const user = `browser-list-${Date.now()}`;
+    const older = (await api.createCheck({ vendor_data: user })).id;
+    const newer = (await api.createCheck({ vendor_data: user })).id;
+    await api.createCheck({ vendor_data: `${user}-someone-else` });
+    const { page, pageErrors } = await openClient();
+
+    await page.click('details > summary'); // the options are folded away until opened
+    await page.fill('#vendor-data', user);
+    await page.click('#list-checks');
+    await page.waitForSelector('#check-list-panel:not([hidden]), #error:not([hidden])', { timeout: 10_000 });
+    expect(await page.isHidden('#error'), (await page.textContent('#error')) ?? '').toBe(true);
+
+    expect(await page.textContent('#check-list-vendor')).toBe(user);
+    const rows = await page.locator('#check-list li').allTextContents();
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toContain(newer);
+    expect(rows[1]).toContain(older);
+    expect(rows.every((row) => row.includes('AWAITING_UPLOAD'))).toBe(true);
+    expect(pageErrors).toEqual([]);
+  });
+
   it('refuses a photo over 5 MiB with a clear message, before creating a check or uploading', async () => {
     const { page, requests } = await openClient();
     const oversize = Buffer.concat([selfieJpeg, Buffer.alloc(MAX_UPLOAD_BYTES + 1 - selfieJpeg.length)]);
