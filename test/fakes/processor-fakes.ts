@@ -10,6 +10,7 @@ import type {
   UploadRemoverPort,
 } from '../../lambdas/core/ports';
 import { ImageRejectedError, UploadReplacedError } from '../../lambdas/errors';
+import type { ProcessorSettings } from '../../lambdas/services/check-processor';
 
 /** Fakes of the processor's inward ports: uploads, the image step, Didit and the face counter. */
 
@@ -142,5 +143,21 @@ export function awaitingCheck(id: string, now: Date, extra: Partial<CheckRecord>
     due_shard: 'due',
     due_at: Math.floor(now.getTime() / 1000) + 360,
     ...extra,
+  };
+}
+
+/** The processor's settings as the stack's defaults set them; a test overrides what it is about. */
+export function processorSettings(overrides: Partial<ProcessorSettings> = {}): ProcessorSettings {
+  return {
+    uploadPrefix: 'uploads/',
+    image: { maxLongEdge: 1920, maxOutputBytes: 500_000, maxInputPixels: 40_000_000 },
+    leaseSeconds: 60,
+    retryDueSeconds: 900,
+    failureHorizonSeconds: 3600,
+    probeIntervalMs: 60_000,
+    waitDueGraceSeconds: 300,
+    keepUploadsUntilLifecycle: false,
+    storeFaceAttributes: false,
+    ...overrides,
   };
 }

@@ -28,6 +28,7 @@ import { emulatorClientConfig } from '../../local/aws-env';
 import { DiditSimulator } from '../../local/didit-simulator';
 import { type LocalResources, provisionLocalResources } from '../../local/provision';
 import { RekognitionSimulator } from '../../local/rekognition-simulator';
+import { processorSettings } from '../fakes/processor-fakes';
 
 // The processor service with its real adapters against moto and the loopback simulators. Crashes are simulated the
 // way Lambda crashes: an attempt stops between two steps and a later delivery of the same S3 event finds the state
@@ -110,18 +111,7 @@ function processor(overrides: Partial<ProcessorPorts> = {}, settings: Partial<Pr
       newToken: randomUUID,
       ...overrides,
     },
-    {
-      uploadPrefix: cfg.uploadPrefix,
-      image: cfg.image,
-      leaseSeconds: LEASE_SECONDS,
-      retryDueSeconds: 900,
-      failureHorizonSeconds: 3600,
-      probeIntervalMs: 60_000,
-      waitDueGraceSeconds: 300,
-      keepUploadsUntilLifecycle: false,
-      storeFaceAttributes: false,
-      ...settings,
-    },
+    processorSettings({ uploadPrefix: cfg.uploadPrefix, image: cfg.image, leaseSeconds: LEASE_SECONDS, ...settings }),
   );
 }
 

@@ -26,6 +26,7 @@ import { DiditPacer } from '../../lambdas/services/didit-pacer';
 import { emulatorClientConfig } from '../../local/aws-env';
 import { DiditSimulator } from '../../local/didit-simulator';
 import { type LocalResources, provisionLocalResources } from '../../local/provision';
+import { processorSettings } from '../fakes/processor-fakes';
 
 // Ending and erasing checks with the real adapters against moto (S3, DynamoDB, EventBridge → SQS) and the Didit
 // simulator (the passive-liveness call and the session deletion over undici).
@@ -97,18 +98,7 @@ function processor(overrides: Partial<ProcessorPorts> = {}, settings: Partial<Pr
       newToken: randomUUID,
       ...overrides,
     },
-    {
-      uploadPrefix: 'uploads/',
-      image: { maxLongEdge: 1920, maxOutputBytes: 500_000, maxInputPixels: 40_000_000 },
-      leaseSeconds: LEASE_SECONDS,
-      retryDueSeconds: 900,
-      failureHorizonSeconds: 3600,
-      probeIntervalMs: 60_000,
-      waitDueGraceSeconds: 300,
-      keepUploadsUntilLifecycle: false,
-      storeFaceAttributes: false,
-      ...settings,
-    },
+    processorSettings({ leaseSeconds: LEASE_SECONDS, ...settings }),
   );
 }
 

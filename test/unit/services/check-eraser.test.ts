@@ -17,6 +17,7 @@ import {
   diditAnswer,
   fakePrepareImage,
   MemoryUploads,
+  processorSettings,
   ScriptedDidit,
   ScriptedSessionEraser,
 } from '../../fakes/processor-fakes';
@@ -70,17 +71,7 @@ function processor(didit: DiditPort = new ScriptedDidit(), pacer = memoryPacer()
       newToken: randomUUID,
       random: () => 0,
     },
-    {
-      uploadPrefix: 'uploads/',
-      image: { maxLongEdge: 1920, maxOutputBytes: 500_000, maxInputPixels: 40_000_000 },
-      leaseSeconds: 60,
-      retryDueSeconds: 900,
-      failureHorizonSeconds: 3600,
-      probeIntervalMs: 60_000,
-      waitDueGraceSeconds: 300,
-      keepUploadsUntilLifecycle: false,
-      storeFaceAttributes: false,
-    },
+    processorSettings(),
   );
 }
 

@@ -20,6 +20,7 @@ import {
   FixedFaces,
   fakePrepareImage,
   MemoryUploads,
+  processorSettings,
   ScriptedDidit,
 } from '../../fakes/processor-fakes';
 import { ManualClock, RecordingEvents, RecordingMetrics, RecordingRetries } from '../../fakes/recorders';
@@ -64,18 +65,7 @@ function processor(overrides: Partial<ProcessorPorts> = {}, settings: Partial<Pr
       sleep: async (ms: number) => clock.advance(ms / 1000),
       ...overrides,
     },
-    {
-      uploadPrefix: 'uploads/',
-      image: { maxLongEdge: 1920, maxOutputBytes: 500_000, maxInputPixels: 40_000_000 },
-      leaseSeconds: LEASE,
-      retryDueSeconds: 900,
-      failureHorizonSeconds: HORIZON,
-      probeIntervalMs: 60_000,
-      waitDueGraceSeconds: 300,
-      keepUploadsUntilLifecycle: false,
-      storeFaceAttributes: false,
-      ...settings,
-    },
+    processorSettings({ leaseSeconds: LEASE, failureHorizonSeconds: HORIZON, ...settings }),
   );
 }
 
