@@ -220,13 +220,11 @@ describe('parseCreateCheckRequest, for any body', () => {
   it('refuses a "__proto__" key anywhere in metadata (it would not survive storage)', () => {
     fc.assert(
       fc.property(metadata, fc.array(fc.string({ maxLength: 4 }), { maxLength: 5 }), (value, path) => {
-        // Put {"__proto__": 1} at a random path inside otherwise valid metadata.
-        // A replacer function, not a replacement string: generated keys such as "$&" must stay literal.
-        const raw = JSON.stringify({ metadata: value }).replace(
-          /^\{"metadata":\{/,
-          () =>
-            `{"metadata":{${path.map((k) => `${JSON.stringify(`p${k}`)}:{`).join('')}"__proto__":1${'}'.repeat(path.length)}${Object.keys(value).length > 0 ? ',' : ''}`,
-        );
+        // Put {"__proto__": 1} at a random path inside otherwise valid metadata, after its own keys: a JSON
+        // object keeps the last of two equal keys, so a generated key equal to the path's first one cannot hide it.
+        const own = JSON.stringify(value).slice(1, -1);
+        const injected = `${path.map((k) => `${JSON.stringify(`p${k}`)}:{`).join('')}"__proto__":1${'}'.repeat(path.length)}`;
+        const raw = `{"metadata":{${own}${own.length > 0 ? ',' : ''}${injected}}}`;
         expect(outcome(raw)).toEqual({ ok: false, fields: ['metadata'] });
       }),
     );
