@@ -36,12 +36,15 @@ function venvPython(venv: string): string {
 }
 
 /** The real interpreter behind the pyenv shim: the shim adds seconds to every start. */
-function pyenvPythonWithMoto(): string | undefined {
+async function pyenvPythonWithMoto(): Promise<string | undefined> {
   const versions = join(process.env.PYENV_ROOT ?? join(homedir(), '.pyenv'), 'versions');
   if (!existsSync(versions)) return undefined;
   for (const version of readdirSync(versions).sort().reverse()) {
     const bin = join(versions, version, 'bin');
-    if (existsSync(join(bin, 'moto_server'))) return join(bin, 'python3');
+    // moto_server alone is not enough: a plain `pip install moto` has it without the server's extras.
+    if (existsSync(join(bin, 'moto_server')) && (await missingModules(join(bin, 'python3')))?.length === 0) {
+      return join(bin, 'python3');
+    }
   }
   return undefined;
 }
@@ -89,7 +92,7 @@ function unavailable(problem: string, why?: string): MotoUnavailableError {
 
 /**
  * The Python to run moto_server with: MOTO_PYTHON if set (it must have moto[server]); else a pyenv version with
- * moto_server; else the project's own .local/moto-venv; else python3 if it has moto. Failing those, moto[server] is
+ * moto[server]; else the project's own .local/moto-venv; else python3 if it has moto. Failing those, moto[server] is
  * installed into .local/moto-venv when the package index is reachable (once; later starts find it). Anything else ends
  * in a MotoUnavailableError naming the one command to run, never a Python stack trace.
  */
@@ -101,7 +104,7 @@ export async function motoPython(log: (line: string) => void = () => undefined):
     if (missing.length > 0) throw unavailable(`MOTO_PYTHON=${explicit} lacks ${missing.join(', ')}`);
     return explicit;
   }
-  const pyenv = pyenvPythonWithMoto();
+  const pyenv = await pyenvPythonWithMoto();
   if (pyenv) return pyenv;
   if (existsSync(venvPython(PROJECT_VENV)) && (await missingModules(venvPython(PROJECT_VENV)))?.length === 0) {
     return venvPython(PROJECT_VENV);

@@ -29,9 +29,15 @@ try {
   process.exit(1);
 }
 
+const port = Number(process.env.PORT || 3000);
+if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+  console.error(`PORT=${process.env.PORT} is not a port number (0-65535).`);
+  process.exit(1);
+}
+
 const budget = process.env.DIDIT_REQUESTS_PER_MINUTE || String(SETTINGS.diditRequestsPerMinute.default);
 const stack = await startLocalStack({
-  port: Number(process.env.PORT ?? 3000),
+  port,
   clientApps,
   diditApiKey: process.env.DIDIT_API_KEY || undefined,
   diditBaseUrl: process.env.DIDIT_BASE_URL || undefined,
@@ -47,6 +53,13 @@ const stack = await startLocalStack({
     const summary = d.error ? `error=${(d.error as { code: string }).code}` : `decision=${d.decision} score=${d.score}`;
     console.log(`event  ${event['detail-type']}  id=${d.id}  ${summary}`);
   },
+}).catch((error: NodeJS.ErrnoException) => {
+  // Another `npm start` (or anything else) on the port: say so and how to pick another, not a Node stack trace.
+  if (error.code !== 'EADDRINUSE') throw error;
+  console.error(
+    `Port ${port} on 127.0.0.1 is already in use (another npm start?). Stop it, or run: PORT=${port + 1} npm start`,
+  );
+  process.exit(1);
 });
 
 console.log(startBanner(stack, { env: process.env, budget }));

@@ -1,5 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,4 +87,65 @@ describe('npm start without moto', () => {
     expectOneClearMessage(start, /python3 lacks moto, .*\nPython's package index could not be reached/);
     expect(existsSync(PROJECT_VENV)).toBe(false);
   });
+
+  it('a pyenv version with moto_server but not its server extras is passed over, not started into a stack trace', async () => {
+    // What `pip install moto` (no [server]) leaves: the moto_server script, but no flask or jsonpath_ng.
+    const pyenvRoot = path.join(work, 'pyenv');
+    const bin = path.join(pyenvRoot, 'versions', '3.99.0', 'bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(path.join(bin, 'moto_server'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+    // A wrapper, not a symlink: a symlinked python outside its venv would run as the base Python (which has moto here).
+    writeFileSync(
+      path.join(bin, 'python3'),
+      `#!/bin/sh\nexec ${JSON.stringify(path.join(venv, 'bin', 'python'))} "$@"\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    const closedPort = await freePort();
+
+    const start = await npmStart({
+      MOTO_PYTHON: '',
+      PATH: `${path.join(venv, 'bin')}${path.delimiter}${process.env.PATH}`,
+      PYENV_ROOT: pyenvRoot,
+      PIP_INDEX_URL: `http://127.0.0.1:${closedPort}/simple/`,
+    });
+
+    expectOneClearMessage(start, /python3 lacks moto, .*\nPython's package index could not be reached/);
+  });
+
+  it('the package index answers but has no moto: the set-up is tried once, undone, and ends in the same message', async () => {
+    // A package index on loopback that knows no distribution of moto: pip's install fails the way it would offline
+    // behind a proxy that answers. The half-made .local/moto-venv must not stay behind to be found next time.
+    const requests: string[] = [];
+    const index: Server = createServer((req, res) => {
+      requests.push(`${req.method} ${req.url}`);
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<!DOCTYPE html><html><body></body></html>');
+    });
+    await new Promise<void>((resolve) => index.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = index.address() as AddressInfo;
+      const start = await npmStart({
+        MOTO_PYTHON: '',
+        PATH: `${path.join(venv, 'bin')}${path.delimiter}${process.env.PATH}`,
+        PYENV_ROOT: path.join(work, 'no-pyenv'),
+        PIP_INDEX_URL: `http://127.0.0.1:${port}/simple/`,
+      });
+
+      expect(start.code, start.stderr).toBe(1);
+      expect(start.stderr).toContain('Setting up moto[server]==5.2.1 in');
+      // pip asked the index for moto: the set-up really ran, against loopback only.
+      expect(requests.some((r) => r.startsWith('GET /simple/moto/'))).toBe(true);
+      // pip's own complaint comes first ("see above"); the last lines are the one message, and no stack trace.
+      const message = start.stderr.slice(start.stderr.indexOf('moto_server is not available'));
+      expect(message).toMatch(
+        /^moto_server is not available: python3 lacks moto, .*\nSetting it up in \.local\/moto-venv failed/,
+      );
+      expect(message).toContain(SETUP_COMMAND);
+      expect(start.stderr).not.toMatch(/Traceback|\n\s+at \S+ \(|node:internal/);
+      expect(existsSync(PROJECT_VENV)).toBe(false);
+    } finally {
+      await new Promise<void>((resolve) => index.close(() => resolve()));
+    }
+  }, 120_000);
 });
