@@ -214,7 +214,9 @@ export class CheckEvaluator {
     const metrics = this.ports.metrics;
     metrics.record(METRICS.diditCalls, 1, status);
     metrics.record(METRICS.diditLatency, latencyMs);
-    if (status === '401' || status === '403') metrics.record(METRICS.diditAuthFailures, 1);
+    // A 403 that says the balance is short is an out-of-credits outage (its own metric), not a key to fix.
+    const authFailure = (status === '401' || status === '403') && !(error instanceof DiditOutOfCreditsError);
+    if (authFailure) metrics.record(METRICS.diditAuthFailures, 1);
     if (status === '429') metrics.record(METRICS.diditThrottled, 1);
   }
 }

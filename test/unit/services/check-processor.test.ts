@@ -264,6 +264,34 @@ describe('metrics', () => {
     expect(metrics.names()).not.toContain('ChecksRetrying');
   });
 
+  it.each([402, 403])(
+    'out of credits (HTTP %i; a 403 whose body says the balance is short) is not counted as a bad key',
+    async (status) => {
+      const id = await uploaded();
+      didit.answer(() => {
+        throw new DiditOutOfCreditsError(`Didit answered HTTP ${status}: insufficient credits`, status);
+      });
+      const metrics = new RecordingMetrics();
+      await processor({ metrics }).processUpload(`uploads/${id}`);
+      expect(metrics.names()).toEqual(expect.arrayContaining([`DiditCalls:${status}`, 'DiditOutOfCredits']));
+      expect(metrics.names()).not.toContain('DiditAuthFailures');
+    },
+  );
+
+  it.each([401, 403])(
+    'HTTP %i not about credits counts as an auth failure (the alarm says: fix the key)',
+    async (status) => {
+      const id = await uploaded();
+      didit.answer(() => {
+        throw new DiditAuthError(`Didit answered HTTP ${status}`, status);
+      });
+      const metrics = new RecordingMetrics();
+      await processor({ metrics }).processUpload(`uploads/${id}`);
+      expect(metrics.names()).toEqual(expect.arrayContaining([`DiditCalls:${status}`, 'DiditAuthFailures']));
+      expect(metrics.names()).not.toContain('DiditOutOfCredits');
+    },
+  );
+
   it('a declined decision counts as declined', async () => {
     const id = await uploaded();
     didit.answer(() => diditAnswer('s', 'Declined', 5));
