@@ -23,6 +23,9 @@ import { storedWarning, WARNING_LIMITS } from './didit-warnings';
  *
  * Error messages name fields and statuses only. Didit echoes vendor_data and metadata, and its error bodies may quote
  * what we sent, so no value from a body is copied into a message except a short `detail` string.
+ *
+ * Just over the house limit of ~300 lines: the answer's shape, each HTTP status's error class and the decision are
+ * one contract (docs.didit.me's passive-liveness page) and are tested as one.
  */
 
 type Json = Record<string, unknown>;

@@ -15,6 +15,9 @@ import { canonicalJson } from './canonical-json';
  * During a rotation of the secret, the current and the previous one are both tried (each method with every secret,
  * before the next method). Freshness is judged on the body's `timestamp`, which every method signs; the
  * `X-Timestamp` header is signed by none of them, so it is ignored.
+ *
+ * Over the house limit of ~300 lines: three signature schemes, a rotation, the replay window and the payload's parsing
+ * all answer one question (is this delivery Didit's, and what does it say), and each needs the others' inputs.
  */
 
 export const DIDIT_WEBHOOK_TOLERANCE_SECONDS = 300;

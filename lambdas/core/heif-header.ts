@@ -7,6 +7,9 @@
  * HEIF (ISO/IEC 23008-12) is an ISO base media file: `ftyp`, then a `meta` box whose children name the items
  * (`iinf`), the primary one (`pitm`), where each item's bytes are (`iloc`), how items refer to each other (`iref`: a
  * grid's tiles, the EXIF block's image) and the properties of each (`iprp` = `ipco` list + `ipma` associations).
+ *
+ * Over the house limit of ~300 lines: those boxes only make sense together (the primary item's properties need
+ * `pitm`, `ipma` and `ipco`; its pixels need `iloc` and `iref`), so the reader of one format stays in one file.
  */
 
 /** A malformed or incomplete HEIF structure; the message says which box. */

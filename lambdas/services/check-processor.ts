@@ -72,6 +72,10 @@ export type ProcessOutcome =
  * check with Didit's answer the moment it arrives (and if that write fails, keep the answer on the check so the next
  * attempt finishes without calling Didit again); hand retryable failures to the Step Functions workflow; publish the
  * event through the outbox.
+ *
+ * Over the house limit of ~300 lines: the two ways in (an S3 event, a Step Functions retry round) share the claim, the
+ * lease, the deleted-while-running and erasure handling and the outcome metrics; apart, each half would re-derive them.
+ * What a check becomes is decided elsewhere (core/lifecycle, check-evaluator.ts); this class only sequences it.
  */
 export class CheckProcessor {
   private readonly metrics: MetricsPort;
@@ -137,7 +141,7 @@ export class CheckProcessor {
       if (isTombstone(finished)) return { ...input, outcome: 'SKIPPED' };
       this.recordOutcome(finished);
       if (finished.status === 'WAITING') {
-        return { ...input, resume_at: finished.resume_at ?? new Date().toISOString(), outcome: 'WAIT' };
+        return { ...input, resume_at: finished.resume_at ?? this.ports.clock().toISOString(), outcome: 'WAIT' };
       }
       if (finished.status === 'RETRYING') {
         return {

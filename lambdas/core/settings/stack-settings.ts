@@ -3,6 +3,9 @@ import type { SettingSpec } from './kinds';
 /**
  * The settings an operator chooses per deployment: CDK context keys, most of them also `LivenessService` props. The
  * entry's name is its prop name (else its context key). Order is the order of docs/operations.md's table.
+ *
+ * Over the house limit of ~300 lines because it is a table: one entry per setting, each with its type, default, range
+ * and doc line; it is meant to be read top to bottom next to the generated table.
  */
 
 /** CloudWatch Logs accepts only these retention periods, in days (`logs.RetentionDays` without INFINITE). */
