@@ -168,6 +168,11 @@ export function isTombstone(record: Pick<CheckRecord, 'status'> | Tombstone): re
 
 /** Newest replaced results kept on a check (each ≈ 1–3 KB); older ones are dropped and counted. */
 export const HISTORY_CAP = 10;
+/**
+ * Newest applied Didit webhook event ids kept on a check for dedupe. An older event is refused by its signed timestamp
+ * anyway (`didit_updated_at`), so the ids only need to cover redeliveries of recent ones; a check never grows past this.
+ */
+export const DIDIT_EVENT_IDS_CAP = 20;
 /** Newest delivery attempts kept on a check (each ≈ 250 B); older ones are dropped and counted. */
 export const DELIVERIES_CAP = 50;
 

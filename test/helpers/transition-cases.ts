@@ -260,6 +260,13 @@ export const TRANSITION_CASES: readonly TransitionCase[] = [
   ok(
     'applyDiditUpdate',
     'COMPLETED',
+    { didit_event_ids: Array.from({ length: 20 }, (_, i) => `evt-old-${i}`) },
+    (seen) => step('applyDiditUpdate', diditUpdate(seen)),
+    'with a full list of applied event ids',
+  ),
+  ok(
+    'applyDiditUpdate',
+    'COMPLETED',
     { didit_updated_at: DIDIT_SENT_AT - 1 },
     (seen) => step('applyDiditUpdate', diditUpdate(seen)),
     'after an older Didit update',

@@ -167,6 +167,13 @@ describe('what the writes leave behind', () => {
     expect(next.history_dropped).toBe(1);
   });
 
+  it('a Didit update onto a full list of applied event ids drops the oldest id: a check never grows past the cap', () => {
+    const next = byName('applyDiditUpdate from COMPLETED with a full list of applied event ids is accepted');
+    expect(next.didit_event_ids).toHaveLength(20);
+    expect(next.didit_event_ids?.[0]).toBe('evt-old-1');
+    expect(next.didit_event_ids?.at(-1)).toBe('evt-1');
+  });
+
   it('a delivery at the cap drops the oldest attempt and counts it', () => {
     const next = byName('recordDelivery from COMPLETED at the cap is accepted');
     expect(next.deliveries).toHaveLength(50);

@@ -1,5 +1,13 @@
 import type { CheckError, CheckRecord, CheckResult, CheckStatus, DeliveryAttempt, HistoryEntry } from '../check';
-import { DELIVERIES_CAP, DUE_SHARD, HISTORY_CAP, LIVE_STATUSES, TERMINAL_STATUSES, WAITING_SHARD } from '../check';
+import {
+  DELIVERIES_CAP,
+  DIDIT_EVENT_IDS_CAP,
+  DUE_SHARD,
+  HISTORY_CAP,
+  LIVE_STATUSES,
+  TERMINAL_STATUSES,
+  WAITING_SHARD,
+} from '../check';
 import { DETAIL_TYPES } from '../check-events';
 import type { WaitReason } from '../pacing/pacer';
 import type { ConflictKind } from './conflicts';
@@ -448,8 +456,8 @@ export const TRANSITIONS = {
             updated_at: now.toISOString(),
             history: history.slice(dropped),
             ...(dropped > 0 ? { history_dropped: (seen.history_dropped ?? 0) + dropped } : {}),
+            didit_event_ids: [...(seen.didit_event_ids ?? []), p.eventId].slice(-DIDIT_EVENT_IDS_CAP),
           },
-          append: { didit_event_ids: [p.eventId] },
         },
       };
     },
