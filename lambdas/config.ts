@@ -94,6 +94,11 @@ export interface SweeperConfig extends StorageConfig {
   readonly claimLeaseSeconds: number;
   readonly retryDueSeconds: number;
   readonly batchSize: number;
+  /** The shared Didit budget the erasure calls take permits from. */
+  readonly pacing: {
+    readonly requestsPerMinute: number;
+    readonly probeIntervalSeconds: number;
+  };
 }
 
 export function loadSweeperConfig(env: Env = process.env): SweeperConfig {
@@ -107,6 +112,11 @@ export function loadSweeperConfig(env: Env = process.env): SweeperConfig {
     claimLeaseSeconds: read(env, SETTINGS.claimLeaseSeconds),
     retryDueSeconds: read(env, SETTINGS.retryDueSeconds),
     batchSize: read(env, SETTINGS.sweepBatchSize),
+    // Erasing a session at Didit is a Didit call like any other: it takes a permit from the same budget.
+    pacing: {
+      requestsPerMinute: read(env, SETTINGS.diditRequestsPerMinute),
+      probeIntervalSeconds: read(env, SETTINGS.diditCircuitProbeInterval),
+    },
   };
 }
 

@@ -394,6 +394,8 @@ export class LivenessService extends Construct {
       keepUploadsUntilLifecycle: config.keepUploadsUntilLifecycle,
       diditApiKeySecret: this.diditApiKeySecret,
       diditBaseUrl: config.diditBaseUrl,
+      diditRequestsPerMinute: config.diditRequestsPerMinute,
+      circuitProbeInterval: config.diditCircuitProbeInterval,
       undeliveredEvents,
       eventBus,
       retryWorkflow: this.retryWorkflow,

@@ -13,13 +13,19 @@ import { UploadRemover } from '../adapters/upload-reader';
 import { loadSweeperConfig } from '../config';
 import { instrumented, metricsPort, tracer } from '../observability';
 import { CheckSweeper, type SweepAction } from '../services/check-sweeper';
+import { DiditPacer } from '../services/didit-pacer';
 
 const config = loadSweeperConfig();
 const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
+const pacerState = new PacerStateStore(dynamo, config.tableName);
 const sweeper = new CheckSweeper(
   {
     store: new CheckStore(dynamo, config.tableName),
-    pacerState: new PacerStateStore(dynamo, config.tableName),
+    pacerState,
+    diditPacer: new DiditPacer(pacerState, {
+      requestsPerMinute: config.pacing.requestsPerMinute,
+      probeIntervalMs: config.pacing.probeIntervalSeconds * 1000,
+    }),
     events: new EventPublisher(tracer.captureAWSv3Client(new EventBridgeClient({})), config.eventBusName),
     retries: new RetryWorkflow(tracer.captureAWSv3Client(new SFNClient({})), config.retryStateMachineArn),
     uploads: new UploadRemover(

@@ -6,6 +6,7 @@ import { METRICS, type MetricsPort, NO_METRICS } from '../core/metrics';
 import type {
   CheckStorePort,
   Clock,
+  DiditPacerPort,
   DiditSessionEraserPort,
   EventSinkPort,
   PacerStatePort,
@@ -26,9 +27,13 @@ export interface SweeperPorts {
   readonly uploads: UploadRemoverPort;
   /** Asks Didit to delete the saved sessions of deleted checks. */
   readonly diditSessions: DiditSessionEraserPort;
+  /** The shared Didit budget: every erasure call at Didit takes a permit from it, as every check's call does. */
+  readonly diditPacer?: DiditPacerPort;
   /** The shared Didit budget's state, read for the circuit-state metric. */
   readonly pacerState?: Pick<PacerStatePort, 'read'>;
   readonly clock: Clock;
+  /** Waits in-process for an erasure's pacing slot a few seconds away. @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
   /** Where each run's counts and the age of the oldest due check go. @default NO_METRICS */
   readonly metrics?: MetricsPort;
 }
@@ -57,6 +62,8 @@ export class CheckSweeper {
   private readonly outbox: EventOutbox;
   private readonly deletions: DeletionFinisher;
   private readonly diditErasure: DiditErasure;
+  /** The shared Didit budget had no slot for an erasure during the current sweep. */
+  private erasuresPaced = false;
 
   constructor(
     private readonly ports: SweeperPorts,
@@ -67,7 +74,13 @@ export class CheckSweeper {
       settings.leaseSeconds,
     );
     this.deletions = new DeletionFinisher(ports, settings.uploadPrefix);
-    this.diditErasure = new DiditErasure({ store: ports.store, didit: ports.diditSessions, clock: ports.clock });
+    this.diditErasure = new DiditErasure({
+      store: ports.store,
+      didit: ports.diditSessions,
+      pacer: ports.diditPacer,
+      clock: ports.clock,
+      ...(ports.sleep ? { sleep: ports.sleep } : {}),
+    });
   }
 
   async sweep(): Promise<Record<SweepAction, number>> {
@@ -80,6 +93,7 @@ export class CheckSweeper {
       SKIPPED: 0,
     };
     const now = this.ports.clock();
+    this.erasuresPaced = false;
     const due = await this.ports.store.findDue(now, this.settings.batchSize);
     const metrics = this.ports.metrics ?? NO_METRICS;
     // Emitted on every run, 0 included: the stuck-checks alarm treats a missing value as a sweeper that stopped.
@@ -160,11 +174,13 @@ export class CheckSweeper {
       await this.deletions.finish(tombstone);
       action = 'REPUBLISHED';
     }
-    if (tombstone.didit_erasure === 'PENDING') {
+    // Once the budget had no slot, the rest of this sweep's erasures wait too: each ask would hold a slot for nothing.
+    if (tombstone.didit_erasure === 'PENDING' && !this.erasuresPaced) {
       const current = (await this.ports.store.get(tombstone.id)) ?? (tombstone as unknown as CheckRecord);
       const outcome = await this.diditErasure.run(current);
       if (outcome === 'DONE') action = 'DIDIT_ERASED';
       if (outcome === 'RETRY') action = 'DIDIT_ERASURE_RETRY';
+      if (outcome === 'PACED') this.erasuresPaced = true;
     }
     return action;
   }

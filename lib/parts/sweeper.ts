@@ -26,6 +26,9 @@ export interface SweeperProps {
   /** Didit, to erase the saved sessions of deleted checks (`DELETE /v3/session/{id}/delete/`). */
   readonly diditApiKeySecret: secretsmanager.ISecret;
   readonly diditBaseUrl: string;
+  /** The shared Didit budget erasure calls take permits from (the processor's setting). */
+  readonly diditRequestsPerMinute: number;
+  readonly circuitProbeInterval: Duration;
   /** Where a schedule tick EventBridge could not deliver to the function (after 24 h of retries) is kept. */
   readonly undeliveredEvents: sqs.IQueue;
   readonly eventBus: events.IEventBus;
@@ -66,6 +69,8 @@ export class Sweeper extends Construct {
         [SETTINGS.diditBaseUrl.env.name]: props.diditBaseUrl,
         // The ARN, never the value: read from Secrets Manager when a Didit session must be erased.
         [SETTINGS.diditApiKeySecretId.env.name]: props.diditApiKeySecret.secretArn,
+        [SETTINGS.diditRequestsPerMinute.env.name]: String(props.diditRequestsPerMinute),
+        [SETTINGS.diditCircuitProbeInterval.env.name]: String(props.circuitProbeInterval.toSeconds()),
       },
     });
     const fn = this.function;

@@ -208,7 +208,7 @@ export const STACK_SETTINGS = {
     unit: 'calls/min',
     context: 'diditRequestsPerMinute',
     prop: true,
-    env: { name: 'DIDIT_REQUESTS_PER_MINUTE', readBy: ['processUpload'], setBy: 'stack' },
+    env: { name: 'DIDIT_REQUESTS_PER_MINUTE', readBy: ['processUpload', 'sweepChecks'], setBy: 'stack' },
     doc:
       "the one budget every Didit call takes a permit from, all functions together; a little under Didit's 300 per " +
       'minute per application (raise it after Didit raises your limit)',
@@ -234,7 +234,7 @@ export const STACK_SETTINGS = {
     unit: 'seconds',
     context: 'diditCircuitProbeIntervalSeconds',
     prop: true,
-    env: { name: 'DIDIT_CIRCUIT_PROBE_SECONDS', readBy: ['processUpload'], setBy: 'stack' },
+    env: { name: 'DIDIT_CIRCUIT_PROBE_SECONDS', readBy: ['processUpload', 'sweepChecks'], setBy: 'stack' },
     doc: 'while Didit is out of credits no check calls it but one probe per this interval; the others wait',
   },
   processorReservedConcurrency: {

@@ -9,7 +9,8 @@ import { CheckEraser } from '../../../lambdas/services/check-eraser';
 import { CheckFinder } from '../../../lambdas/services/check-finder';
 import { CheckProcessor } from '../../../lambdas/services/check-processor';
 import { CheckSweeper } from '../../../lambdas/services/check-sweeper';
-import { erasureRetryDelaySeconds } from '../../../lambdas/services/didit-erasure';
+import { erasureRetryDelaySeconds, MAX_PACED_WAIT_MS } from '../../../lambdas/services/didit-erasure';
+import type { DiditPacer } from '../../../lambdas/services/didit-pacer';
 import { MemoryCheckStore } from '../../fakes/memory-check-store';
 import { memoryPacer } from '../../fakes/memory-pacer';
 import {
@@ -44,9 +45,19 @@ beforeEach(() => {
 const eraser = (over: MemoryCheckStore = store) =>
   new CheckEraser({ store: over, uploads, events, clock: clock.now }, { uploadPrefix: 'uploads/', leaseSeconds: 60 });
 
-const sweeper = () =>
+const sweeper = (diditPacer?: DiditPacer) =>
   new CheckSweeper(
-    { store, events, retries, uploads, diditSessions: sessions, clock: clock.now },
+    {
+      store,
+      events,
+      retries,
+      uploads,
+      diditSessions: sessions,
+      clock: clock.now,
+      diditPacer,
+      // A wait for a pacing slot moves the clock, as time would.
+      sleep: async (ms) => clock.advance(ms / 1000),
+    },
     {
       batchSize: 10,
       leaseSeconds: 60,
@@ -188,6 +199,71 @@ describe('Didit erasure by the sweeper', () => {
     expect(await sweeper().sweep()).toMatchObject({ DIDIT_ERASED: 1 });
     expect(sessions.sessions).toEqual([session, session, session]);
     expect(store.items.get(id)).toMatchObject({ didit_erasure: 'DONE', didit_erasure_attempts: 3 });
+  });
+
+  /** A deleted check whose Didit session is owed an erasure, due now (its eraser's lease over). */
+  async function owedErasure(): Promise<string> {
+    const { id } = await uploaded({ save_api_request: true });
+    await processor().processUpload(`uploads/${id}`);
+    await eraser().erase(id, 'apikey:a');
+    clock.advance(60);
+    expect(store.items.get(id)).toMatchObject({ didit_erasure: 'PENDING' });
+    return id;
+  }
+
+  /** Takes every slot the budget has now, as a burst of checks would. */
+  async function exhaust(pacer: DiditPacer): Promise<void> {
+    for (let i = 0; i < 10_000; i++) if ((await pacer.acquire(clock.now())).kind === 'wait') return;
+    throw new Error('the budget never ran out');
+  }
+
+  it('takes a permit from the shared Didit budget: with no slot soon it calls nothing, spends nothing, and goes later', async () => {
+    const id = await owedErasure();
+    const { pacer } = memoryPacer({ requestsPerMinute: 6 }); // a slot every 10 s: more than the erasure waits
+    await exhaust(pacer);
+
+    expect(await sweeper(pacer).sweep()).toMatchObject({ DIDIT_ERASED: 0, DIDIT_ERASURE_RETRY: 0 });
+    expect(sessions.sessions).toEqual([]);
+    expect(store.items.get(id)).toMatchObject({ didit_erasure: 'PENDING' });
+    expect(store.items.get(id)?.didit_erasure_attempts ?? 0).toBe(0);
+
+    clock.advance(60);
+    expect(await sweeper(pacer).sweep()).toMatchObject({ DIDIT_ERASED: 1 });
+    expect(store.items.get(id)).toMatchObject({ didit_erasure: 'DONE' });
+  });
+
+  it(`waits in-process for a slot at most ${MAX_PACED_WAIT_MS / 1000} s away, then calls once`, async () => {
+    const id = await owedErasure();
+    const { pacer } = memoryPacer({ requestsPerMinute: 60 }); // a slot every second
+    await exhaust(pacer);
+    const before = clock.now().getTime();
+
+    expect(await sweeper(pacer).sweep()).toMatchObject({ DIDIT_ERASED: 1 });
+    expect(sessions.sessions).toHaveLength(1);
+    expect(clock.now().getTime() - before).toBeGreaterThan(0);
+    expect(clock.now().getTime() - before).toBeLessThanOrEqual(MAX_PACED_WAIT_MS);
+    expect(store.items.get(id)).toMatchObject({ didit_erasure: 'DONE' });
+  });
+
+  it('a 429 on an erasure backs every Didit caller off for its Retry-After', async () => {
+    await owedErasure();
+    const { pacer, state } = memoryPacer();
+    sessions.answer(() => {
+      throw new DiditRateLimitedError('Didit answered HTTP 429', { retryAfterSeconds: 20 });
+    });
+    expect(await sweeper(pacer).sweep()).toMatchObject({ DIDIT_ERASURE_RETRY: 1 });
+    expect(state.state.paused_until_ms).toBe(clock.now().getTime() + 20_000);
+    expect((await pacer.acquire(clock.now())).kind).toBe('wait');
+  });
+
+  it('while the out-of-credits circuit is open an erasure still goes, and never takes the probe meant for checks', async () => {
+    const id = await owedErasure();
+    const { pacer, state } = memoryPacer();
+    const probeAt = clock.now().getTime() - 1; // the probe is due: a check should get it
+    state.state = { ...state.state, circuit: 'open', probe_at_ms: probeAt };
+    expect(await sweeper(pacer).sweep()).toMatchObject({ DIDIT_ERASED: 1 });
+    expect(store.items.get(id)).toMatchObject({ didit_erasure: 'DONE' });
+    expect(state.state).toMatchObject({ circuit: 'open', probe_at_ms: probeAt });
   });
 });
 
