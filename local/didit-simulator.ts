@@ -170,6 +170,8 @@ export class DiditSimulator {
   lastImage: Buffer | undefined;
   /** Sends Didit's status.updated webhooks for saved requests when set (the local stack sets it to its API). */
   webhooks: DiditWebhookEmitter | undefined;
+  /** What an empty balance answers (see DiditSimulatorOptions.outOfCreditsStatus; settable on a running simulator). */
+  outOfCreditsStatus: 402 | 403;
 
   /** Sessions saved by a 200 answer with `save_api_request` not false, and not deleted since. */
   readonly savedSessions = new Set<string>();
@@ -185,6 +187,7 @@ export class DiditSimulator {
 
   constructor(private readonly options: DiditSimulatorOptions) {
     this.keepLastImage = options.keepLastImage ?? false;
+    this.outOfCreditsStatus = options.outOfCreditsStatus ?? 402;
     this.quota = new DiditQuota(options.quota);
     this.http = new LoopbackServer(
       'DiditSimulator',
@@ -373,7 +376,7 @@ export class DiditSimulator {
       return fieldError(res, 'user_image', 'Upload a valid image. The file was either not an image or corrupted.');
     }
     if (!this.quota.canPay()) {
-      sendJson(res, this.options.outOfCreditsStatus ?? 402, OUT_OF_CREDITS_BODY);
+      sendJson(res, this.outOfCreditsStatus, OUT_OF_CREDITS_BODY);
       return;
     }
     this.quota.charge();

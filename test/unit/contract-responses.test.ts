@@ -47,7 +47,10 @@ const result = {
   didit_created_at: null,
 } as const;
 
-/** A record with every optional part the view can show: result, error, retry, deliveries, history. */
+/**
+ * A record with every optional part the view can show: result, error, retry, deliveries, history, and the wait (shown
+ * while WAITING only, so the test also reads it as a WAITING check).
+ */
 const everything: CheckRecord = {
   id: ID,
   status: 'COMPLETED',
@@ -68,6 +71,9 @@ const everything: CheckRecord = {
   retry_round: 2,
   retry_attempt: 3,
   last_error: { code: 'DIDIT_UNAVAILABLE', message: 'Didit answered HTTP 503' },
+  wait_reason: 'OUT_OF_CREDITS',
+  wait_since: '2026-11-25T17:00:02.310Z',
+  resume_at: '2026-11-25T17:01:41.200Z',
   deliveries: [
     {
       webhook_id: 'msg_1',
@@ -93,12 +99,23 @@ const everything: CheckRecord = {
   due_shard: 'due',
   due_at: 1,
   didit_session_id: 'a0e6c3f2',
+  wait_ticket: 7,
+  waiting_shard: 'waiting',
+  outage_since: '2026-11-25T17:00:02.310Z',
 };
 
 describe('handler response bodies against the OpenAPI schemas', () => {
   it('accepts a check view with every optional part, and one with none', () => {
     const full = validate('CheckView', JSON.parse(JSON.stringify(toCheckView(everything))));
     expect(full.valid, full.errors).toBe(true);
+    const waitingView = toCheckView({ ...everything, status: 'WAITING' });
+    expect(waitingView.wait).toEqual({
+      reason: 'OUT_OF_CREDITS',
+      since: '2026-11-25T17:00:02.310Z',
+      resume_at: '2026-11-25T17:01:41.200Z',
+    });
+    const waiting = validate('CheckView', JSON.parse(JSON.stringify(waitingView)));
+    expect(waiting.valid, waiting.errors).toBe(true);
     const {
       result: _result,
       error: _error,
