@@ -321,7 +321,6 @@ describe('the CLI on a check that waits for credits', () => {
 });
 
 describe('Didit out of credits as a 403 whose body says so (insufficient_credits)', () => {
-  // needs the DiditAuthFailures fix on main
   it('the check waits (not FAILED DIDIT_AUTH_FAILED), completes after a top-up, and no auth failure is counted', async () => {
     const { refusedBefore } = resetDiditCounts();
     const refused = () => sim.quota.unpaidTimes.slice(refusedBefore);
