@@ -41,7 +41,7 @@ export async function waitForTerminalCheck(
       await sleep(interval);
       continue;
     }
-    const statusKey = `${check.status}/${check.retry?.round ?? ''}/${check.retry?.failed_attempts ?? ''}`;
+    const statusKey = `${check.status}/${check.wait?.reason ?? ''}/${check.retry?.round ?? ''}/${check.retry?.failed_attempts ?? ''}`;
     if (statusKey !== lastStatus) {
       lastStatus = statusKey;
       options.onStatus?.(check);
