@@ -87,8 +87,12 @@ export class DiditQuota {
   }
 
   /** Forgets the window (a fresh minute) without touching the balance. */
+  /** Forgets the window's arrivals and the refusal counts (credits stay as they are). */
   resetWindow(): void {
     this.arrivals.length = 0;
+    this.throttled = 0;
+    this.unpaid = 0;
+    this.unpaidTimes.length = 0;
   }
 }
 

@@ -250,9 +250,15 @@ export class DiditSimulator {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://simulator').pathname;
+    const body = await readBody(req, MAX_REQUEST_BYTES);
+    // The top-up route is the test's hand on the simulator, not a call to Didit: not counted, never faulted.
+    if (path === CREDITS_PATH && body !== undefined) {
+      this.controlCredits(req, body, res);
+      return;
+    }
     this.calls++;
     this.callTimes.push(Date.now());
-    const body = await readBody(req, MAX_REQUEST_BYTES);
     const fault = this.faults.shift();
     if (fault) {
       applyFault(fault, req, res);
@@ -261,11 +267,6 @@ export class DiditSimulator {
     if (body === undefined) {
       res.setHeader('connection', 'close');
       sendJson(res, 413, { detail: 'Request entity too large.' });
-      return;
-    }
-    const path = new URL(req.url ?? '/', 'http://simulator').pathname;
-    if (path === CREDITS_PATH) {
-      this.controlCredits(req, body, res);
       return;
     }
     const deletion = SESSION_DELETE_PATH.exec(path);

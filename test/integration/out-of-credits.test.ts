@@ -96,12 +96,8 @@ function valuesOf(name: string): number[] {
   );
 }
 
-/** Requests to the simulator's control route: counted by `sim.calls` like any other, so subtracted from it. */
-let controlRequests = 0;
-
 /** Sets the simulated balance the way an operator's top-up would reach it: over HTTP. Returns the new balance. */
 async function setCredits(credits: number | null): Promise<number | null> {
-  controlRequests++;
   const res = await fetch(`${stack.diditBaseUrl}${CREDITS_PATH}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -112,16 +108,13 @@ async function setCredits(credits: number | null): Promise<number | null> {
 }
 
 async function readCredits(): Promise<number | null> {
-  controlRequests++;
   const res = await fetch(`${stack.diditBaseUrl}${CREDITS_PATH}`);
   return ((await res.json()) as { credits: number | null }).credits;
 }
 
-/** A fresh count of Didit calls for one test; the 402/403 refusals are counted from `refusedBefore` on. */
-function resetDiditCounts(): { refusedBefore: number } {
+/** A fresh count of Didit calls (and of its 402/403 refusals) for one test; top-ups are not counted as calls. */
+function resetDiditCounts(): void {
   sim.clear();
-  controlRequests = 0;
-  return { refusedBefore: sim.quota.unpaid };
 }
 
 async function createAndUpload(vendorData: string): Promise<string> {
@@ -196,8 +189,8 @@ async function settledEventTypes(ids: readonly string[]): Promise<string[][]> {
 
 describe('Didit out of credits (402): checks wait, one probe per interval, a top-up completes them all', () => {
   it('3 checks WAITING / OUT_OF_CREDITS via GET, ≤ 1 probe per interval, then COMPLETED with 1 paid call each', async () => {
-    const { refusedBefore } = resetDiditCounts();
-    const refused = () => sim.quota.unpaidTimes.slice(refusedBefore);
+    resetDiditCounts();
+    const refused = () => sim.quota.unpaidTimes;
 
     // The first check meets the empty balance and opens the circuit.
     const first = await createAndUpload('credits-1');
@@ -254,7 +247,7 @@ describe('Didit out of credits (402): checks wait, one probe per interval, a top
     expect(new Set(requestIds).size).toBe(3);
     for (const requestId of requestIds) expect(sim.savedSessions.has(requestId ?? '')).toBe(true);
     // Every request Didit got was either refused for credits or paid: no other call, no failure.
-    expect(sim.calls).toBe(refused().length + sim.successfulCalls + controlRequests);
+    expect(sim.calls).toBe(refused().length + sim.successfulCalls);
 
     const names = metricNames();
     expect(countOf('DiditOutOfCredits')).toBe(refused().length);
@@ -322,8 +315,8 @@ describe('the CLI on a check that waits for credits', () => {
 
 describe('Didit out of credits as a 403 whose body says so (insufficient_credits)', () => {
   it('the check waits (not FAILED DIDIT_AUTH_FAILED), completes after a top-up, and no auth failure is counted', async () => {
-    const { refusedBefore } = resetDiditCounts();
-    const refused = () => sim.quota.unpaidTimes.slice(refusedBefore);
+    resetDiditCounts();
+    const refused = () => sim.quota.unpaidTimes;
     sim.outOfCreditsStatus = 403;
     try {
       expect(await setCredits(0)).toBe(0);
@@ -339,7 +332,7 @@ describe('Didit out of credits as a 403 whose body says so (insufficient_credits
       await expectCompletedWithoutAttempts(id);
       expect(await settledEventTypes([id])).toEqual([['Liveness Check Completed']]);
       expect(sim.successfulCalls).toBe(1);
-      expect(sim.calls).toBe(refused().length + 1 + controlRequests);
+      expect(sim.calls).toBe(refused().length + 1);
 
       const names = metricNames();
       expect(countOf('DiditOutOfCredits')).toBe(refused().length);
