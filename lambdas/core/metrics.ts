@@ -65,6 +65,8 @@ export const METRICS = {
   checksExpired: { name: 'ChecksExpired', unit: 'Count' },
   /** Sweeper: quiet PROCESSING/RETRYING checks given a new retry round. */
   checksHandedOff: { name: 'ChecksHandedOff', unit: 'Count' },
+  /** Sweeper, every run: Didit refused or failed to erase a deleted check's saved session (each is retried later). */
+  diditErasureFailures: { name: 'DiditErasureFailures', unit: 'Count' },
   /** Sweeper: terminal events republished because their writer died. */
   eventsRepublished: { name: 'EventsRepublished', unit: 'Count' },
   /** Sweeper, every run: how far past its due time the oldest due check is (0 when none is due). */

@@ -192,7 +192,10 @@ export class CheckProcessor {
       logger.info('The check was deleted while it was processed; nothing is written back', { checkId: record.id });
       const session = record.save_api_request ? answered?.request_id : undefined;
       if (session && !error.current.didit_erasure) {
-        await this.ports.store.attempt(record.id, step('requestDiditErasure', { session, now: this.ports.clock() }));
+        await this.ports.store.attempt(
+          record.id,
+          step('requestDiditErasure', { seen: error.current, session, now: this.ports.clock() }),
+        );
       }
       return error.current;
     }

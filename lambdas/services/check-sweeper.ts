@@ -111,6 +111,7 @@ export class CheckSweeper {
     metrics.record(METRICS.checksExpired, counts.EXPIRED);
     metrics.record(METRICS.checksHandedOff, counts.HANDED_OFF);
     metrics.record(METRICS.eventsRepublished, counts.REPUBLISHED);
+    metrics.record(METRICS.diditErasureFailures, counts.DIDIT_ERASURE_RETRY);
     await this.reportWaiting(now, metrics);
     return counts;
   }

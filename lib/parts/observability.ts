@@ -17,6 +17,9 @@ export const DIDIT_THROTTLE_PERCENT = 10;
 
 /** Share of the failure horizon a check may wait before the waits-near-the-horizon alarm fires. */
 export const WAIT_ALARM_SHARE = 0.8;
+/** Didit erasures refused per hour that page: a blip (one 503) stays under it, a revoked key crosses it in an hour. */
+export const ERASURE_FAILURES_PER_HOUR = 3;
+const ERASURE_ALARM_PERIOD = Duration.hours(1);
 
 /** Processor invocation errors per period at or above which its alarm fires (single errors are retried). */
 export const PROCESSOR_ERRORS_THRESHOLD = 5;
@@ -59,6 +62,8 @@ export interface LivenessAlarms {
   readonly diditThrottling: cloudwatch.Alarm;
   readonly diditOutOfCredits: cloudwatch.Alarm;
   readonly waitsNearHorizon: cloudwatch.Alarm;
+  /** Didit keeps refusing to erase deleted checks' saved sessions. */
+  readonly diditErasuresFailing: cloudwatch.Alarm;
   readonly webhookDeliveryFailures: cloudwatch.Alarm;
   readonly deadLetterQueue: cloudwatch.Alarm;
   readonly undeliveredEvents: cloudwatch.Alarm;
@@ -158,6 +163,18 @@ export class Observability extends Construct {
           `(${props.failureHorizon.toHumanString()}) for Didit: out of credits, Didit failing, or a backlog above ` +
           'the budget (WaitingChecks on the dashboard). Past the horizon, checks held up by an outage fail.',
       }),
+      diditErasuresFailing: this.alarm(
+        'DiditErasuresFailing',
+        this.metric(METRICS.diditErasureFailures, 'Sum').with({ period: ERASURE_ALARM_PERIOD }),
+        {
+          threshold: ERASURE_FAILURES_PER_HOUR,
+          description:
+            `Didit refused or failed to erase deleted checks' saved sessions ${ERASURE_FAILURES_PER_HOUR} or more times ` +
+            'in an hour (one failing erasure is retried after 1, 2, 4… minutes, so it crosses this within its first ' +
+            "hour). The sweeper keeps retrying until the tombstone's end; didit_erasure_error on the tombstone says " +
+            'why (a wrong or revoked key: set the secret; 5xx: Didit is down). Erasure requests are a legal duty.',
+        },
+      ),
       webhookDeliveryFailures: this.alarm('WebhookDeliveryFailures', sum(METRICS.webhookDeliveryFailures), {
         threshold: 1,
         description:
@@ -392,6 +409,7 @@ export class Observability extends Construct {
             sum(METRICS.checksHandedOff, 'handed to a new round'),
             sum(METRICS.eventsRepublished, 'events republished'),
             sum(METRICS.checksExpired, 'expired'),
+            sum(METRICS.diditErasureFailures, 'Didit erasures refused'),
           ],
           { right: [this.metric(METRICS.oldestDueCheckAge, 'Maximum', 'oldest due check (s)')] },
         ),

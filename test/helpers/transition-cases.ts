@@ -7,7 +7,7 @@ import { epochSeconds, type Step, step, type TransitionName } from '../../lambda
  * (check-store.test.ts), so the in-memory meaning and the executed meaning cannot drift apart.
  */
 export const NOW = new Date('2026-11-26T12:00:00.000Z');
-const NOW_EPOCH = epochSeconds(NOW);
+export const NOW_EPOCH = epochSeconds(NOW);
 const EARLIER = '2026-11-26T11:00:00.000Z';
 
 export const RESULT: CheckResult = {
@@ -381,19 +381,21 @@ export const TRANSITION_CASES: readonly TransitionCase[] = [
   ),
   no('erase', 'DELETED', { updated_at: EARLIER }, (seen) => step('erase', erasure(seen)), 'already deleted'),
   no('erase', undefined, {}, () => step('erase', erasure(storedCheck('x', 'COMPLETED'))), 'of no stored check'),
-  ok('requestDiditErasure', 'DELETED', {}, () => step('requestDiditErasure', { session: 'didit-session-2', now: NOW })),
+  ok('requestDiditErasure', 'DELETED', {}, (seen) =>
+    step('requestDiditErasure', { seen: seen as CheckRecord, session: 'didit-session-2', now: NOW }),
+  ),
   no(
     'requestDiditErasure',
     'DELETED',
     { didit_erasure: 'PENDING', didit_erasure_session: 'didit-session-1' },
-    () => step('requestDiditErasure', { session: 'didit-session-2', now: NOW }),
+    (seen) => step('requestDiditErasure', { seen: seen as CheckRecord, session: 'didit-session-2', now: NOW }),
     'already owing one',
   ),
   no(
     'requestDiditErasure',
     'PROCESSING',
     {},
-    () => step('requestDiditErasure', { session: 'didit-session-2', now: NOW }),
+    (seen) => step('requestDiditErasure', { seen: seen as CheckRecord, session: 'didit-session-2', now: NOW }),
     'not deleted',
   ),
   ok('markDeletionPublished', 'DELETED', { event_pending: true, due_shard: 'due', due_at: NOW_EPOCH }, (seen) =>

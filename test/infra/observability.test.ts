@@ -27,11 +27,12 @@ const PAGE_ON_FIRST = {
 };
 
 describe('alarms', () => {
-  it('are exactly the twelve operators need', () => {
+  it('are exactly the thirteen operators need', () => {
     expect(Object.keys(service.alarms).sort()).toEqual([
       'deadLetterQueue',
       'deliveryWorkflowFailed',
       'diditAuthFailures',
+      'diditErasuresFailing',
       'diditOutOfCredits',
       'diditThrottling',
       'processorErrors',
@@ -42,7 +43,18 @@ describe('alarms', () => {
       'waitsNearHorizon',
       'webhookDeliveryFailures',
     ]);
-    expect(Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm')).toHaveLength(12);
+    expect(Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm')).toHaveLength(13);
+  });
+
+  it('page when Didit erasures of deleted checks keep failing: 3 refusals within an hour', () => {
+    expect(alarmProperties('diditErasuresFailing')).toMatchObject({
+      ...PAGE_ON_FIRST,
+      Namespace: 'Liveness',
+      MetricName: 'DiditErasureFailures',
+      Statistic: 'Sum',
+      Period: 3600,
+      Threshold: 3,
+    });
   });
 
   it('page while Didit is out of credits (the circuit is open) on the first period', () => {

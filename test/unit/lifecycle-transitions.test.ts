@@ -10,13 +10,14 @@ import {
 import { applyChanges, changedFields, holds } from '../../lambdas/core/lifecycle/expressions';
 import {
   CREATION,
+  DIDIT_ERASURE_WINDOW_SECONDS,
   reachableStatuses,
   TRANSITIONS,
   type TransitionName,
   type TransitionRow,
 } from '../../lambdas/core/lifecycle/transitions';
 import { MemoryCheckStore } from '../fakes/memory-check-store';
-import { NOW, RESULT, storedCheck, TRANSITION_CASES } from '../helpers/transition-cases';
+import { NOW, NOW_EPOCH, RESULT, storedCheck, TRANSITION_CASES } from '../helpers/transition-cases';
 
 const row = (name: TransitionName) => TRANSITIONS[name] as TransitionRow<never>;
 const NAMES = Object.keys(TRANSITIONS) as TransitionName[];
@@ -205,6 +206,17 @@ describe('what the writes leave behind', () => {
     });
     const unsaved = byName('erase from FAILED is accepted') as unknown as Record<string, unknown>;
     expect(unsaved.didit_erasure).toBeUndefined();
+  });
+
+  it('a tombstone owing Didit an erasure outlives its check by the erasure window; one owing nothing does not', () => {
+    // The stored check expires in a day (transition-cases.ts): the erasure still gets its 30 days of retries.
+    const owing = byName('erase from COMPLETED is accepted');
+    expect(owing.expires_at).toBe(NOW_EPOCH + DIDIT_ERASURE_WINDOW_SECONDS);
+    expect(byName('erase from FAILED is accepted').expires_at).toBe(NOW_EPOCH + 86_400);
+    // Owed by a processor that got Didit's answer after the deletion: the same window from then.
+    expect(byName('requestDiditErasure from DELETED is accepted').expires_at).toBe(
+      NOW_EPOCH + DIDIT_ERASURE_WINDOW_SECONDS,
+    );
   });
 
   it('a failed Didit erasure counts the attempt and comes due again; a done one leaves the due index', () => {

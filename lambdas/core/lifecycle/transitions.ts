@@ -48,6 +48,16 @@ export interface TransitionRow<P> {
 
 /** A terminal check whose event is still pending is due for the sweeper after this long. */
 export const PENDING_EVENT_DUE_SECONDS = 300;
+/**
+ * A tombstone that owes Didit an erasure lasts at least this long after the deletion (its check's own expiry, if later),
+ * so the sweeper keeps asking for a month (about 720 hourly tries, the DiditErasuresFailing alarm paging within the
+ * first hour) even when the check was deleted on the eve of its expiry.
+ */
+export const DIDIT_ERASURE_WINDOW_SECONDS = 30 * 86_400;
+
+function tombstoneExpiryOwingErasure(expiresAt: number | undefined, now: Date): number {
+  return Math.max(expiresAt ?? 0, epochSeconds(now) + DIDIT_ERASURE_WINDOW_SECONDS);
+}
 /** After a claim's lease ends, the sweeper looks again this much later: a dead processor is taken over then. */
 export const CLAIM_DUE_GRACE_SECONDS = 30;
 
@@ -558,8 +568,9 @@ export const TRANSITIONS = {
             // Kept so the owner rule still applies: a second DELETE by the owner answers 204, anyone else 404.
             ...(seen.owner !== undefined ? { owner: seen.owner } : {}),
             deleted_at: now.toISOString(),
-            // Kept while the check would have been: a second DELETE answers the same; TTL then removes it.
-            expires_at: seen.expires_at,
+            // Kept while the check would have been (a second DELETE answers the same; TTL then removes it), and
+            // longer when Didit still holds the session: the erasure has its window whatever the check's age.
+            expires_at: session ? tombstoneExpiryOwingErasure(seen.expires_at, now) : seen.expires_at,
             event_pending: true,
             due_shard: DUE_SHARD,
             due_at: epochSeconds(now) + leaseSeconds,
@@ -577,9 +588,9 @@ export const TRANSITIONS = {
     from: ['DELETED'],
     to: 'same',
     guard: 'no Didit erasure is owed yet',
-    fields: ['didit_erasure', 'didit_erasure_session', 'didit_erasure_attempts', 'due_shard', 'due_at'],
+    fields: ['didit_erasure', 'didit_erasure_session', 'didit_erasure_attempts', 'due_shard', 'due_at', 'expires_at'],
     refusal: 'changed',
-    step: ({ session, now }: { session: string; now: Date }) => ({
+    step: ({ seen, session, now }: { seen: Pick<CheckRecord, 'expires_at'>; session: string; now: Date }) => ({
       condition: and(eq('status', 'DELETED'), notExists('didit_erasure')),
       changes: {
         set: {
@@ -588,6 +599,7 @@ export const TRANSITIONS = {
           didit_erasure_attempts: 0,
           due_shard: DUE_SHARD,
           due_at: epochSeconds(now),
+          expires_at: tombstoneExpiryOwingErasure(seen.expires_at, now),
         },
       },
     }),

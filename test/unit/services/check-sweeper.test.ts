@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { CheckRecord } from '../../../lambdas/core/check';
+import { type CheckRecord, DUE_SHARD } from '../../../lambdas/core/check';
 import { epochSeconds } from '../../../lambdas/core/lifecycle/transitions';
+import { DiditUnavailableError } from '../../../lambdas/errors';
 import { CheckSweeper } from '../../../lambdas/services/check-sweeper';
 import { MemoryCheckStore } from '../../fakes/memory-check-store';
 import { MemoryUploads, ScriptedSessionEraser } from '../../fakes/processor-fakes';
@@ -103,5 +104,25 @@ describe('a sweep', () => {
     await stored('AWAITING_UPLOAD', { due_at: epochSeconds(clock.now()) - 120 });
     await sweeper().sweep();
     expect(metrics.points.filter((p) => p.name === 'OldestDueCheckAge').map((p) => p.value)).toEqual([0, 120]);
+  });
+
+  it('counts the Didit erasures refused in each run (the DiditErasuresFailing alarm reads it), 0 included', async () => {
+    await store.create({
+      id: randomUUID(),
+      status: 'DELETED',
+      deleted_at: clock.now().toISOString(),
+      due_shard: DUE_SHARD,
+      due_at: epochSeconds(clock.now()) - 1,
+      didit_erasure: 'PENDING',
+      didit_erasure_session: 'session-1',
+      didit_erasure_attempts: 0,
+    } as unknown as CheckRecord);
+    diditSessions.answer(() => {
+      throw new DiditUnavailableError('Didit answered HTTP 503', 503);
+    });
+    await sweeper().sweep();
+    clock.advance(3600);
+    await sweeper().sweep();
+    expect(metrics.points.filter((p) => p.name === 'DiditErasureFailures').map((p) => p.value)).toEqual([1, 0]);
   });
 });
