@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { IdempotencyRecord } from '../core/idempotency';
+import { ERASED_FINGERPRINT, type IdempotencyRecord } from '../core/idempotency';
 import type { IdempotencyStorePort } from '../core/ports';
 import { classifyAwsError } from './aws-errors';
 
@@ -35,6 +35,24 @@ export class IdempotencyStore implements IdempotencyStorePort {
       if (error instanceof ConditionalCheckFailedException && error.Item) {
         return { claimed: false as const, current: unmarshall(error.Item) as IdempotencyRecord };
       }
+      throw classifyAwsError(error, 'DynamoDB');
+    }
+  }
+
+  async forgetRequest(recordId: string, checkId: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { id: recordId },
+          UpdateExpression: 'SET fingerprint = :erased',
+          ConditionExpression: 'check_id = :check',
+          ExpressionAttributeValues: { ':erased': ERASED_FINGERPRINT, ':check': checkId },
+        }),
+      );
+    } catch (error) {
+      // Gone (TTL) or another check's by now: nothing of this check is left in it.
+      if (error instanceof ConditionalCheckFailedException) return;
       throw classifyAwsError(error, 'DynamoDB');
     }
   }

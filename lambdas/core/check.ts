@@ -61,6 +61,8 @@ export interface CheckRecord extends CheckOptions {
   readonly owner?: string;
   /** Key of the by-owner-vendor index: a hash of owner and vendor_data; only on checks with both. */
   readonly owner_vendor_key?: string;
+  /** The id of the Idempotency-Key record that created it (`idem#…`, a hash): DELETE erases that record's fingerprint. */
+  readonly idempotency_id?: string;
   readonly status: CheckStatus;
   readonly upload_key: string;
   readonly created_at: string;
@@ -159,6 +161,8 @@ export interface Tombstone {
   readonly didit_erasure_attempts?: number;
   readonly didit_erasure_error?: string;
   readonly didit_erased_at?: string;
+  /** Until the deletion is finished: the Idempotency-Key record whose request fingerprint is still to be erased. */
+  readonly idempotency_id?: string;
 }
 
 /** Whether a stored item is a deleted check's tombstone rather than a check. */

@@ -14,6 +14,12 @@ export const IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600;
 /** Printable ASCII, 1–255 characters (a UUID is the usual choice). */
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
+/**
+ * What an erased check's record keeps instead of its fingerprint: the request's hash covers vendor_data, metadata and
+ * callback_url, so DELETE does not leave it behind. The key still answers 409 (deleted) until its window ends.
+ */
+export const ERASED_FINGERPRINT = 'erased';
+
 /** The record that binds a caller's key to the check it created, stored beside the checks (never a check). */
 export interface IdempotencyRecord {
   /** `idem#` + SHA-256 of caller and key: the raw key (which may carry meaning) is not stored. */

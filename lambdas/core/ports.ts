@@ -64,6 +64,8 @@ export interface IdempotencyStorePort {
     record: IdempotencyRecord,
     now: Date,
   ): Promise<{ readonly claimed: true } | { readonly claimed: false; readonly current: IdempotencyRecord }>;
+  /** Replaces the record's fingerprint with ERASED_FINGERPRINT if it still binds `checkId` (else, or gone: nothing). */
+  forgetRequest(recordId: string, checkId: string): Promise<void>;
 }
 
 export interface UploadReaderPort {

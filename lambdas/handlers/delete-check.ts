@@ -4,6 +4,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { CheckStore } from '../adapters/check-store';
 import { EventPublisher } from '../adapters/event-publisher';
+import { IdempotencyStore } from '../adapters/idempotency-store';
 import { UploadRemover } from '../adapters/upload-reader';
 import { loadDeleteCheckConfig } from '../config';
 import { isCheckId } from '../core/check';
@@ -13,9 +14,11 @@ import { CheckEraser } from '../services/check-eraser';
 import { callerOf, checkNotFound, responseForError } from './http';
 
 const config = loadDeleteCheckConfig();
+const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
 const eraser = new CheckEraser(
   {
-    store: new CheckStore(tracer.captureAWSv3Client(new DynamoDBClient({})), config.tableName),
+    store: new CheckStore(dynamo, config.tableName),
+    idempotency: new IdempotencyStore(dynamo, config.tableName),
     uploads: new UploadRemover(
       tracer.captureAWSv3Client(new S3Client({ forcePathStyle: config.s3ForcePathStyle })),
       config.bucketName,

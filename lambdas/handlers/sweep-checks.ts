@@ -6,6 +6,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { CheckStore } from '../adapters/check-store';
 import { DiditSessionEraser } from '../adapters/didit-session-eraser';
 import { EventPublisher } from '../adapters/event-publisher';
+import { IdempotencyStore } from '../adapters/idempotency-store';
 import { PacerStateStore } from '../adapters/pacer-state-store';
 import { RetryWorkflow } from '../adapters/retry-workflow';
 import { cachedSecret } from '../adapters/secret-value';
@@ -21,6 +22,7 @@ const pacerState = new PacerStateStore(dynamo, config.tableName);
 const sweeper = new CheckSweeper(
   {
     store: new CheckStore(dynamo, config.tableName),
+    idempotency: new IdempotencyStore(dynamo, config.tableName),
     pacerState,
     diditPacer: new DiditPacer(pacerState, {
       requestsPerMinute: config.pacing.requestsPerMinute,

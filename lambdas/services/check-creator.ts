@@ -3,6 +3,7 @@ import { type CheckOptions, type CheckRecord, DUE_SHARD, isTombstone, uploadKeyF
 import { type CheckView, type CreatedCheck, toCheckView } from '../core/check-view';
 import { parseCreateCheckRequest } from '../core/create-request';
 import {
+  ERASED_FINGERPRINT,
   IDEMPOTENCY_WINDOW_SECONDS,
   type IdempotencyRecord,
   idempotencyRecordId,
@@ -92,16 +93,25 @@ export class CheckCreator {
       expires_at: epochSeconds(now) + IDEMPOTENCY_WINDOW_SECONDS,
     };
     const claim = await this.idempotency.claim(record, now);
-    if (claim.claimed) return { kind: 'created', created: await this.createCheck(id, options, now, request.caller) };
+    if (claim.claimed) {
+      return { kind: 'created', created: await this.createCheck(id, options, now, request.caller, record.id) };
+    }
+    if (claim.current.fingerprint === ERASED_FINGERPRINT) throw checkDeletedConflict();
     if (claim.current.fingerprint !== record.fingerprint) {
       throw new IdempotencyConflictError(
         'This Idempotency-Key was used for a request with a different body in the last 24 hours; use a new key',
       );
     }
-    return this.replay(claim.current.check_id, options, now, request.caller);
+    return this.replay(claim.current.check_id, options, now, request.caller, record.id);
   }
 
-  private async createCheck(id: string, options: CheckOptions, now: Date, owner: string): Promise<CreatedCheck> {
+  private async createCheck(
+    id: string,
+    options: CheckOptions,
+    now: Date,
+    owner: string,
+    idempotencyId?: string,
+  ): Promise<CreatedCheck> {
     const key = uploadKeyFor(this.config.uploadPrefix, id);
     const upload = await this.presigner.presign(key, options.content_type, this.config.uploadUrlTtlSeconds, now);
     const createdAt = now.toISOString();
@@ -111,6 +121,7 @@ export class CheckCreator {
       owner,
       // Listable by its owner under its vendor_data (GET /v1/liveness-checks?vendor_data=…).
       ...(options.vendor_data !== undefined ? { owner_vendor_key: ownerVendorKey(owner, options.vendor_data) } : {}),
+      ...(idempotencyId !== undefined ? { idempotency_id: idempotencyId } : {}),
       status: 'AWAITING_UPLOAD',
       upload_key: key,
       created_at: createdAt,
@@ -128,11 +139,17 @@ export class CheckCreator {
    * The same request again: the check its key created. Still waiting for its upload: a fresh upload URL for the same
    * key (and the expiry moved with it). Created by a request that died before storing the check: created now, once.
    */
-  private async replay(checkId: string, options: CheckOptions, now: Date, owner: string): Promise<CreateOutcome> {
+  private async replay(
+    checkId: string,
+    options: CheckOptions,
+    now: Date,
+    owner: string,
+    idempotencyId: string,
+  ): Promise<CreateOutcome> {
     let check: CheckRecord | undefined = await this.store.get(checkId);
     if (!check) {
       try {
-        return { kind: 'replayed', created: await this.createCheck(checkId, options, now, owner) };
+        return { kind: 'replayed', created: await this.createCheck(checkId, options, now, owner, idempotencyId) };
       } catch (error) {
         // A concurrent retry of the same request stored it first.
         if (!(error instanceof CheckAlreadyExistsError)) throw error;
@@ -140,9 +157,7 @@ export class CheckCreator {
       }
     }
     if (!check) throw new Error(`check ${checkId} vanished while its create was replayed`);
-    if (isTombstone(check)) {
-      throw new IdempotencyConflictError('The check this Idempotency-Key created was deleted; send a new key');
-    }
+    if (isTombstone(check)) throw checkDeletedConflict();
     if (check.status === 'AWAITING_UPLOAD') {
       const upload = await this.presigner.presign(
         check.upload_key,
@@ -167,4 +182,8 @@ export class CheckCreator {
     }
     return { kind: 'replayed-check', check: toCheckView(check) };
   }
+}
+
+function checkDeletedConflict(): IdempotencyConflictError {
+  return new IdempotencyConflictError('The check this Idempotency-Key created was deleted; send a new key');
 }

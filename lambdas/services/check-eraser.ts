@@ -4,7 +4,7 @@ import { isTombstone, uploadKeyFor } from '../core/check';
 import { checkDeletedEvent } from '../core/check-events';
 import { CheckChangedError } from '../core/lifecycle/conflicts';
 import { step } from '../core/lifecycle/transitions';
-import type { CheckStorePort, Clock, EventSinkPort, UploadRemoverPort } from '../core/ports';
+import type { CheckStorePort, Clock, EventSinkPort, IdempotencyStorePort, UploadRemoverPort } from '../core/ports';
 import { DependencyThrottledError } from '../errors';
 import { logger } from '../observability';
 import { CheckFinder } from './check-finder';
@@ -14,6 +14,8 @@ export interface EraserPorts {
   readonly uploads: UploadRemoverPort;
   readonly events: EventSinkPort;
   readonly clock: Clock;
+  /** Where the Idempotency-Key records are: the one that created the check loses its request fingerprint. */
+  readonly idempotency?: IdempotencyStorePort | undefined;
 }
 
 export interface EraserSettings {
@@ -84,17 +86,21 @@ export class CheckEraser {
 
 /**
  * The deletion's outbox: removes the upload (whatever state the check was in, and whatever the audit setting says: an
- * erasure request wins), publishes "Liveness Check Deleted", then clears the flag. Run by the eraser and, for an eraser
+ * erasure request wins) and the request fingerprint of the Idempotency-Key that created the check (a hash over
+ * vendor_data and metadata), publishes "Liveness Check Deleted", then clears the flag. Run by the eraser and, for an eraser
  * that died, by the sweeper.
  */
 export class DeletionFinisher {
   constructor(
-    private readonly ports: Pick<EraserPorts, 'store' | 'uploads' | 'events' | 'clock'>,
+    private readonly ports: Pick<EraserPorts, 'store' | 'uploads' | 'events' | 'clock' | 'idempotency'>,
     private readonly uploadPrefix: string,
   ) {}
 
   async finish(tombstone: Tombstone): Promise<void> {
     await this.ports.uploads.remove(uploadKeyFor(this.uploadPrefix, tombstone.id));
+    if (tombstone.idempotency_id !== undefined) {
+      await this.ports.idempotency?.forgetRequest(tombstone.idempotency_id, tombstone.id);
+    }
     await this.ports.events.publish([checkDeletedEvent(tombstone)]);
     let seen: CheckRecord | undefined = tombstone as unknown as CheckRecord;
     for (let read = 1; seen && isTombstone(seen) && seen.event_pending; read++) {

@@ -9,6 +9,7 @@ import type {
   DiditPacerPort,
   DiditSessionEraserPort,
   EventSinkPort,
+  IdempotencyStorePort,
   PacerStatePort,
   RetrySchedulerPort,
   UploadRemoverPort,
@@ -25,6 +26,8 @@ export interface SweeperPorts {
   readonly retries: RetrySchedulerPort;
   /** Deletes uploads: an ended check's whose event it republishes, and a deleted check's. */
   readonly uploads: UploadRemoverPort;
+  /** Where a deleted check's Idempotency-Key record loses its request fingerprint, if its eraser died first. */
+  readonly idempotency?: IdempotencyStorePort;
   /** Asks Didit to delete the saved sessions of deleted checks. */
   readonly diditSessions: DiditSessionEraserPort;
   /** The shared Didit budget: every erasure call at Didit takes a permit from it, as every check's call does. */

@@ -372,6 +372,13 @@ export const TRANSITION_CASES: readonly TransitionCase[] = [
     'that was deleted',
   ),
   ...LIVE.map((status) => ok('erase', status, erasable(status), (seen) => step('erase', erasure(seen)))),
+  ok(
+    'erase',
+    'AWAITING_UPLOAD',
+    { idempotency_id: 'idem#k1' },
+    (seen) => step('erase', erasure(seen)),
+    'created with an Idempotency-Key',
+  ),
   no(
     'erase',
     'PROCESSING',

@@ -101,4 +101,27 @@ describe('a check through the API', () => {
     expect(stack.diditSimulator?.deletedSessions).toContain(session);
     expect(await rawItem(check.id)).toMatchObject({ status: 'DELETED', didit_erasure: 'DONE' });
   });
+
+  it('DELETE also erases what the Idempotency-Key record kept of the request; the key then answers 409 (deleted)', async () => {
+    const key = `erase-${Date.now()}`;
+    const body = { vendor_data: 'user-3', metadata: { email: 'three@example.com' }, content_type: 'image/jpeg' };
+    const created = await api.request('POST', '/v1/liveness-checks', body, { 'idempotency-key': key });
+    expect(created.status).toBe(201);
+    const recordId = (await rawItem(created.body.id))?.idempotency_id as string;
+    expect(recordId).toMatch(/^idem#[0-9a-f]{64}$/);
+    const before = await rawItem(recordId);
+    expect(before).toMatchObject({ check_id: created.body.id, fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/) });
+
+    expect((await api.request('DELETE', `/v1/liveness-checks/${created.body.id}`)).status).toBe(204);
+
+    // The hash over vendor_data and metadata is gone; the record keeps only the key's hash and the check's id.
+    expect(await rawItem(recordId)).toEqual({ ...before, fingerprint: 'erased' });
+    const tombstone = await rawItem(created.body.id);
+    expect(tombstone).toMatchObject({ status: 'DELETED' });
+    expect(tombstone?.idempotency_id).toBeUndefined();
+    const again = await api.request('POST', '/v1/liveness-checks', body, { 'idempotency-key': key });
+    expect(again.status).toBe(409);
+    expect(again.body.error).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect(again.body.error.message).toMatch(/deleted/);
+  });
 });

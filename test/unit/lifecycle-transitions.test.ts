@@ -208,6 +208,13 @@ describe('what the writes leave behind', () => {
     expect(unsaved.didit_erasure).toBeUndefined();
   });
 
+  it('a tombstone keeps the Idempotency-Key record id until the deletion is finished, then drops it', () => {
+    expect(byName('erase from AWAITING_UPLOAD created with an Idempotency-Key is accepted').idempotency_id).toBe(
+      'idem#k1',
+    );
+    expect(byName('erase from COMPLETED is accepted').idempotency_id).toBeUndefined();
+  });
+
   it('a tombstone owing Didit an erasure outlives its check by the erasure window; one owing nothing does not', () => {
     // The stored check expires in a day (transition-cases.ts): the erasure still gets its 30 days of retries.
     const owing = byName('erase from COMPLETED is accepted');

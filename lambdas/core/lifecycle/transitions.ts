@@ -556,6 +556,7 @@ export const TRANSITIONS = {
       'didit_erasure',
       'didit_erasure_session',
       'didit_erasure_attempts',
+      'idempotency_id',
     ],
     refusal: 'changed',
     step: ({ seen, now, leaseSeconds }: { seen: CheckRecord; now: Date; leaseSeconds: number }) => {
@@ -575,6 +576,8 @@ export const TRANSITIONS = {
             due_shard: DUE_SHARD,
             due_at: epochSeconds(now) + leaseSeconds,
             ...(session ? { didit_erasure: 'PENDING', didit_erasure_session: session, didit_erasure_attempts: 0 } : {}),
+            // Until the deletion is finished (markDeletionPublished): the finisher erases that record's fingerprint.
+            ...(seen.idempotency_id !== undefined ? { idempotency_id: seen.idempotency_id } : {}),
           },
         },
       };
@@ -609,7 +612,7 @@ export const TRANSITIONS = {
     from: ['DELETED'],
     to: 'same',
     guard: 'a deletion event is pending; the Didit erasure owed is as read',
-    fields: ['event_pending', 'due_shard', 'due_at'],
+    fields: ['event_pending', 'due_shard', 'due_at', 'idempotency_id'],
     refusal: 'changed',
     step: ({ seen, now }: { seen: CheckRecord; now: Date }) => ({
       condition: and(
@@ -621,8 +624,8 @@ export const TRANSITIONS = {
       // With an erasure owed, Didit is asked at the next sweep; otherwise the tombstone leaves the due index.
       changes:
         seen.didit_erasure === 'PENDING'
-          ? { set: { due_at: epochSeconds(now) }, remove: ['event_pending'] }
-          : { remove: ['event_pending', 'due_shard', 'due_at'] },
+          ? { set: { due_at: epochSeconds(now) }, remove: ['event_pending', 'idempotency_id'] }
+          : { remove: ['event_pending', 'due_shard', 'due_at', 'idempotency_id'] },
     }),
   },
   /** Didit did not confirm the erasure: counted, the error kept, and tried again after `retryInSeconds`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { IdempotencyRecord } from '../../../lambdas/core/idempotency';
+import { ERASED_FINGERPRINT, type IdempotencyRecord } from '../../../lambdas/core/idempotency';
 import { step } from '../../../lambdas/core/lifecycle/transitions';
 import type { IdempotencyStorePort, UploadPresignerPort } from '../../../lambdas/core/ports';
 import { IdempotencyConflictError, RequestValidationError } from '../../../lambdas/errors';
@@ -34,6 +34,10 @@ class MemoryIdempotency implements IdempotencyStorePort {
     if (current && current.expires_at >= Math.floor(now.getTime() / 1000)) return { claimed: false as const, current };
     this.records.set(record.id, record);
     return { claimed: true as const };
+  }
+  async forgetRequest(recordId: string, checkId: string) {
+    const current = this.records.get(recordId);
+    if (current?.check_id === checkId) this.records.set(recordId, { ...current, fingerprint: ERASED_FINGERPRINT });
   }
 }
 

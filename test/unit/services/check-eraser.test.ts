@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { CheckRecord } from '../../../lambdas/core/check';
+import { ERASED_FINGERPRINT } from '../../../lambdas/core/idempotency';
 import type { Step } from '../../../lambdas/core/lifecycle/transitions';
 import { epochSeconds } from '../../../lambdas/core/lifecycle/transitions';
 import type { DiditPort } from '../../../lambdas/core/ports';
@@ -154,6 +155,43 @@ describe('the eraser', () => {
     expect(events.types(id)).toEqual(['Liveness Check Deleted']);
     expect(store.items.get(id)?.event_pending).toBeUndefined();
     expect(store.items.get(id)?.due_at).toBeUndefined();
+  });
+
+  it("erases the request fingerprint of the Idempotency-Key that created the check, the sweeper's if the eraser died", async () => {
+    const fingerprints = new Map<string, { check_id: string; fingerprint: string }>([
+      ['idem#k1', { check_id: 'unknown-yet', fingerprint: 'f'.repeat(64) }],
+    ]);
+    const idempotency = {
+      claim: async () => ({ claimed: true as const }),
+      forgetRequest: async (recordId: string, checkId: string) => {
+        const record = fingerprints.get(recordId);
+        if (record?.check_id === checkId) fingerprints.set(recordId, { ...record, fingerprint: ERASED_FINGERPRINT });
+      },
+    };
+    const { id } = await uploaded({ save_api_request: false, idempotency_id: 'idem#k1' });
+    fingerprints.set('idem#k1', { check_id: id, fingerprint: 'f'.repeat(64) });
+    events.failures = 1;
+    const dying = new CheckEraser(
+      { store, uploads, events, clock: clock.now, idempotency: { ...idempotency, forgetRequest: async () => {} } },
+      { uploadPrefix: 'uploads/', leaseSeconds: 60 },
+    );
+    await expect(dying.erase(id, 'apikey:a')).rejects.toThrow();
+    expect(store.items.get(id)).toMatchObject({ status: 'DELETED', idempotency_id: 'idem#k1' });
+
+    clock.advance(61);
+    const finishing = new CheckSweeper(
+      { store, events, retries, uploads, diditSessions: sessions, clock: clock.now, idempotency },
+      {
+        batchSize: 10,
+        leaseSeconds: 60,
+        retryDueSeconds: 900,
+        uploadPrefix: 'uploads/',
+        keepUploadsUntilLifecycle: false,
+      },
+    );
+    expect(await finishing.sweep()).toMatchObject({ REPUBLISHED: 1 });
+    expect(fingerprints.get('idem#k1')).toEqual({ check_id: id, fingerprint: ERASED_FINGERPRINT });
+    expect(store.items.get(id)?.idempotency_id).toBeUndefined();
   });
 
   it('a retried DELETE of a tombstone whose event is still pending publishes it (once)', async () => {
