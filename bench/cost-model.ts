@@ -100,7 +100,7 @@ export const ASSUMPTIONS = {
     initMs: 300,
     uploadBytes: 1_066_134,
     bytesSentToDidit: 241_821,
-    itemSizes: { created: 370, claimed: 435, answerSaved: 770, completed: 755, published: 715 },
+    itemSizes: { created: 370, claimed: 435, completed: 755, published: 715 },
   },
 } as const;
 
@@ -227,10 +227,10 @@ export function costModel(
     PRICES.s3.standardGbMonth,
   );
 
-  const dynamo = dynamoUnits(measured.itemSizes, { dropSaveAnswer: false, dueIndexKeysOnly: false });
+  const dynamo = dynamoUnits(measured.itemSizes, { dueIndexKeysOnly: false });
   add(
     'DynamoDB',
-    'writes: table (create, claim, save answer, complete, mark published)',
+    'writes: table (create, claim, complete, mark published)',
     n * dynamo.tableWrites,
     'WRU',
     PRICES.dynamodb.perWriteUnit,
@@ -241,6 +241,21 @@ export function costModel(
     n * dynamo.indexWrites,
     'WRU',
     PRICES.dynamodb.perWriteUnit,
+  );
+  const pacer = pacerUnits(options.checksPerHour, 1 + options.retryRate);
+  add(
+    'DynamoDB',
+    `writes: pacer item (ticket${pacer.anchorMoves ? ' + anchor move' : ''} per Didit call)`,
+    n * pacer.writes,
+    'WRU',
+    PRICES.dynamodb.perWriteUnit,
+  );
+  add(
+    'DynamoDB',
+    'strongly consistent reads: pacer item after each Didit answer',
+    n * pacer.reads,
+    'RRU',
+    PRICES.dynamodb.perReadUnit,
   );
   add(
     'DynamoDB',
@@ -302,7 +317,7 @@ export function costModel(
 
   const aws = items.reduce((sum, item) => sum + item.cost, 0);
   const didit = n * PRICES.didit.perCheck;
-  const improved = dynamoUnits(measured.itemSizes, { dropSaveAnswer: true, dueIndexKeysOnly: true });
+  const improved = dynamoUnits(measured.itemSizes, { dueIndexKeysOnly: true });
   const dynamoSaving =
     n *
     (dynamo.tableWrites + dynamo.indexWrites - improved.tableWrites - improved.indexWrites) *
@@ -314,7 +329,7 @@ export function costModel(
     measured,
     items,
     totals: { aws, didit, all: aws + didit, awsShare: aws / (aws + didit) },
-    dynamo: { current: dynamo, proposed: improved, savingPer1000: dynamoSaving },
+    dynamo: { current: dynamo, proposed: improved, savingPer1000: dynamoSaving, pacer },
     processorMs,
     memorySweep: sweep,
     fixedMonthly: fixedMonthly(gbSecond),
@@ -324,30 +339,43 @@ export function costModel(
 /**
  * Write units per check, table and indexes. Each write bills the larger of the item before and after; while a check
  * carries due_shard it is also in the due index, which projects ALL attributes, so every write to it is repeated
- * there at full size (twice when due_at, the index's sort key, changes: a delete and a put).
+ * there at full size (twice when due_at, the index's sort key, changes: a delete and a put). Didit's answer goes
+ * straight into `complete` (lambdas/services/check-processor.ts runClaimed); `saveDiditAnswer` writes it separately
+ * only when that write fails, which is not counted here.
  */
 function dynamoUnits(
-  s: { created: number; claimed: number; answerSaved: number; completed: number; published: number },
-  change: { dropSaveAnswer: boolean; dueIndexKeysOnly: boolean },
+  s: { created: number; claimed: number; completed: number; published: number },
+  change: { dueIndexKeysOnly: boolean },
 ) {
   const index = (bytes: number) => (change.dueIndexKeysOnly ? 1 : writeUnits(0, bytes));
-  const answerSaved = change.dropSaveAnswer ? s.claimed : s.answerSaved;
   const table =
     writeUnits(0, s.created) +
     writeUnits(s.created, s.claimed) +
-    (change.dropSaveAnswer ? 0 : writeUnits(s.claimed, s.answerSaved)) +
-    writeUnits(answerSaved, s.completed) +
+    writeUnits(s.claimed, s.completed) +
     writeUnits(s.completed, s.published);
   const due =
     index(s.created) + // create: put
     index(s.created) +
     index(s.claimed) + // claim moves due_at: delete + put
-    (change.dropSaveAnswer ? 0 : index(s.answerSaved)) + // save answer: update in place
-    index(answerSaved) +
+    index(s.claimed) +
     index(s.completed) + // complete moves due_at: delete + put
     index(s.completed); // mark published removes due_shard: delete
   const session = 1; // complete sets didit_session_id: one small KEYS_ONLY put
   return { tableWrites: table, indexWrites: due + session };
+}
+
+/**
+ * The shared Didit budget's item (`pacer#didit`, lambdas/adapters/pacer-state-store.ts): well under 1 KB and in no
+ * index, so 1 WRU per write and 1 RRU per strongly consistent read. Every Didit call takes a ticket (an atomic ADD);
+ * after an answer the processor reads the item to tell the budget what Didit said (lambdas/services/didit-pacer.ts
+ * `report`), and changes it only when Didit pushes back (a 429, a low `X-RateLimit-Remaining`, no credits). When calls
+ * come further apart than the budget's interval (60 s / diditRequestsPerMinute: below the budget, steady traffic makes
+ * every call such a one), the schedule has fallen behind the clock and the caller first moves its anchor: one more
+ * conditional write. Paced waits (traffic above the budget) add a read each time a waiting check asks again.
+ */
+function pacerUnits(checksPerHour: number, callsPerCheck: number) {
+  const anchorMoves = checksPerHour / 60 < SETTINGS.diditRequestsPerMinute.default ? 1 : 0;
+  return { anchorMoves, writes: callsPerCheck * (1 + anchorMoves), reads: 1 };
 }
 
 /**
@@ -470,8 +498,9 @@ function main() {
       '',
       table(rows),
       '',
-      `DynamoDB write units per check: ${model.dynamo.current.tableWrites} table + ${model.dynamo.current.indexWrites} index; ` +
-        `without the save-answer write and with a KEYS_ONLY due index: ${model.dynamo.proposed.tableWrites} + ${model.dynamo.proposed.indexWrites} ` +
+      `DynamoDB write units per check: ${model.dynamo.current.tableWrites} table + ${model.dynamo.current.indexWrites} index ` +
+        `+ ${Number(model.dynamo.pacer.writes.toPrecision(3))} pacer; ` +
+        `with a KEYS_ONLY due index: ${model.dynamo.proposed.tableWrites} + ${model.dynamo.proposed.indexWrites} ` +
         `(saves ${dollars(model.dynamo.savingPer1000)} per 1,000 checks)`,
       '',
       table(sweep),

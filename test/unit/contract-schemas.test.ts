@@ -21,7 +21,7 @@ import { storedWebhookPayload, type WebhookPayload } from '../../lambdas/core/we
 import { webhookBody } from '../../lambdas/services/webhook-deliverer';
 import { contractInputs, REPO_ROOT } from '../../scripts/generate-contracts';
 
-// The event and webhook schemas in schemas/ are generated from lambdas/core/contracts/events.ts. These tests keep the
+// The event and webhook schemas in schemas/ are generated from contracts/events.ts. These tests keep the
 // committed files equal to the generated ones, and run the publishers' own functions (terminalEventFor, webhookBody)
 // through them; test/integration/event-contracts.test.ts does the same with events a running stack published.
 

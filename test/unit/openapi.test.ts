@@ -44,7 +44,7 @@ describe('api/openapi.json', () => {
     );
   });
 
-  it('is an OpenAPI 3.1 document with the four operations and the outgoing webhook', () => {
+  it('is an OpenAPI 3.1 document with the five operations and the outgoing webhook', () => {
     expect(generated.openapi).toBe('3.1.0');
     expect(Object.keys(generated.paths).sort()).toEqual([
       '/v1/liveness-checks',
