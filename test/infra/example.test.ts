@@ -52,11 +52,11 @@ describe('the embedding example', () => {
     const pager = ofType('AWS::SNS::Topic').map(([id]) => ({ Ref: id }));
     expect(pager).toEqual([{ Ref: expect.stringMatching(/^Pager/) }]);
     const alarms = ofType('AWS::CloudWatch::Alarm');
-    expect(alarms).toHaveLength(12);
+    expect(alarms).toHaveLength(13);
     for (const [id, alarm] of alarms) expect(alarm.Properties.AlarmActions, id).toEqual(pager);
     expect(
       alarms.filter(([, alarm]) => alarm.Properties.Namespace === 'Example/Liveness').map(([id]) => id),
-    ).toHaveLength(5);
+    ).toHaveLength(6);
   });
 
   it('runs the regulated profile: its key, a web ACL with Didit’s webhook address allowed, a 14-day backup plan', () => {
