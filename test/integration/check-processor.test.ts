@@ -279,6 +279,32 @@ describe('claims and crashes', () => {
     expect(didit.successfulCalls).toBe(1);
   });
 
+  it("Didit's X-RateLimit-Remaining under 15 % of the limit spreads what is left: no call is refused", async () => {
+    // A Didit that allows 10 calls a minute, and a budget far above it: only Didit's headers can slow the callers.
+    const limited = new DiditSimulator({ apiKey: 'processor-test-key', quota: { limit: 10, windowSeconds: 60 } });
+    await limited.start();
+    const client = new DiditClient({ ...config().didit, baseUrl: limited.url }, async () => 'processor-test-key');
+    try {
+      const outcomes: string[] = [];
+      let last = '';
+      for (let i = 0; i < 10; i++) {
+        last = await newCheck(selfie);
+        outcomes.push(await processor({ didit: client }).processUpload(`uploads/${last}`));
+      }
+      // After the 9th call 1 of 10 is left (< 15 %): the rest of the window is spread over what is left, so the
+      // 10th check waits its paced slot, about a minute away, instead of spending Didit's last call or a 429.
+      expect(outcomes).toEqual([...Array(9).fill('COMPLETED'), 'WAITING']);
+      const waiting = await store.get(last);
+      expect(waiting).toMatchObject({ status: 'WAITING', wait_reason: 'PACED' });
+      expect(Date.parse(waiting?.resume_at ?? '')).toBeGreaterThan(Date.now() + 40_000);
+      expect(limited.successfulCalls).toBe(9);
+      expect(limited.quota.throttled).toBe(0);
+    } finally {
+      await client.close();
+      await limited.stop();
+    }
+  });
+
   it('an attempt for a round that is over is skipped without calling Didit', async () => {
     const id = await newCheck(selfie);
     didit.injectFaults({ type: 'status', status: 503 }, 1);
