@@ -93,6 +93,9 @@ const everything: CheckRecord = {
       result: { ...result, decision: 'Approved' },
     },
   ],
+  deliveries_total: 52,
+  deliveries_dropped: 2,
+  history_dropped: 1,
   // Internal fields the view must leave out (the schema is closed, so a leak would fail validation).
   claim_token: 'token',
   event_pending: true,
@@ -106,7 +109,9 @@ const everything: CheckRecord = {
 
 describe('handler response bodies against the OpenAPI schemas', () => {
   it('accepts a check view with every optional part, and one with none', () => {
-    const full = validate('CheckView', JSON.parse(JSON.stringify(toCheckView(everything))));
+    const fullView = toCheckView(everything);
+    expect(fullView).toMatchObject({ deliveries_dropped: 2, history_dropped: 1 });
+    const full = validate('CheckView', JSON.parse(JSON.stringify(fullView)));
     expect(full.valid, full.errors).toBe(true);
     const waitingView = toCheckView({ ...everything, status: 'WAITING' });
     expect(waitingView.wait).toEqual({
