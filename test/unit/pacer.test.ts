@@ -5,6 +5,7 @@ import {
   decide,
   INITIAL_PACER_STATE,
   intervalMs,
+  MAX_PAUSE_MS,
   observe,
   type PacerChange,
   type PacerSettings,
@@ -205,6 +206,15 @@ describe('backing off together', () => {
     const state = await pacer.report(at(0), { kind: 'throttled', rateLimit: undefined });
     expect(state.paused_until_ms).toBe(T0 + DEFAULT_THROTTLE_PAUSE_MS);
     expect(await pacer.acquire(at(1))).toMatchObject({ kind: 'wait', reason: 'DIDIT_THROTTLED', untilMs: T0 + 5_000 });
+  });
+
+  it('a Retry-After past the minute window (90 s) pauses everyone all of it; a bogus one at most 5 minutes', async () => {
+    const { pacer } = pacerOver();
+    let state = await pacer.report(at(0), { kind: 'throttled', rateLimit: { retryAfterSeconds: 90 } });
+    expect(state.paused_until_ms).toBe(T0 + 90_000);
+    state = await pacer.report(at(1), { kind: 'throttled', rateLimit: { retryAfterSeconds: 86_400 } });
+    expect(state.paused_until_ms).toBe(T0 + 1 + MAX_PAUSE_MS);
+    expect(MAX_PAUSE_MS).toBe(300_000);
   });
 
   it('Remaining under 15 % of the limit spreads the rest of the window until the reset', async () => {

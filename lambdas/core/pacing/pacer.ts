@@ -84,8 +84,12 @@ export type Decision =
 export const LOW_REMAINING_SHARE = 0.15;
 /** A 429 without usable headers pauses everyone this long. */
 export const DEFAULT_THROTTLE_PAUSE_MS = 5_000;
-/** Didit's sliding window; no pause needs to outlast it. */
-const MAX_PAUSE_MS = 60_000;
+/**
+ * The longest shared pause one answer can impose. Didit's window is a minute, so its Retry-After and reset stay well
+ * under this and are honoured by every caller as sent; a longer value (a proxy's, or a bogus header) stops everyone
+ * for at most this, while the check that received it still waits all of it.
+ */
+export const MAX_PAUSE_MS = 5 * 60_000;
 
 export function intervalMs(settings: PacerSettings): number {
   return 60_000 / settings.requestsPerMinute;
@@ -196,7 +200,7 @@ export function observe(
   }
 }
 
-/** How long a 429 stops everyone: Didit's Retry-After or its reset time, whichever is later, within the window. */
+/** How long a 429 stops everyone: Didit's Retry-After or its reset time, whichever is later, up to MAX_PAUSE_MS. */
 export function throttlePauseMs(rateLimit: DiditRateLimit | undefined, nowMs: number): number {
   const retryAfter = rateLimit?.retryAfterSeconds !== undefined ? rateLimit.retryAfterSeconds * 1000 : 0;
   const untilReset = rateLimit?.resetAtMs !== undefined ? rateLimit.resetAtMs - nowMs : 0;
