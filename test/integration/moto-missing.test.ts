@@ -149,3 +149,27 @@ describe('npm start without moto', () => {
     }
   }, 120_000);
 });
+
+describe('npm start on a busy port', () => {
+  it('says the port is in use and how to pick another, with no stack trace', async () => {
+    const busy: Server = createServer((_req, res) => res.end());
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = busy.address() as AddressInfo;
+      const start = await npmStart({ PORT: String(port) });
+      expect(start.code, start.stderr).toBe(1);
+      expect(start.stdout).not.toContain('Liveness service running');
+      expect(start.stderr).toContain(`Port ${port} on 127.0.0.1 is already in use`);
+      expect(start.stderr).toContain(`PORT=${port + 1} npm start`);
+      expect(start.stderr).not.toMatch(/EADDRINUSE|\n\s+at \S+ \(|node:internal/);
+    } finally {
+      await new Promise<void>((resolve) => busy.close(() => resolve()));
+    }
+  }, 90_000);
+
+  it('refuses a PORT that is not a port number, naming it', async () => {
+    const start = await npmStart({ PORT: 'eighty' });
+    expect(start.code, start.stderr).toBe(1);
+    expect(start.stderr.trim()).toBe('PORT=eighty is not a port number (0-65535).');
+  });
+});
