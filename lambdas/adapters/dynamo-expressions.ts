@@ -39,6 +39,8 @@ export function compile(condition: Condition, changes?: Changes): CompiledUpdate
         return `${nameFor(c.field)} = ${valueFor(c.value)}`;
       case 'lt':
         return `${nameFor(c.field)} < ${valueFor(c.value)}`;
+      case 'lte':
+        return `${nameFor(c.field)} <= ${valueFor(c.value)}`;
       case 'in':
         return `${nameFor(c.field)} IN (${c.values.map(valueFor).join(', ')})`;
       case 'and':

@@ -116,6 +116,11 @@ export interface CheckRecord extends CheckOptions {
   readonly didit_event_ids?: readonly string[];
   /** Didit's signed `timestamp` (unix seconds) of the last status.updated applied: an older or equal one is ignored. */
   readonly didit_updated_at?: number;
+  /**
+   * Didit's signed `timestamp` of the newest status.updated that changed nothing: an event sent before it is ignored
+   * (a late retry of a change Didit has since undone), one sent at the same second is still applied.
+   */
+  readonly didit_seen_at?: number;
   /** The detail-type of the pending event when it is not the status's own (a "Liveness Check Updated"). */
   readonly pending_event_type?: string;
   /** The S3 ETag of the upload the check was claimed for: every read of the upload is pinned to it (`IfMatch`). */

@@ -63,7 +63,10 @@ export class DiditWebhookReceiver {
       await this.finishPendingUpdate(check);
       return 'DUPLICATE';
     }
-    if (check.didit_updated_at !== undefined && timestamp <= check.didit_updated_at) {
+    if (
+      (check.didit_updated_at !== undefined && timestamp <= check.didit_updated_at) ||
+      (check.didit_seen_at !== undefined && timestamp < check.didit_seen_at)
+    ) {
       logger.info('Didit webhook older than the last update applied', { checkId });
       await this.finishPendingUpdate(check);
       return 'STALE';
@@ -73,6 +76,7 @@ export class DiditWebhookReceiver {
     const result = updatedResult(check.result, status, reported);
     if (!changesResult(check.result, result)) {
       logger.info('Didit webhook changes nothing', { checkId });
+      await this.note(checkId, timestamp);
       return 'UNCHANGED';
     }
 
@@ -89,6 +93,7 @@ export class DiditWebhookReceiver {
       const current = error.current;
       if (current?.didit_event_ids?.includes(verified.dedupeKey)) return 'DUPLICATE';
       if (current?.didit_updated_at !== undefined && timestamp <= current.didit_updated_at) return 'STALE';
+      if (current?.didit_seen_at !== undefined && timestamp < current.didit_seen_at) return 'STALE';
       throw new DiditUpdateConflictError('The check changed concurrently; retry', { cause: error });
     }
     logger.info('Didit status update applied', { checkId, decision: result.decision });
@@ -120,6 +125,16 @@ export class DiditWebhookReceiver {
     } catch (error) {
       if (!(error instanceof DiditWebhookSignatureError && error.reason === 'signature_mismatch')) throw error;
       return attempt(true);
+    }
+  }
+
+  /** Remembers an event that changed nothing by its timestamp, so an older one arriving later is STALE. */
+  private async note(checkId: string, timestamp: number): Promise<void> {
+    try {
+      await this.ports.store.execute(checkId, step('noteDiditUpdate', { diditTimestamp: timestamp }));
+    } catch (error) {
+      // A newer update was applied or noted meanwhile (or the check is gone): what it holds already says more.
+      if (!(error instanceof CheckChangedError)) throw error;
     }
   }
 

@@ -12,7 +12,7 @@ type Scalar = string | number | boolean;
 
 export type Condition =
   | { readonly op: 'exists' | 'notExists'; readonly field: Field }
-  | { readonly op: 'eq' | 'lt'; readonly field: Field; readonly value: Scalar }
+  | { readonly op: 'eq' | 'lt' | 'lte'; readonly field: Field; readonly value: Scalar }
   | { readonly op: 'in'; readonly field: Field; readonly values: readonly Scalar[] }
   | { readonly op: 'and' | 'or'; readonly of: readonly Condition[] };
 
@@ -39,6 +39,7 @@ export const exists = (field: Field): Condition => ({ op: 'exists', field });
 export const notExists = (field: Field): Condition => ({ op: 'notExists', field });
 export const eq = (field: Field, value: Scalar): Condition => ({ op: 'eq', field, value });
 export const lt = (field: Field, value: Scalar): Condition => ({ op: 'lt', field, value });
+export const lte = (field: Field, value: Scalar): Condition => ({ op: 'lte', field, value });
 export const isIn = (field: Field, values: readonly Scalar[]): Condition => ({ op: 'in', field, values });
 export const and = (...of: Condition[]): Condition => ({ op: 'and', of });
 export const or = (...of: Condition[]): Condition => ({ op: 'or', of });
@@ -56,6 +57,10 @@ export function holds(condition: Condition, record: Partial<CheckRecord> | undef
     case 'lt': {
       const current = value(condition.field);
       return typeof current === typeof condition.value && (current as Scalar) < condition.value;
+    }
+    case 'lte': {
+      const current = value(condition.field);
+      return typeof current === typeof condition.value && (current as Scalar) <= condition.value;
     }
     case 'in':
       return condition.values.includes(value(condition.field) as Scalar);

@@ -11,7 +11,7 @@ import {
 import { DETAIL_TYPES } from '../check-events';
 import type { WaitReason } from '../pacing/pacer';
 import type { ConflictKind } from './conflicts';
-import { and, type Changes, type Condition, eq, exists, type Field, isIn, lt, notExists, or } from './expressions';
+import { and, type Changes, type Condition, eq, exists, type Field, isIn, lt, lte, notExists, or } from './expressions';
 
 /**
  * A check's life, in one table. Each row is one transition: the statuses it may start from, the guard beyond the
@@ -454,6 +454,7 @@ export const TRANSITIONS = {
           eq('status', 'COMPLETED'),
           eq('updated_at', seen.updated_at),
           or(notExists('didit_updated_at'), lt('didit_updated_at', p.diditTimestamp)),
+          or(notExists('didit_seen_at'), lte('didit_seen_at', p.diditTimestamp)),
         ),
         changes: {
           set: {
@@ -471,6 +472,26 @@ export const TRANSITIONS = {
         },
       };
     },
+  },
+  /**
+   * A `status.updated` that changes nothing (Didit repeating the current result) is still remembered by its signed
+   * timestamp, and nothing else: no history, no `updated_at`, no event. Otherwise a late retry of an earlier change,
+   * which Didit has since undone by this very event, would be applied after it.
+   */
+  noteDiditUpdate: {
+    from: ['COMPLETED'],
+    to: 'same',
+    guard: 'sent after the last Didit update applied and after the last one noted',
+    fields: ['didit_seen_at'],
+    refusal: 'changed',
+    step: ({ diditTimestamp }: { diditTimestamp: number }) => ({
+      condition: and(
+        eq('status', 'COMPLETED'),
+        or(notExists('didit_updated_at'), lt('didit_updated_at', diditTimestamp)),
+        or(notExists('didit_seen_at'), lt('didit_seen_at', diditTimestamp)),
+      ),
+      changes: { set: { didit_seen_at: diditTimestamp } },
+    }),
   },
   /**
    * The outbox: one later delivery (or the sweeper) takes over publishing an event whose writer never confirmed it,

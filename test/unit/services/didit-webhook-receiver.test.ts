@@ -156,14 +156,40 @@ describe('a status.updated for a completed check', () => {
 });
 
 describe('only real, newer changes are applied', () => {
-  it('an event that changes neither status, score nor warnings: no write, no history, no event', async () => {
+  it('an event that changes neither status, score nor warnings: only its timestamp noted; no history, no event', async () => {
     const id = await completedCheck();
     const same = { ...v3Body('Approved', 91.5), decision: { liveness_checks: [{ score: 91.5, warnings: [] }] } };
     const before = await store.get(id);
     expect(await receiver().receive(...signed(same))).toBe('UNCHANGED');
-    expect(store.writes).toEqual(['create']);
-    expect(await store.get(id)).toEqual(before);
+    expect(store.writes).toEqual(['create', 'noteDiditUpdate']);
+    expect(await store.get(id)).toEqual({
+      ...before,
+      didit_seen_at: (same as Record<string, unknown>).timestamp as number,
+    });
     expect(events.published).toEqual([]);
+  });
+
+  it('a late retry of a change Didit has since undone is STALE: the undoing event, though it changed nothing, wins', async () => {
+    const id = await completedCheck(); // Approved 91.5
+    // Didit declines (its delivery to us fails: Didit will retry it), then approves again 10 s later.
+    const declined = v3Body('Declined', 12.5);
+    clock.advance(10);
+    const approvedAgain = {
+      ...v3Body('Approved', 91.5),
+      decision: { liveness_checks: [{ score: 91.5, warnings: [] }] },
+    };
+    expect(await receiver().receive(...signed(approvedAgain))).toBe('UNCHANGED');
+    // Didit's retry of the decline arrives last.
+    expect(await receiver().receive(...signed(declined))).toBe('STALE');
+    expect((await store.get(id))?.result?.decision).toBe('Approved');
+    expect(events.published).toEqual([]);
+    // An unchanged event sent at the same second as a real change does not hide it.
+    const sameSecond = {
+      ...v3Body('Declined', 12.5),
+      timestamp: (approvedAgain as Record<string, unknown>).timestamp as number,
+    };
+    expect(await receiver().receive(...signed(sameSecond))).toBe('UPDATED');
+    expect(events.types(id)).toEqual(['Liveness Check Updated']);
   });
 
   it('warnings in another order, reworded, or naming their feature are no change either', async () => {
