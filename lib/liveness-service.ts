@@ -510,27 +510,32 @@ export class LivenessService extends Construct {
   }
 
   /**
-   * Lets a principal call the check routes (`execute-api:Invoke` on them, nothing else). Needed with
-   * `LivenessAuthorization.iam()`; harmless otherwise.
+   * Lets a principal call the check routes — create, list, read and erase (DELETE, for erasure requests) its own
+   * checks — with `execute-api:Invoke` on them, nothing else. Needed with `LivenessAuthorization.iam()`; harmless
+   * otherwise.
    */
   grantInvoke(grantee: iam.IGrantable): iam.Grant {
-    const readArn = this.api.arnForExecuteApi('GET', '/v1/liveness-checks/*', STAGE_NAME);
+    const perCheckArns = (['GET', 'DELETE'] as const).map((method) =>
+      this.api.arnForExecuteApi(method, '/v1/liveness-checks/*', STAGE_NAME),
+    );
     const grant = iam.Grant.addToPrincipal({
       grantee,
       actions: ['execute-api:Invoke'],
       resourceArns: [
         this.api.arnForExecuteApi('POST', '/v1/liveness-checks', STAGE_NAME),
         this.api.arnForExecuteApi('GET', '/v1/liveness-checks', STAGE_NAME),
-        readArn,
+        ...perCheckArns,
       ],
     });
     if (Construct.isConstruct(grantee)) {
-      Validations.of(grantee).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::${nagResourceName(Stack.of(this).resolve(readArn))}]`,
-        reason:
-          'GET /v1/liveness-checks/{id} takes a new check id per request, so the grant covers that one route with ' +
-          'any id (execute-api:Invoke only, on this API and stage).',
-      });
+      for (const arn of perCheckArns) {
+        Validations.of(grantee).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::${nagResourceName(Stack.of(this).resolve(arn))}]`,
+          reason:
+            'GET and DELETE /v1/liveness-checks/{id} take a new check id per request, so the grant covers each of ' +
+            'those routes with any id (execute-api:Invoke only, on this API and stage; the owner rule still applies).',
+        });
+      }
     }
     return grant;
   }

@@ -259,7 +259,7 @@ describe('authorization', () => {
     expect(statements).toHaveLength(1);
     expect(statements[0]?.Action).toBe('execute-api:Invoke');
     expect(JSON.stringify(statements[0]?.Resource)).toMatch(
-      /\/POST\/v1\/liveness-checks".*\/GET\/v1\/liveness-checks".*\/GET\/v1\/liveness-checks\/\*"/,
+      /\/POST\/v1\/liveness-checks".*\/GET\/v1\/liveness-checks".*\/GET\/v1\/liveness-checks\/\*".*\/DELETE\/v1\/liveness-checks\/\*"/,
     );
   });
 
