@@ -105,6 +105,10 @@ const everything: CheckRecord = {
   wait_ticket: 7,
   waiting_shard: 'waiting',
   outage_since: '2026-11-25T17:00:02.310Z',
+  didit_updated_at: 1_764_090_000,
+  didit_seen_at: 1_764_090_009,
+  didit_event_ids: ['evt-1'],
+  idempotency_id: 'idem#00',
 };
 
 describe('handler response bodies against the OpenAPI schemas', () => {
