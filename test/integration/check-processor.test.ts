@@ -28,7 +28,7 @@ import { emulatorClientConfig } from '../../local/aws-env';
 import { DiditSimulator } from '../../local/didit-simulator';
 import { type LocalResources, provisionLocalResources } from '../../local/provision';
 import { RekognitionSimulator } from '../../local/rekognition-simulator';
-import { processorSettings } from '../fakes/processor-fakes';
+import { awaitingCheck, processorSettings } from '../fakes/processor-fakes';
 
 // The processor service with its real adapters against moto and the loopback simulators. Crashes are simulated the
 // way Lambda crashes: an attempt stops between two steps and a later delivery of the same S3 event finds the state
@@ -117,21 +117,7 @@ function processor(overrides: Partial<ProcessorPorts> = {}, settings: Partial<Pr
 
 async function newCheck(body: Uint8Array | undefined, fields: Partial<CheckRecord> = {}): Promise<string> {
   const id = randomUUID();
-  const now = new Date().toISOString();
-  await store.create({
-    id,
-    status: 'AWAITING_UPLOAD',
-    upload_key: `uploads/${id}`,
-    created_at: now,
-    updated_at: now,
-    upload_expires_at: now,
-    expires_at: Math.floor(Date.now() / 1000) + 3600,
-    face_liveness_score_decline_threshold: 30,
-    rotate_image: false,
-    save_api_request: true,
-    content_type: 'image/jpeg',
-    ...fields,
-  });
+  await store.create(awaitingCheck(id, new Date(), fields));
   if (body) await s3.send(new PutObjectCommand({ Bucket: resources.bucketName, Key: `uploads/${id}`, Body: body }));
   return id;
 }

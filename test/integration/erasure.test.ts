@@ -26,7 +26,7 @@ import { DiditPacer } from '../../lambdas/services/didit-pacer';
 import { emulatorClientConfig } from '../../local/aws-env';
 import { DiditSimulator } from '../../local/didit-simulator';
 import { type LocalResources, provisionLocalResources } from '../../local/provision';
-import { processorSettings } from '../fakes/processor-fakes';
+import { awaitingCheck, processorSettings } from '../fakes/processor-fakes';
 
 // Ending and erasing checks with the real adapters against moto (S3, DynamoDB, EventBridge → SQS) and the Didit
 // simulator (the passive-liveness call and the session deletion over undici).
@@ -130,24 +130,14 @@ const sweeper = () =>
 /** A check AWAITING_UPLOAD whose selfie is in the bucket; returns its id and the object's ETag. */
 async function uploaded(fields: Partial<CheckRecord> = {}, body: Uint8Array = selfie) {
   const id = randomUUID();
-  const now = new Date().toISOString();
-  await store.create({
-    id,
-    status: 'AWAITING_UPLOAD',
-    upload_key: `uploads/${id}`,
-    created_at: now,
-    updated_at: now,
-    upload_expires_at: now,
-    expires_at: Math.floor(Date.now() / 1000) + 3600,
-    face_liveness_score_decline_threshold: 30,
-    rotate_image: false,
-    save_api_request: true,
-    content_type: 'image/jpeg',
-    owner: 'apikey:test',
-    vendor_data: 'user-4711',
-    metadata: { email: 'someone@example.com' },
-    ...fields,
-  });
+  await store.create(
+    awaitingCheck(id, new Date(), {
+      owner: 'apikey:test',
+      vendor_data: 'user-4711',
+      metadata: { email: 'someone@example.com' },
+      ...fields,
+    }),
+  );
   const put = await s3.send(new PutObjectCommand({ Bucket: resources.bucketName, Key: `uploads/${id}`, Body: body }));
   return { id, etag: put.ETag as string };
 }
