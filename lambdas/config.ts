@@ -101,6 +101,14 @@ export interface SweeperConfig extends StorageConfig {
   };
 }
 
+/** The shared Didit budget every function that calls Didit takes permits from (processor, sweeper). */
+function loadDiditBudget(env: Env): { readonly requestsPerMinute: number; readonly probeIntervalSeconds: number } {
+  return {
+    requestsPerMinute: read(env, SETTINGS.diditRequestsPerMinute),
+    probeIntervalSeconds: read(env, SETTINGS.diditCircuitProbeInterval),
+  };
+}
+
 export function loadSweeperConfig(env: Env = process.env): SweeperConfig {
   return {
     ...loadStorageConfig(env),
@@ -113,10 +121,7 @@ export function loadSweeperConfig(env: Env = process.env): SweeperConfig {
     retryDueSeconds: read(env, SETTINGS.retryDueSeconds),
     batchSize: read(env, SETTINGS.sweepBatchSize),
     // Erasing a session at Didit is a Didit call like any other: it takes a permit from the same budget.
-    pacing: {
-      requestsPerMinute: read(env, SETTINGS.diditRequestsPerMinute),
-      probeIntervalSeconds: read(env, SETTINGS.diditCircuitProbeInterval),
-    },
+    pacing: loadDiditBudget(env),
   };
 }
 
@@ -228,11 +233,7 @@ export function loadProcessorConfig(env: Env = process.env): ProcessorConfig {
     waitDueGraceSeconds: read(env, SETTINGS.waitDueGraceSeconds),
     keepUploadsUntilLifecycle: read(env, SETTINGS.keepUploadsUntilLifecycle),
     storeFaceAttributes: read(env, SETTINGS.storeFaceAttributes),
-    pacing: {
-      requestsPerMinute: read(env, SETTINGS.diditRequestsPerMinute),
-      failureHorizonSeconds: read(env, SETTINGS.diditFailureHorizon),
-      probeIntervalSeconds: read(env, SETTINGS.diditCircuitProbeInterval),
-    },
+    pacing: { ...loadDiditBudget(env), failureHorizonSeconds: read(env, SETTINGS.diditFailureHorizon) },
     didit: loadDiditConfig(env),
     image: {
       maxLongEdge: read(env, SETTINGS.imageMaxLongEdge),
