@@ -13,6 +13,8 @@ const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set([
 export interface TerminalEvent {
   readonly detailType: string;
   readonly occurredAt: string;
+  /** EventBridge's event id: the service publishing twice makes two, the tail's queue redelivering one makes one. */
+  readonly eventId: string;
 }
 
 export interface DiditCalls {
@@ -31,6 +33,11 @@ export class Ledger {
   readonly events = new Map<string, TerminalEvent[]>();
   /** Bus events that are not a check's terminal event (Updated, webhook failures): none are expected here. */
   readonly otherEvents = new Map<string, number>();
+  /**
+   * The same bus event (same EventBridge id) received again by the tail: SQS delivers at least once, so this is the
+   * harness's queue, not the service publishing twice; counted apart, and the copy is not a second terminal event.
+   */
+  tailRedeliveries = 0;
   /** Keyed by check index (from the vendor_data tag), not id: the processor knows only what Didit is sent. */
   readonly didit = new Map<number, DiditCalls>();
   readonly sweeps: Record<SweepAction, number> = {
@@ -54,7 +61,12 @@ export class Ledger {
       return;
     }
     const list = this.events.get(id) ?? [];
-    list.push({ detailType, occurredAt: String(event.detail.occurred_at) });
+    const eventId = String(event.id ?? '');
+    if (eventId !== '' && list.some((seen) => seen.eventId === eventId)) {
+      this.tailRedeliveries++;
+      return;
+    }
+    list.push({ detailType, occurredAt: String(event.detail.occurred_at), eventId });
     this.events.set(id, list);
     for (const wake of this.waiters.get(id) ?? []) wake();
   };

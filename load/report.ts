@@ -43,6 +43,8 @@ export interface LoadSummary {
   readonly didit: { calls: number; successfulCalls: number; faultsInjected: number; failedCallsSeen: number };
   readonly sweeper: { runs: number; failures: number; actions: Record<string, number> };
   readonly otherEvents: Record<string, number>;
+  /** The same bus event received twice by the tail's queue (SQS at-least-once): not a duplicate the service made. */
+  readonly tailRedeliveries: number;
   readonly unexpected: Array<{ index: number; scenario: string; expected: string; got: string }>;
   readonly stackLogLines: string[];
   readonly byScenario: Record<string, { checks: number; outcomes: Record<string, number>; p50Ms: number }>;
@@ -164,6 +166,7 @@ export function summarize(input: {
     },
     sweeper: { runs: ledger.sweepRuns, failures: ledger.sweepFailures, actions: { ...ledger.sweeps } },
     otherEvents: Object.fromEntries(ledger.otherEvents),
+    tailRedeliveries: ledger.tailRedeliveries,
     unexpected,
     stackLogLines: ledger.stackLog,
     byScenario,
@@ -220,7 +223,8 @@ export function renderTable(s: LoadSummary): string {
     [
       '**duplicates**',
       `${verdict(s.duplicates.count)} (checks with >1 terminal event ${s.duplicates.multipleTerminalEvents.length}; ` +
-        `Didit successful calls ${s.duplicates.diditSuccessfulCalls} vs COMPLETED ${s.duplicates.completedReachingDidit})`,
+        `Didit successful calls ${s.duplicates.diditSuccessfulCalls} vs COMPLETED ${s.duplicates.completedReachingDidit}; ` +
+        `the same bus event redelivered by the tail's queue ${s.tailRedeliveries}, not counted)`,
     ],
     [
       'Didit simulator',

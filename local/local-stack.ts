@@ -69,6 +69,8 @@ export interface LocalStackOptions {
 }
 
 export interface BusEvent {
+  /** EventBridge's id of this event: a second PutEvents gets a new one, a queue's redelivery keeps it. */
+  readonly id?: string;
   readonly 'detail-type': string;
   readonly source: string;
   readonly detail: Record<string, unknown>;
